@@ -1,0 +1,1 @@
+"""The chain layer: Bitcoin blocks, transactions, scripts and addresses."""

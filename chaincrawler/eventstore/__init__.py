@@ -1,0 +1,1 @@
+"""chaincrawler.eventstore."""
