@@ -1,1 +1,28 @@
-"""chaincrawler.config."""
+"""chaincrawler.config: Settings from kwargs, env vars, .env and TOML; ConfigError on bad values."""
+
+from __future__ import annotations
+
+from chaincrawler.config.errors import ConfigError, ConfigProblem
+from chaincrawler.config.settings import (
+    CrawlerSettings,
+    HttpSettings,
+    LogSettings,
+    NodeSettings,
+    SettingInfo,
+    Settings,
+    StoreSettings,
+    load_settings,
+)
+
+__all__ = [
+    "ConfigError",
+    "ConfigProblem",
+    "CrawlerSettings",
+    "HttpSettings",
+    "LogSettings",
+    "NodeSettings",
+    "SettingInfo",
+    "Settings",
+    "StoreSettings",
+    "load_settings",
+]
