@@ -1,0 +1,299 @@
+"""NodeClient: the async Bitcoin Core client the crawler uses (JSON-RPC 2.0 + REST).
+
+Example::
+
+    async with NodeClient("http://user:pass@127.0.0.1:18443", rest=True) as node:
+        tip = await node.get_block_count()
+        hashes = await node.get_block_hashes(range(tip - 9, tip + 1))
+        blocks = await node.get_raw_blocks(hashes)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Literal, TypeVar, overload
+
+from chaincrawler.crawler.rest import RestApi
+from chaincrawler.crawler.rpc import (
+    BatchItem,
+    JsonRpc,
+    NodeEndpoint,
+    NodeTransport,
+    Params,
+    RetryPolicy,
+)
+
+__all__ = ["BatchItem", "MempoolSnapshot", "NodeClient", "NodeEndpoint", "RetryPolicy"]
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class MempoolSnapshot:
+    """``getrawmempool false true``: the txids and the mempool sequence they are valid at.
+
+    ``mempool_sequence`` matches the counter of ZMQ ``sequence`` A/R events, so a
+    follower can tell which events are already reflected in ``txids``.
+    """
+
+    txids: list[str]
+    mempool_sequence: int
+
+
+class NodeClient:
+    """Async client for one or more Bitcoin Core nodes, with retries and failover.
+
+    ``urls`` are tried in order; the client sticks to the last node that answered.
+    Credentials go in the URL (``http://user:pass@host:port``) or in ``cookie_file``
+    (applied to URLs without credentials; re-read on HTTP 401). They never appear in
+    logs, reprs or error messages. With ``rest=True`` raw blocks come from
+    ``/rest/block/<hash>.bin`` (the node needs ``-rest``), else from ``getblock <hash> 0``.
+    """
+
+    def __init__(
+        self,
+        urls: str | NodeEndpoint | Sequence[str | NodeEndpoint],
+        *,
+        cookie_file: str | Path | None = None,
+        timeout: float = 30.0,
+        retry: RetryPolicy | None = None,
+        rest: bool = False,
+        batch_size: int = 500,
+        max_connections: int = 8,
+    ) -> None:
+        items = [urls] if isinstance(urls, str | NodeEndpoint) else list(urls)
+        endpoints = [
+            item if isinstance(item, NodeEndpoint) else NodeEndpoint.parse(item, cookie_file)
+            for item in items
+        ]
+        self._transport = NodeTransport(
+            endpoints,
+            timeout=timeout,
+            retry=retry or RetryPolicy(),
+            max_connections=max_connections,
+        )
+        self._rpc = JsonRpc(self._transport, batch_size=batch_size)
+        self._rest = RestApi(self._transport)
+        self.rest = rest
+
+    def __repr__(self) -> str:
+        return f"NodeClient(nodes={self.nodes!r}, rest={self.rest})"
+
+    @property
+    def nodes(self) -> list[str]:
+        """The node URLs, without credentials."""
+        return self._transport.nodes
+
+    async def __aenter__(self) -> NodeClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        """Close the shared HTTP session."""
+        await self._transport.close()
+
+    # ------------------------------------------------------------------ generic calls
+
+    async def call(self, method: str, *params: Any, **named: Any) -> Any:
+        """Call an RPC with positional *or* named parameters and return its result."""
+        if params and named:
+            raise TypeError("pass positional or named parameters, not both")
+        return await self._rpc.call(method, named if named else params)
+
+    async def batch(self, calls: Sequence[tuple[str, Params]]) -> list[Any]:
+        """Run ``(method, params)`` calls in JSON-RPC batches; results in call order.
+
+        Replies are matched by id. Raises the first failing call's :class:`RPCError`
+        (``error.index`` is its position in ``calls``).
+        """
+        return await self._rpc.batch(calls)
+
+    async def batch_results(self, calls: Sequence[tuple[str, Params]]) -> list[BatchItem]:
+        """Like :meth:`batch` but never raises a call's error: one :class:`BatchItem` per call."""
+        return await self._rpc.batch_results(calls)
+
+    # ------------------------------------------------------------------ chain
+
+    async def get_blockchain_info(self) -> dict[str, Any]:
+        """``getblockchaininfo``."""
+        return await self._rpc.call_as("getblockchaininfo", (), _dict)
+
+    async def get_network_info(self) -> dict[str, Any]:
+        """``getnetworkinfo``."""
+        return await self._rpc.call_as("getnetworkinfo", (), _dict)
+
+    async def get_block_count(self) -> int:
+        """Height of the node's active tip."""
+        return await self._rpc.call_as("getblockcount", (), _int)
+
+    async def get_best_block_hash(self) -> str:
+        """Hash of the node's active tip."""
+        return await self._rpc.call_as("getbestblockhash", (), _hash)
+
+    async def get_block_hash(self, height: int) -> str:
+        """Hash of the active-chain block at ``height`` (RPCError -8 when out of range)."""
+        return await self._rpc.call_as("getblockhash", [height], _hash)
+
+    async def get_block_hashes(self, heights: Iterable[int]) -> list[str]:
+        """Hashes at ``heights``, in one batch (split only past ``batch_size``)."""
+        return await self._rpc.batch_as([("getblockhash", [h]) for h in heights], _hash)
+
+    async def get_block_header(self, block_hash: str) -> dict[str, Any]:
+        """``getblockheader <hash> true``."""
+        return await self._rpc.call_as("getblockheader", [block_hash, True], _dict)
+
+    async def get_block_verbose(self, block_hash: str, verbosity: int = 1) -> dict[str, Any]:
+        """``getblock <hash> <verbosity>`` for verbosity 1, 2 or 3 (3 adds prevouts)."""
+        if verbosity not in (1, 2, 3):
+            raise ValueError(f"verbosity must be 1, 2 or 3, got {verbosity}")
+        return await self._rpc.call_as("getblock", [block_hash, verbosity], _dict)
+
+    async def get_raw_block(self, block_hash: str) -> bytes:
+        """The serialized block: REST ``.bin`` when ``rest`` is on, else ``getblock <hash> 0``."""
+        if self.rest:
+            return await self._rest.block_bin(block_hash)
+        return await self._rpc.call_as("getblock", [block_hash, 0], _hex)
+
+    async def get_raw_blocks(self, block_hashes: Sequence[str]) -> list[bytes]:
+        """Serialized blocks in order: concurrent REST GETs, or batched ``getblock <hash> 0``."""
+        if self.rest:
+            return list(await asyncio.gather(*(self._rest.block_bin(h) for h in block_hashes)))
+        return await self._rpc.batch_as([("getblock", [h, 0]) for h in block_hashes], _hex)
+
+    # ------------------------------------------------------------------ mempool, transactions
+
+    @overload
+    async def get_raw_mempool(
+        self, verbose: Literal[False] = False, mempool_sequence: Literal[False] = False
+    ) -> list[str]: ...
+
+    @overload
+    async def get_raw_mempool(
+        self, verbose: Literal[True], mempool_sequence: Literal[False] = False
+    ) -> dict[str, dict[str, Any]]: ...
+
+    @overload
+    async def get_raw_mempool(
+        self, verbose: Literal[False] = False, *, mempool_sequence: Literal[True]
+    ) -> MempoolSnapshot: ...
+
+    async def get_raw_mempool(
+        self, verbose: bool = False, mempool_sequence: bool = False
+    ) -> list[str] | dict[str, dict[str, Any]] | MempoolSnapshot:
+        """``getrawmempool``: txids; entries by txid (``verbose``); or a :class:`MempoolSnapshot`.
+
+        Core refuses ``verbose`` together with ``mempool_sequence``.
+        """
+        if verbose and mempool_sequence:
+            raise ValueError("getrawmempool cannot be verbose and report mempool_sequence")
+        if mempool_sequence:
+            return await self._rpc.call_as("getrawmempool", [False, True], _mempool_snapshot)
+        if verbose:
+            return await self._rpc.call_as("getrawmempool", [True], _dict)
+        return await self._rpc.call_as("getrawmempool", [False], _hash_list)
+
+    @overload
+    async def get_raw_transaction(
+        self, txid: str, verbose: Literal[0, False] = 0, blockhash: str | None = None
+    ) -> bytes: ...
+
+    @overload
+    async def get_raw_transaction(
+        self, txid: str, verbose: Literal[1, 2, True], blockhash: str | None = None
+    ) -> dict[str, Any]: ...
+
+    async def get_raw_transaction(
+        self, txid: str, verbose: int = 0, blockhash: str | None = None
+    ) -> bytes | dict[str, Any]:
+        """``getrawtransaction``: raw bytes (verbose 0) or the decoded object (1, or 2 with fee
+        and prevouts). Outside the mempool it needs ``-txindex`` or ``blockhash``."""
+        params: list[Any] = [txid, int(verbose)]
+        if blockhash is not None:
+            params.append(blockhash)
+        if verbose:
+            return await self._rpc.call_as("getrawtransaction", params, _dict)
+        return await self._rpc.call_as("getrawtransaction", params, _hex)
+
+    async def get_raw_transactions(
+        self, txids: Sequence[str], blockhash: str | None = None
+    ) -> list[bytes]:
+        """Raw transactions in order, batched."""
+        tail = [blockhash] if blockhash is not None else []
+        return await self._rpc.batch_as([("getrawtransaction", [t, 0, *tail]) for t in txids], _hex)
+
+    async def get_zmq_notifications(self) -> list[dict[str, Any]]:
+        """``getzmqnotifications``: ``[{"type": "pubhashblock", "address": ..., "hwm": ...}]``."""
+        return await self._rpc.call_as("getzmqnotifications", (), _dict_list)
+
+    # ------------------------------------------------------------------ REST
+
+    async def rest_chaininfo(self) -> dict[str, Any]:
+        """REST ``/rest/chaininfo.json``."""
+        return await self._rest.chaininfo()
+
+    async def rest_block_bin(self, block_hash: str) -> bytes:
+        """REST ``/rest/block/<hash>.bin``."""
+        return await self._rest.block_bin(block_hash)
+
+    async def rest_headers(self, block_hash: str, count: int) -> list[dict[str, Any]]:
+        """REST ``/rest/headers/<hash>.json?count=N`` (headers from ``block_hash`` upward)."""
+        return await self._rest.headers(block_hash, count)
+
+    async def rest_blockhash_by_height(self, height: int) -> str:
+        """REST ``/rest/blockhashbyheight/<height>.json``."""
+        return await self._rest.blockhash_by_height(height)
+
+
+# ---------------------------------------------------------------------- result checks
+# Each raises TypeError/ValueError on a wrong shape; JsonRpc turns that into a
+# NodeProtocolError naming the node and the method.
+
+_HASH = re.compile(r"[0-9a-f]{64}")
+
+
+def _of(kind: type[T]) -> Callable[[Any], T]:
+    def check(value: Any) -> T:
+        if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
+            raise TypeError(f"expected {kind.__name__}, got {type(value).__name__}")
+        return value
+
+    return check
+
+
+_int = _of(int)
+_dict = _of(dict)
+
+
+def _hash(value: Any) -> str:
+    if not isinstance(value, str) or not _HASH.fullmatch(value):
+        raise ValueError(f"expected a 64-hex-digit hash, got {value!r:.80}")
+    return value
+
+
+def _hash_list(value: Any) -> list[str]:
+    return [_hash(v) for v in _of(list)(value)]
+
+
+def _dict_list(value: Any) -> list[dict[str, Any]]:
+    return [_dict(v) for v in _of(list)(value)]
+
+
+def _hex(value: Any) -> bytes:
+    return bytes.fromhex(_of(str)(value))
+
+
+def _mempool_snapshot(value: Any) -> MempoolSnapshot:
+    obj = _dict(value)
+    return MempoolSnapshot(_hash_list(obj.get("txids")), _int(obj.get("mempool_sequence")))

@@ -1,0 +1,480 @@
+"""HTTP transport to Bitcoin nodes (auth, retries, failover) and JSON-RPC 2.0 on top of it.
+
+Replies are handled exactly as Bitcoin Core sends them:
+
+* JSON-RPC 2.0 (Core >= 28): HTTP 200 for successes *and* errors; a success has no
+  ``error`` key, an error has no ``result`` key.
+* legacy 1.0 replies: both keys, the unused one ``null``; errors come with HTTP 404
+  (method not found) or 500.
+* HTTP 401 with an empty body for bad credentials, 503 when the work queue is full.
+* batch replies are matched to requests by ``id``, never by position.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import itertools
+import json
+import random
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, TypeVar
+
+import aiohttp
+import structlog
+import yarl
+
+from chaincrawler.crawler.errors import (
+    NodeAuthError,
+    NodeConfigError,
+    NodeProtocolError,
+    NodeUnreachableError,
+    RPCError,
+)
+
+log = structlog.get_logger(__name__)
+
+T = TypeVar("T")
+Params = Sequence[Any] | Mapping[str, Any]
+"""Positional (a sequence) or named (a mapping) JSON-RPC parameters."""
+
+
+# --------------------------------------------------------------------------- endpoints
+
+
+@dataclass(frozen=True)
+class NodeEndpoint:
+    """One node: its URL without credentials plus how to authenticate.
+
+    ``url`` is safe to log. Credentials come from the URL (``http://user:pass@host:port``)
+    or from ``cookie_file`` (Bitcoin Core's ``.cookie``), read at the first request and
+    re-read whenever the node answers 401, because Core rewrites it on every restart.
+    """
+
+    url: str
+    user: str | None = field(default=None, repr=False)
+    password: str | None = field(default=None, repr=False)
+    cookie_file: Path | None = None
+
+    @classmethod
+    def parse(cls, url: str, cookie_file: str | Path | None = None) -> NodeEndpoint:
+        """Split ``url`` into a credential-free URL and credentials."""
+        parsed = yarl.URL(url if "://" in url else f"http://{url}")
+        if parsed.scheme not in ("http", "https") or not parsed.host:
+            safe = parsed.with_user(None) if parsed.host else "(unparsable, not shown)"
+            raise NodeConfigError(
+                f"invalid node URL {safe}: expected http(s)://[user:pass@]host:port"
+            )
+        clean = str(parsed.with_user(None).with_query(None).with_fragment(None)).rstrip("/")
+        has_credentials = parsed.user is not None
+        if has_credentials and cookie_file is not None:
+            raise NodeConfigError(
+                f"node {clean}: give credentials in the URL or a cookie file, not both"
+            )
+        return cls(
+            url=clean,
+            user=parsed.user if has_credentials else None,
+            password=(parsed.password or "") if has_credentials else None,
+            cookie_file=Path(cookie_file) if cookie_file is not None else None,
+        )
+
+    @property
+    def origin(self) -> str:
+        """``scheme://host:port``, the base of REST paths."""
+        return str(yarl.URL(self.url).origin())
+
+    def __str__(self) -> str:
+        return self.url
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How often and how patiently to retry a request over all nodes.
+
+    One *attempt* tries every node once (starting with the last one that worked);
+    between attempts the client sleeps ``initial_delay * 2**n`` seconds, capped at
+    ``max_delay``, shortened by up to ``jitter`` (a fraction) at random.
+    """
+
+    attempts: int = 5
+    initial_delay: float = 0.5
+    max_delay: float = 10.0
+    jitter: float = 0.5
+
+    def __post_init__(self) -> None:
+        if self.attempts < 1:
+            raise NodeConfigError(f"RetryPolicy.attempts must be >= 1, got {self.attempts}")
+        if self.initial_delay < 0 or self.max_delay < 0:
+            raise NodeConfigError("RetryPolicy delays must be >= 0")
+        if not 0.0 <= self.jitter <= 1.0:
+            raise NodeConfigError(f"RetryPolicy.jitter must be within [0, 1], got {self.jitter}")
+
+    def delay(self, attempt: int) -> float:
+        """Seconds to wait after failed attempt number ``attempt`` (0-based)."""
+        capped: float = min(self.max_delay, self.initial_delay * 2.0**attempt)
+        return capped * (1.0 - self.jitter * random.random())
+
+
+class _Transient(Exception):
+    """A failure worth retrying elsewhere or later (connection, timeout, HTTP 503)."""
+
+
+@dataclass
+class _Node:
+    """An endpoint with its mutable authentication state."""
+
+    endpoint: NodeEndpoint
+    authorization: str | None = field(default=None, repr=False)
+
+    def load_credentials(self) -> None:
+        """(Re)compute the Authorization header, reading the cookie file if there is one."""
+        ep = self.endpoint
+        if ep.cookie_file is not None:
+            try:
+                text = ep.cookie_file.read_text(encoding="utf-8").strip()
+            except OSError as exc:
+                raise _Transient(
+                    f"cannot read cookie file {ep.cookie_file}: {exc.strerror or exc}"
+                ) from None
+            user, sep, password = text.partition(":")
+            if not sep:
+                raise NodeAuthError(
+                    ep.url, "authentication", f"cookie file {ep.cookie_file} is malformed"
+                )
+        elif ep.user is not None:
+            user, password = ep.user, ep.password or ""
+        else:
+            self.authorization = None
+            return
+        token = base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
+        self.authorization = f"Basic {token}"
+
+
+@dataclass(frozen=True)
+class HttpReply:
+    """A raw HTTP reply and the node (URL without credentials) that sent it."""
+
+    node: str
+    status: int
+    body: bytes
+
+
+# --------------------------------------------------------------------------- transport
+
+
+class NodeTransport:
+    """A shared aiohttp session over one or more nodes, with retries and failover."""
+
+    def __init__(
+        self,
+        endpoints: Sequence[NodeEndpoint],
+        *,
+        timeout: float,
+        retry: RetryPolicy,
+        max_connections: int,
+    ) -> None:
+        if not endpoints:
+            raise NodeConfigError("at least one node URL is required")
+        if timeout <= 0 or max_connections < 1:
+            raise NodeConfigError("timeout must be > 0 and max_connections >= 1")
+        self._nodes = [_Node(ep) for ep in endpoints]
+        self._timeout = timeout
+        self._retry = retry
+        self._max_connections = max_connections
+        self._preferred = 0
+        self._session: aiohttp.ClientSession | None = None
+
+    @property
+    def nodes(self) -> list[str]:
+        """The node URLs, without credentials."""
+        return [n.endpoint.url for n in self._nodes]
+
+    async def close(self) -> None:
+        """Close the HTTP session (a later request opens a new one)."""
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    def _get_session(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=self._max_connections),
+                timeout=aiohttp.ClientTimeout(total=self._timeout),
+            )
+        return self._session
+
+    async def post(self, what: str, body: bytes) -> HttpReply:
+        """POST a JSON-RPC body, authenticated, to the first node that takes it."""
+        return await self._with_failover(what, lambda node: self._post_once(node, what, body))
+
+    async def get(self, what: str, path: str) -> HttpReply:
+        """GET an unauthenticated REST ``path`` from the first node that answers."""
+        return await self._with_failover(what, lambda node: self._get_once(node, path))
+
+    async def _with_failover(self, what: str, attempt: Callable[[_Node], Awaitable[T]]) -> T:
+        causes: dict[str, str] = {}
+        count = len(self._nodes)
+        for round_ in range(self._retry.attempts):
+            start = self._preferred
+            for offset in range(count):
+                index = (start + offset) % count
+                node = self._nodes[index]
+                try:
+                    result = await attempt(node)
+                except _Transient as exc:
+                    cause = str(exc)
+                except TimeoutError:
+                    cause = f"timed out after {self._timeout:g}s"
+                except aiohttp.ClientError as exc:
+                    cause = f"{type(exc).__name__}: {exc}"
+                else:
+                    if index != self._preferred:
+                        log.info("node.failover", node=node.endpoint.url, what=what)
+                        self._preferred = index
+                    return result
+                causes[node.endpoint.url] = cause
+                log.warning(
+                    "node.request_failed",
+                    node=node.endpoint.url,
+                    what=what,
+                    cause=cause,
+                    attempt=round_ + 1,
+                )
+            if round_ + 1 < self._retry.attempts:
+                await asyncio.sleep(self._retry.delay(round_))
+        raise NodeUnreachableError(what, causes, self._retry.attempts)
+
+    async def _post_once(self, node: _Node, what: str, body: bytes) -> HttpReply:
+        if node.authorization is None:
+            node.load_credentials()
+        status, data = await self._send_post(node, body)
+        if status == 401 and node.endpoint.cookie_file is not None:
+            log.info(
+                "node.cookie_reload",
+                node=node.endpoint.url,
+                cookie_file=str(node.endpoint.cookie_file),
+            )
+            node.load_credentials()
+            status, data = await self._send_post(node, body)
+        if status in (401, 403):
+            source = (
+                f"cookie file {node.endpoint.cookie_file}"
+                if node.endpoint.cookie_file is not None
+                else "the user and password of the URL"
+                if node.endpoint.user is not None
+                else "no credentials (add user:pass to the URL or a cookie file)"
+            )
+            verb = "unauthorized" if status == 401 else "forbidden (check -rpcallowip)"
+            raise NodeAuthError(node.endpoint.url, what, f"HTTP {status} {verb}, using {source}")
+        if status == 503:
+            raise _Transient(f"HTTP 503 {body_excerpt(data) or 'service unavailable'}")
+        return HttpReply(node.endpoint.url, status, data)
+
+    async def _send_post(self, node: _Node, body: bytes) -> tuple[int, bytes]:
+        headers = {"Content-Type": "application/json"}
+        if node.authorization is not None:
+            headers["Authorization"] = node.authorization
+        session = self._get_session()
+        async with session.post(node.endpoint.url, data=body, headers=headers) as resp:
+            return resp.status, await resp.read()
+
+    async def _get_once(self, node: _Node, path: str) -> HttpReply:
+        session = self._get_session()
+        async with session.get(node.endpoint.origin + path) as resp:
+            data = await resp.read()
+        if resp.status == 503:
+            raise _Transient(f"HTTP 503 {body_excerpt(data) or 'service unavailable'}")
+        return HttpReply(node.endpoint.url, resp.status, data)
+
+
+def body_excerpt(data: bytes, limit: int = 120) -> str:
+    """A short printable excerpt of a reply body, for error messages."""
+    text = data[:limit].decode("utf-8", errors="replace").strip()
+    return text + ("..." if len(data) > limit else "")
+
+
+# --------------------------------------------------------------------------- JSON-RPC
+
+
+@dataclass(frozen=True, slots=True)
+class BatchItem:
+    """The outcome of one call of a batch: a result, or the node's error."""
+
+    result: Any = None
+    error: RPCError | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True when the call succeeded."""
+        return self.error is None
+
+    def unwrap(self) -> Any:
+        """The result, or raise the error."""
+        if self.error is not None:
+            raise self.error
+        return self.result
+
+
+def _json_default(value: object) -> str:
+    if isinstance(value, Decimal):
+        return str(value)  # Core accepts amounts as strings; keeps every digit
+    raise TypeError(f"cannot send {type(value).__name__} as a JSON-RPC parameter")
+
+
+def _as_is(value: Any) -> Any:
+    return value
+
+
+def _same_id(a: object, b: object) -> bool:
+    return type(a) is type(b) and a == b
+
+
+class JsonRpc:
+    """JSON-RPC 2.0 calls and batches over a :class:`NodeTransport`.
+
+    JSON numbers with a fraction are decoded as :class:`decimal.Decimal`, so BTC
+    amounts stay exact.
+    """
+
+    def __init__(self, transport: NodeTransport, *, batch_size: int) -> None:
+        if batch_size < 1:
+            raise NodeConfigError(f"batch_size must be >= 1, got {batch_size}")
+        self._transport = transport
+        self._batch_size = batch_size
+        self._ids = itertools.count(1)
+
+    async def call(self, method: str, params: Params = ()) -> Any:
+        """Call ``method`` and return its result; raise :class:`RPCError` on a node error."""
+        return await self.call_as(method, params, _as_is)
+
+    async def call_as(self, method: str, params: Params, convert: Callable[[Any], T]) -> T:
+        """Call ``method`` and return ``convert(result)``.
+
+        ``convert`` checks the result's shape: a ``TypeError`` or ``ValueError`` it raises
+        becomes a :class:`NodeProtocolError` naming the node.
+        """
+        request_id = next(self._ids)
+        body = self._encode(self._request(request_id, method, params))
+        reply = await self._transport.post(method, body)
+        obj = self._decode(reply, method)
+        item = self._parse_reply(obj, request_id, method, reply.node, None, convert)
+        result: T = item.unwrap()
+        return result
+
+    async def batch(self, calls: Sequence[tuple[str, Params]]) -> list[Any]:
+        """Run ``calls`` as JSON-RPC batches; return results in call order.
+
+        Raises the :class:`RPCError` of the first failing call (its ``index`` says which).
+        """
+        return await self.batch_as(calls, _as_is)
+
+    async def batch_as(
+        self, calls: Sequence[tuple[str, Params]], convert: Callable[[Any], T]
+    ) -> list[T]:
+        """Like :meth:`batch`, passing every result through ``convert`` (see :meth:`call_as`)."""
+        return [item.unwrap() for item in await self.batch_results(calls, convert)]
+
+    async def batch_results(
+        self, calls: Sequence[tuple[str, Params]], convert: Callable[[Any], Any] | None = None
+    ) -> list[BatchItem]:
+        """Run ``calls`` as JSON-RPC batches; return one :class:`BatchItem` per call, in order."""
+        items: list[BatchItem] = []
+        for start in range(0, len(calls), self._batch_size):
+            chunk = calls[start : start + self._batch_size]
+            items.extend(await self._batch_chunk(chunk, start, convert or _as_is))
+        return items
+
+    async def _batch_chunk(
+        self, calls: Sequence[tuple[str, Params]], offset: int, convert: Callable[[Any], Any]
+    ) -> list[BatchItem]:
+        ids = [next(self._ids) for _ in calls]
+        requests = [self._request(i, m, p) for i, (m, p) in zip(ids, calls, strict=True)]
+        what = f"batch of {len(calls)} ({calls[0][0]}{', ...' if len(calls) > 1 else ''})"
+        reply = await self._transport.post(what, self._encode(requests))
+        obj = self._decode(reply, what)
+        if isinstance(obj, dict):
+            # The whole batch was refused (e.g. a parse error): one error object.
+            self._parse_reply(obj, None, what, reply.node, None, _as_is).unwrap()
+            raise NodeProtocolError(reply.node, what, "a batch request got a single reply")
+        if not isinstance(obj, list):
+            raise NodeProtocolError(
+                reply.node, what, f"expected a JSON array, got {type(obj).__name__}"
+            )
+        by_id: dict[int, Any] = {}
+        wanted = set(ids)
+        for entry in obj:
+            entry_id = entry.get("id") if isinstance(entry, dict) else None
+            if type(entry_id) is not int or entry_id not in wanted:
+                raise NodeProtocolError(reply.node, what, f"reply with an unknown id: {entry_id!r}")
+            if entry_id in by_id:
+                raise NodeProtocolError(reply.node, what, f"two replies with id {entry_id}")
+            by_id[entry_id] = entry
+        if len(by_id) != len(ids):
+            missing = len(ids) - len(by_id)
+            raise NodeProtocolError(reply.node, what, f"{missing} of {len(ids)} replies missing")
+        return [
+            self._parse_reply(by_id[rid], rid, method, reply.node, offset + pos, convert)
+            for pos, (rid, (method, _)) in enumerate(zip(ids, calls, strict=True))
+        ]
+
+    @staticmethod
+    def _request(request_id: int, method: str, params: Params) -> dict[str, Any]:
+        wire: list[Any] | dict[str, Any] = (
+            dict(params) if isinstance(params, Mapping) else list(params)
+        )
+        return {"jsonrpc": "2.0", "id": request_id, "method": method, "params": wire}
+
+    @staticmethod
+    def _encode(payload: object) -> bytes:
+        return json.dumps(payload, default=_json_default, separators=(",", ":")).encode()
+
+    @staticmethod
+    def _decode(reply: HttpReply, what: str) -> Any:
+        try:
+            return json.loads(reply.body, parse_float=Decimal)
+        except (ValueError, UnicodeDecodeError):
+            raise NodeProtocolError(
+                reply.node,
+                what,
+                f"HTTP {reply.status}, body is not JSON: {body_excerpt(reply.body)!r}",
+            ) from None
+
+    @staticmethod
+    def _parse_reply(
+        obj: Any,
+        request_id: int | None,
+        method: str,
+        node: str,
+        index: int | None,
+        convert: Callable[[Any], Any],
+    ) -> BatchItem:
+        if not isinstance(obj, dict):
+            raise NodeProtocolError(
+                node, method, f"expected a JSON object, got {type(obj).__name__}"
+            )
+        error = obj.get("error")
+        reply_id = obj.get("id")
+        if error is not None:
+            # Core answers id null when it could not read the request's id.
+            if reply_id is not None and not _same_id(reply_id, request_id):
+                raise NodeProtocolError(
+                    node, method, f"error reply for id {reply_id!r}, sent {request_id}"
+                )
+            code = error.get("code") if isinstance(error, dict) else None
+            message = error.get("message") if isinstance(error, dict) else None
+            if type(code) is not int or not isinstance(message, str):
+                raise NodeProtocolError(node, method, f"malformed error object: {error!r}")
+            return BatchItem(error=RPCError(code, message, method, node, index))
+        if not _same_id(reply_id, request_id):
+            raise NodeProtocolError(
+                node, method, f"reply id {reply_id!r} does not match request id {request_id}"
+            )
+        if "result" not in obj:
+            raise NodeProtocolError(node, method, "reply has neither result nor error")
+        try:
+            return BatchItem(result=convert(obj["result"]))
+        except (TypeError, ValueError) as exc:
+            raise NodeProtocolError(node, method, f"unexpected result: {exc}") from None
