@@ -1,0 +1,75 @@
+"""Wire-format helpers: compact sizes, double SHA-256, hash byte order, merkle roots."""
+
+from __future__ import annotations
+
+import hashlib
+import struct
+
+from chaincrawler.errors import ChainDataError
+
+_sha256 = hashlib.sha256
+_pack_h = struct.Struct("<H").pack
+_pack_i = struct.Struct("<I").pack
+_pack_q = struct.Struct("<Q").pack
+_unpack_h = struct.Struct("<H").unpack_from
+_unpack_i = struct.Struct("<I").unpack_from
+_unpack_q = struct.Struct("<Q").unpack_from
+
+
+def sha256d(data: bytes | bytearray | memoryview) -> bytes:
+    """Bitcoin's double SHA-256, in internal byte order."""
+    return _sha256(_sha256(data).digest()).digest()
+
+
+def compact_size(n: int) -> bytes:
+    """Encode ``n`` as a Bitcoin CompactSize (varint)."""
+    if n < 0xFD:
+        return bytes((n,))
+    if n <= 0xFFFF:
+        return b"\xfd" + _pack_h(n)
+    if n <= 0xFFFFFFFF:
+        return b"\xfe" + _pack_i(n)
+    return b"\xff" + _pack_q(n)
+
+
+def read_compact_size(buf: bytes | memoryview, pos: int) -> tuple[int, int]:
+    """Read a CompactSize at ``pos``; return ``(value, new_pos)``."""
+    try:
+        n = buf[pos]
+        if n < 0xFD:
+            return n, pos + 1
+        if n == 0xFD:
+            return _unpack_h(buf, pos + 1)[0], pos + 3
+        if n == 0xFE:
+            return _unpack_i(buf, pos + 1)[0], pos + 5
+        return _unpack_q(buf, pos + 1)[0], pos + 9
+    except (IndexError, struct.error):
+        raise ChainDataError("truncated compact size", pos) from None
+
+
+def hash_to_hex(h: bytes) -> str:
+    """Internal-order hash bytes to the display-order hex used by Core's RPC."""
+    return h[::-1].hex()
+
+
+def hex_to_hash(s: str) -> bytes:
+    """Display-order hex (as Core's RPC shows it) to internal-order bytes."""
+    try:
+        raw = bytes.fromhex(s)
+    except ValueError:
+        raise ValueError(f"not a hex hash: {s!r}") from None
+    if len(raw) != 32:
+        raise ValueError(f"a hash is 32 bytes, got {len(raw)}: {s!r}")
+    return raw[::-1]
+
+
+def merkle_root(hashes: list[bytes]) -> bytes:
+    """Merkle root of internal-order hashes, as Bitcoin computes it."""
+    if not hashes:
+        return b"\x00" * 32
+    level = hashes
+    while len(level) > 1:
+        if len(level) & 1:
+            level = [*level, level[-1]]
+        level = [sha256d(level[i] + level[i + 1]) for i in range(0, len(level), 2)]
+    return level[0]
