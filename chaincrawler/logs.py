@@ -57,9 +57,7 @@ def _redact_value(value: Any) -> Any:
     if isinstance(value, str):
         return redact_text(value)
     if isinstance(value, Mapping):
-        return {
-            k: REDACTED if _is_secret_key(k) else _redact_value(v) for k, v in value.items()
-        }
+        return {k: REDACTED if _is_secret_key(k) else _redact_value(v) for k, v in value.items()}
     if type(value) in (list, tuple):
         return type(value)(_redact_value(v) for v in value)
     return value

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 from chaincrawler.config.errors import ConfigError, ConfigProblem
-from chaincrawler.config.settings import (
+from chaincrawler.config.sections import (
     CrawlerSettings,
     HttpSettings,
     LogSettings,
     NodeSettings,
-    SettingInfo,
-    Settings,
     StoreSettings,
-    load_settings,
 )
+from chaincrawler.config.settings import SettingInfo, Settings, load_settings
 
 __all__ = [
     "ConfigError",
