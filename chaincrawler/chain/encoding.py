@@ -4,13 +4,12 @@ The segwit encoder is on the hot path of address derivation, so it does not run 
 Bech32 checksum symbol by symbol: the checksum is GF(2)-linear in the program's bits,
 so for each program length we precompute, per byte position, the checksum
 contribution of each of the 256 byte values, and the encoder XORs one table entry per
-byte. Data characters come from the C-implemented RFC 4648 Base32 encoder, whose 5-bit
-grouping and zero padding are exactly Bech32's 8-to-5 bit conversion.
+byte. The characters are then read two at a time (10 bits) from one integer holding
+the program, its zero padding and the checksum.
 """
 
 from __future__ import annotations
 
-import base64
 import enum
 import hashlib
 from collections.abc import Iterable, Sequence
@@ -237,16 +236,17 @@ def encode_segwit_address(hrp: str, version: int, program: bytes) -> str:
 
 
 class _Layout(NamedTuple):
-    prefix: str  # hrp + "1" + the version character
-    n_chars: int  # data characters of the program
+    prefix: str  # hrp + "1", and the version character unless `top` carries it
     base: int  # checksum contribution of hrp, version and length, constant folded in
     tables: list[list[int]]  # per byte position: checksum contribution of each value
+    top: int  # the version symbol placed above the data, when that evens the symbol count
+    shift: int  # where the program's bits go: above the checksum and the zero padding
+    pair_shifts: list[int]  # offsets of the 10-bit (two-character) groups, top first
 
 
 _LAYOUTS: dict[tuple[str, int, int], _Layout] = {}
 _BYTE_TABLES: dict[int, list[list[int]]] = {}
-_B32_TO_BECH32 = bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", BECH32_CHARSET.encode())
-_CHECKSUM_PAIRS = [a + b for a in BECH32_CHARSET for b in BECH32_CHARSET]  # 10-bit -> 2 chars
+_PAIRS = [a + b for a in BECH32_CHARSET for b in BECH32_CHARSET]  # 10-bit value -> 2 chars
 
 
 def _byte_tables(n_bytes: int) -> list[list[int]]:
@@ -276,7 +276,14 @@ def _layout(hrp: str, version: int, n_bytes: int) -> _Layout:
     n_chars = (n_bytes * 8 + 4) // 5
     variant = Bech32Variant.BECH32 if version == 0 else Bech32Variant.BECH32M
     base = _polymod([0] * (n_chars + 6), _polymod([*_hrp_expand(hrp), version])) ^ variant
-    layout = _Layout(hrp + "1" + BECH32_CHARSET[version], n_chars, base, _byte_tables(n_bytes))
+    shift = 5 * n_chars - 8 * n_bytes + 30
+    symbols = n_chars + 6
+    if symbols % 2:
+        prefix, top, symbols = hrp + "1", version << (5 * n_chars + 30), symbols + 1
+    else:
+        prefix, top = hrp + "1" + BECH32_CHARSET[version], 0
+    pair_shifts = list(range(5 * symbols - 10, -1, -10))
+    layout = _Layout(prefix, base, _byte_tables(n_bytes), top, shift, pair_shifts)
     _LAYOUTS[(hrp, version, n_bytes)] = layout
     return layout
 
@@ -286,11 +293,5 @@ def encode_segwit_unchecked(hrp: str, version: int, program: bytes) -> str:
     (``version`` 0..16, 2..40 bytes) and a lower-case ``hrp``."""
     layout = _LAYOUTS.get((hrp, version, len(program))) or _layout(hrp, version, len(program))
     chk = reduce(xor, map(getitem, layout.tables, program), layout.base)
-    chars = base64.b32encode(program)[: layout.n_chars].translate(_B32_TO_BECH32).decode()
-    return (
-        layout.prefix
-        + chars
-        + _CHECKSUM_PAIRS[chk >> 20]
-        + _CHECKSUM_PAIRS[(chk >> 10) & 1023]
-        + _CHECKSUM_PAIRS[chk & 1023]
-    )
+    bits = layout.top | int.from_bytes(program, "big") << layout.shift | chk
+    return layout.prefix + "".join([_PAIRS[bits >> s & 1023] for s in layout.pair_shifts])
