@@ -611,18 +611,26 @@ class Block:
     or build with ``Block(header, transactions)``.
     """
 
-    __slots__ = ("_raw", "header", "network", "transactions")
+    __slots__ = ("_raw", "header", "height", "network", "transactions")
 
     def __init__(
-        self, header: BlockHeader, transactions: Sequence[Transaction], network: Network = MAINNET
+        self,
+        header: BlockHeader,
+        transactions: Sequence[Transaction],
+        network: Network = MAINNET,
+        height: int | None = None,
     ) -> None:
         self.header = header
         self.transactions = list(transactions)
         self.network = network
+        self.height = height
+        """The block's height when known (the crawler sets it; parsing alone cannot)."""
         self._raw: bytes | None = None
 
     @classmethod
-    def from_bytes(cls, data: bytes, network: Network = MAINNET) -> Block:
+    def from_bytes(
+        cls, data: bytes, network: Network = MAINNET, height: int | None = None
+    ) -> Block:
         """Parse a serialised block; trailing bytes, truncation and absurd counts are errors."""
         data = bytes(data)
         header = BlockHeader.from_bytes(data)
@@ -638,12 +646,13 @@ class Block:
         block.header = header
         block.transactions = txs
         block.network = network
+        block.height = height
         block._raw = data
         return block
 
     @classmethod
-    def from_hex(cls, hex_str: str, network: Network = MAINNET) -> Block:
-        return cls.from_bytes(_from_hex(hex_str), network)
+    def from_hex(cls, hex_str: str, network: Network = MAINNET, height: int | None = None) -> Block:
+        return cls.from_bytes(_from_hex(hex_str), network, height)
 
     def serialize(self) -> bytes:
         raw = self._raw
