@@ -1,0 +1,200 @@
+"""The EventStore interface every backend implements."""
+
+from __future__ import annotations
+
+import abc
+import dataclasses
+from collections.abc import AsyncIterator, Sequence
+from types import TracebackType
+from typing import Self
+
+from chaincrawler.eventstore.errors import StoreClosedError, StoreReadOnlyError
+from chaincrawler.eventstore.records import (
+    BlockRecord,
+    CommitResult,
+    EventQuery,
+    PendingEvent,
+    PendingSnapshot,
+    Reorg,
+    Snapshot,
+    StoredEvent,
+)
+
+
+class EventStore(abc.ABC):
+    """An append-only event log with a chain of blocks, snapshots and checkpoints.
+
+    Exactly one writer per store (``open(writer=True)`` takes an exclusive lock);
+    any number of readers (``writer=False``) read concurrently without blocking.
+    Use::
+
+        store = open_store("sqlite:///chain.db")
+        await store.open(network="regtest", genesis_hash=REGTEST.genesis_hash)
+        async with store:                     # closes the store on exit
+            await store.commit(blocks, events, snapshots)
+
+    Every error raised is an ``EventStoreError``; driver errors are translated.
+    """
+
+    def __init__(self) -> None:
+        self._opened = False
+        self._writer = False
+
+    @property
+    def is_open(self) -> bool:
+        """Whether ``open()`` succeeded and ``close()`` was not called since."""
+        return self._opened
+
+    @property
+    def is_writer(self) -> bool:
+        """Whether this store holds the single-writer lock."""
+        return self._opened and self._writer
+
+    @abc.abstractmethod
+    async def open(
+        self, *, network: str, genesis_hash: str, writer: bool = True, create_schema: bool = True
+    ) -> None:
+        """Connect, create or migrate the schema, check the store's network, take the lock.
+
+        ``create_schema=False`` turns off automatic schema management: a missing
+        schema raises SchemaMissingError, an older one SchemaVersionError.
+        Raises NetworkMismatchError if the store was created for another
+        network or genesis hash, SchemaVersionError for a newer schema, and
+        StoreLockedError if ``writer`` and another process is writing.
+        """
+
+    @abc.abstractmethod
+    async def close(self) -> None:
+        """Release the writer lock and every connection. Safe to call twice."""
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    # -- writes (writer only) -------------------------------------------------
+
+    @abc.abstractmethod
+    async def commit(
+        self,
+        blocks: Sequence[BlockRecord],
+        events: Sequence[PendingEvent],
+        snapshots: Sequence[PendingSnapshot] = (),
+    ) -> CommitResult:
+        """Append blocks on top of the canonical tip, with their events and snapshots.
+
+        One transaction, all or nothing. ``blocks`` must be consecutive and the
+        first must extend the stored tip (any height on an empty store); every
+        event must belong to one of ``blocks``, in block order; a snapshot must
+        name one of ``blocks`` or a stored canonical block. Otherwise raises
+        StoreConflictError and writes nothing, which is what makes a restart
+        after a crash never store a block twice. Events get gap-free global
+        positions in the given order and per-model versions continuing each
+        model's active stream.
+        """
+
+    @abc.abstractmethod
+    async def rollback(self, fork_height: int, new_tip_hash: str | None = None) -> Reorg:
+        """Undo every canonical block above ``fork_height``, in one transaction.
+
+        Their events are marked rolled back with the new reorg's id (never
+        deleted, payloads untouched), snapshots above the fork are deleted,
+        the blocks are kept as orphaned, and a reorg row is recorded.
+        ``new_tip_hash`` (the tip of the winning branch, if known) is recorded
+        with it. Costs O(events rolled back). Raises StoreConflictError if
+        ``fork_height`` is not below the tip or not on the stored chain.
+        """
+
+    # -- chain ----------------------------------------------------------------
+
+    @abc.abstractmethod
+    async def tip(self) -> BlockRecord | None:
+        """The highest canonical block, or None for an empty store."""
+
+    @abc.abstractmethod
+    async def canonical_block(self, height: int) -> BlockRecord | None:
+        """The canonical block at ``height``, if stored."""
+
+    @abc.abstractmethod
+    async def chain_window(self, depth: int) -> list[BlockRecord]:
+        """The last ``depth`` canonical blocks, in ascending height."""
+
+    @abc.abstractmethod
+    async def orphaned_blocks(
+        self, *, reorg_id: int | None = None, limit: int = 100
+    ) -> list[BlockRecord]:
+        """Orphaned blocks (all, or those of one reorg), most recent reorg first."""
+
+    @abc.abstractmethod
+    async def reorgs(self, limit: int = 100) -> list[Reorg]:
+        """The most recent reorgs, newest first."""
+
+    # -- events ---------------------------------------------------------------
+
+    @abc.abstractmethod
+    async def read_events(self, query: EventQuery | None = None) -> list[StoredEvent]:
+        """The events ``query`` selects (all active events if None), ordered by position."""
+
+    async def iter_events(
+        self, query: EventQuery | None = None, batch_size: int = 10_000
+    ) -> AsyncIterator[StoredEvent]:
+        """Like ``read_events`` but fetched ``batch_size`` at a time, for big replays."""
+        query = query or EventQuery()
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, not {batch_size}")
+        remaining = query.limit
+        while remaining is None or remaining > 0:
+            size = batch_size if remaining is None else min(batch_size, remaining)
+            batch = await self.read_events(dataclasses.replace(query, limit=size))
+            for event in batch:
+                yield event
+            if len(batch) < size:
+                return
+            if remaining is not None:
+                remaining -= len(batch)
+            last = batch[-1].position
+            if query.order == "asc":
+                query = dataclasses.replace(query, from_position=last + 1)
+            else:
+                query = dataclasses.replace(query, to_position=last - 1)
+
+    @abc.abstractmethod
+    async def max_position(self) -> int:
+        """The highest position stored (rolled-back events included); 0 when empty."""
+
+    # -- snapshots, checkpoints, meta ------------------------------------------
+
+    @abc.abstractmethod
+    async def latest_snapshot(self, model: str, max_height: int | None = None) -> Snapshot | None:
+        """The newest snapshot of ``model`` at or below ``max_height`` (any height if None)."""
+
+    @abc.abstractmethod
+    async def get_checkpoint(self, subscriber: str) -> int | None:
+        """The last position ``subscriber`` recorded, if any."""
+
+    @abc.abstractmethod
+    async def set_checkpoint(self, subscriber: str, position: int) -> None:
+        """Record the last position ``subscriber`` processed (readers may call it too)."""
+
+    @abc.abstractmethod
+    async def meta(self) -> dict[str, str]:
+        """Facts about the store: schema_version, network, genesis_hash, created_at."""
+
+    # -- helpers for backends -------------------------------------------------
+
+    def _check_open(self) -> None:
+        if not self._opened:
+            raise StoreClosedError(f"{self!r} is not open; call open() first")
+
+    def _check_writer(self) -> None:
+        self._check_open()
+        if not self._writer:
+            raise StoreReadOnlyError(
+                f"{self!r} was opened with writer=False; only the writer may commit or roll back"
+            )

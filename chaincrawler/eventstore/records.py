@@ -1,0 +1,166 @@
+"""Record types exchanged with an event store.
+
+Hashes are hex strings in display order (as Bitcoin Core prints them); payloads
+and snapshot states are JSON text. PostgreSQL stores JSON as JSONB, which
+normalises the text (key order, whitespace): compare payloads as parsed JSON.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+
+class BlockStatus(enum.StrEnum):
+    """Whether a stored block is on the canonical chain or was orphaned by a reorg."""
+
+    CANONICAL = "canonical"
+    ORPHANED = "orphaned"
+
+
+class EventStatus(enum.StrEnum):
+    """Whether an event belongs to the canonical chain or was rolled back by a reorg."""
+
+    ACTIVE = "active"
+    ROLLED_BACK = "rolled_back"
+
+
+@dataclass(frozen=True, slots=True)
+class BlockRecord:
+    """A block header as the store keeps it (the chain window and orphans).
+
+    ``status`` and ``reorg_id`` are set by the store: blocks passed to ``commit``
+    keep the defaults; an orphaned block carries the id of the reorg that
+    orphaned it.
+    """
+
+    height: int
+    hash: str
+    prev_hash: str
+    time: int
+    status: BlockStatus = BlockStatus.CANONICAL
+    reorg_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PendingEvent:
+    """An event a model emitted, not yet stored."""
+
+    model: str
+    event_type: str
+    event_version: int
+    payload: str
+    block_height: int
+    block_hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    """An event in the store.
+
+    ``position`` is global, gap-free and in commit order. ``version`` is the
+    event's 1-based index in its model's active stream: after a reorg the new
+    branch's events continue from the fork, so a store that went through
+    reorgs and a fresh crawl of the same chain hold identical active events.
+    """
+
+    position: int
+    model: str
+    version: int
+    event_type: str
+    event_version: int
+    payload: str
+    block_height: int
+    block_hash: str
+    status: EventStatus
+    reorg_id: int | None
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class PendingSnapshot:
+    """A model's state after processing the block at ``block_height``."""
+
+    model: str
+    block_height: int
+    block_hash: str
+    state: str
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """A stored model snapshot."""
+
+    model: str
+    block_height: int
+    block_hash: str
+    state: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Reorg:
+    """One chain reorganisation the store went through.
+
+    Blocks above ``fork_height`` (the last common block, ``fork_hash``) up to
+    the old tip were orphaned and their ``rolled_back_events`` events marked
+    rolled back with this reorg's ``id``.
+    """
+
+    id: int
+    fork_height: int
+    fork_hash: str
+    old_tip_height: int
+    old_tip_hash: str
+    new_tip_hash: str | None
+    depth: int
+    rolled_back_events: int
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class CommitResult:
+    """Positions given to the events of one commit.
+
+    A commit without events has ``last_position == first_position - 1``.
+    """
+
+    first_position: int
+    last_position: int
+
+    @property
+    def positions(self) -> range:
+        """The positions of the committed events, in commit order."""
+        return range(self.first_position, self.last_position + 1)
+
+
+@dataclass(frozen=True, slots=True)
+class EventQuery:
+    """Which events to read. Every bound is inclusive; ``None`` means unbounded.
+
+    By default only active events are returned; ``include_rolled_back`` adds
+    the rolled-back ones, and ``reorg_id`` keeps only the events a given reorg
+    rolled back (it implies ``include_rolled_back``). Events are ordered by
+    position, ascending or descending.
+    """
+
+    model: str | None = None
+    event_types: tuple[str, ...] | None = None
+    from_position: int | None = None
+    to_position: int | None = None
+    from_height: int | None = None
+    to_height: int | None = None
+    include_rolled_back: bool = False
+    reorg_id: int | None = None
+    limit: int | None = None
+    order: Literal["asc", "desc"] = "asc"
+
+    def __post_init__(self) -> None:
+        if self.order not in ("asc", "desc"):
+            raise ValueError(f"order must be 'asc' or 'desc', not {self.order!r}")
+        if self.limit is not None and self.limit < 0:
+            raise ValueError(f"limit must be >= 0, not {self.limit}")
+        if self.event_types is not None and not isinstance(self.event_types, tuple):
+            object.__setattr__(self, "event_types", tuple(self.event_types))

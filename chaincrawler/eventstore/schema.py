@@ -1,0 +1,207 @@
+"""The one schema of both backends (SQLAlchemy Core), its version and migrations.
+
+Tables:
+
+- ``meta``: key/value facts about the store (schema version, network, genesis hash).
+- ``events``: the append-only log. ``position`` is global and assigned by the
+  store; ``version`` is the 1-based index in the model's active stream, unique
+  among active events (partial unique index). Rolled-back events stay, marked.
+- ``blocks``: every committed block header; canonical ones form the chain
+  (at most one canonical block per height), orphaned ones are kept.
+- ``snapshots``: model state at a block height, one per (model, height).
+- ``reorgs``: one row per rollback.
+- ``checkpoints``: the last position each named subscriber processed.
+
+No foreign keys: the store writes every table itself inside one transaction,
+and PostgreSQL would pay an index check per event row on append and rollback.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Dialect
+from sqlalchemy.schema import CreateIndex, CreateTable
+
+from chaincrawler.eventstore.errors import NetworkMismatchError, SchemaVersionError
+
+#: Version of the schema this code writes. Stores with a newer version are refused.
+SCHEMA_VERSION = 1
+
+#: Migrations: ``MIGRATIONS[v]`` is the SQL that takes a store from version ``v`` to
+#: ``v + 1``. Each statement must be valid on both SQLite and PostgreSQL.
+MIGRATIONS: Mapping[int, Sequence[str]] = {}
+
+_ACTIVE = sa.text("status = 'active'")
+_CANONICAL = sa.text("status = 'canonical'")
+
+# SQLite makes an INTEGER PRIMARY KEY the rowid (fast); PostgreSQL gets BIGINT.
+_Id = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+_Json = sa.Text().with_variant(postgresql.JSONB(), "postgresql")
+_Time = sa.DateTime(timezone=True)
+
+metadata = sa.MetaData()
+
+meta = sa.Table(
+    "meta",
+    metadata,
+    sa.Column("key", sa.Text, primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+)
+
+events = sa.Table(
+    "events",
+    metadata,
+    sa.Column("position", _Id, primary_key=True, autoincrement=False),
+    sa.Column("model", sa.Text, nullable=False),
+    sa.Column("version", sa.BigInteger, nullable=False),
+    sa.Column("event_type", sa.Text, nullable=False),
+    sa.Column("event_version", sa.Integer, nullable=False),
+    sa.Column("payload", _Json, nullable=False),
+    sa.Column("block_height", sa.BigInteger, nullable=False),
+    sa.Column("block_hash", sa.Text, nullable=False),
+    sa.Column("status", sa.Text, nullable=False),
+    sa.Column("reorg_id", sa.BigInteger, nullable=True),
+    sa.Column("created_at", _Time, nullable=False),
+    sa.CheckConstraint("status IN ('active', 'rolled_back')", name="ck_events_status"),
+)
+sa.Index(
+    "ux_events_model_version_active", events.c.model, events.c.version, unique=True,
+    sqlite_where=_ACTIVE, postgresql_where=_ACTIVE,
+)
+sa.Index("ix_events_model_position", events.c.model, events.c.position)
+sa.Index("ix_events_block_height", events.c.block_height)
+sa.Index(
+    "ix_events_reorg", events.c.reorg_id,
+    sqlite_where=sa.text("reorg_id IS NOT NULL"), postgresql_where=sa.text("reorg_id IS NOT NULL"),
+)
+
+blocks = sa.Table(
+    "blocks",
+    metadata,
+    sa.Column("id", _Id, primary_key=True, autoincrement=True),
+    sa.Column("height", sa.BigInteger, nullable=False),
+    sa.Column("hash", sa.Text, nullable=False),
+    sa.Column("prev_hash", sa.Text, nullable=False),
+    sa.Column("time", sa.BigInteger, nullable=False),
+    sa.Column("status", sa.Text, nullable=False),
+    sa.Column("reorg_id", sa.BigInteger, nullable=True),
+    sa.Column("created_at", _Time, nullable=False),
+    sa.CheckConstraint("status IN ('canonical', 'orphaned')", name="ck_blocks_status"),
+)
+sa.Index(
+    "ux_blocks_canonical_height", blocks.c.height, unique=True,
+    sqlite_where=_CANONICAL, postgresql_where=_CANONICAL,
+)
+sa.Index("ix_blocks_hash", blocks.c.hash)
+sa.Index("ix_blocks_status_height", blocks.c.status, blocks.c.height)
+
+snapshots = sa.Table(
+    "snapshots",
+    metadata,
+    sa.Column("model", sa.Text, primary_key=True),
+    sa.Column("block_height", sa.BigInteger, primary_key=True),
+    sa.Column("block_hash", sa.Text, nullable=False),
+    sa.Column("state", _Json, nullable=False),
+    sa.Column("created_at", _Time, nullable=False),
+)
+sa.Index("ix_snapshots_block_height", snapshots.c.block_height)
+
+reorgs = sa.Table(
+    "reorgs",
+    metadata,
+    sa.Column("id", _Id, primary_key=True, autoincrement=True),
+    sa.Column("fork_height", sa.BigInteger, nullable=False),
+    sa.Column("fork_hash", sa.Text, nullable=False),
+    sa.Column("old_tip_height", sa.BigInteger, nullable=False),
+    sa.Column("old_tip_hash", sa.Text, nullable=False),
+    sa.Column("new_tip_hash", sa.Text, nullable=True),
+    sa.Column("depth", sa.Integer, nullable=False),
+    sa.Column("rolled_back_events", sa.BigInteger, nullable=False),
+    sa.Column("created_at", _Time, nullable=False),
+)
+
+checkpoints = sa.Table(
+    "checkpoints",
+    metadata,
+    sa.Column("subscriber", sa.Text, primary_key=True),
+    sa.Column("position", sa.BigInteger, nullable=False),
+    sa.Column("updated_at", _Time, nullable=False),
+)
+
+DIALECTS: Mapping[str, Dialect] = {
+    "sqlite": sqlite.dialect(),  # type: ignore[no-untyped-call]
+    "postgresql": postgresql.dialect(),
+}
+
+
+def create_statements(dialect_name: str) -> list[str]:
+    """DDL creating every table and index (``IF NOT EXISTS``) for one backend."""
+    dialect = DIALECTS[dialect_name]
+    statements: list[str] = []
+    for table in metadata.sorted_tables:
+        statements.append(str(CreateTable(table, if_not_exists=True).compile(dialect=dialect)))
+        statements.extend(
+            str(CreateIndex(index, if_not_exists=True).compile(dialect=dialect))
+            for index in sorted(table.indexes, key=lambda ix: str(ix.name))
+        )
+    return statements
+
+
+def migration_statements(from_version: int) -> list[tuple[int, list[str]]]:
+    """The migration steps from ``from_version`` to ``SCHEMA_VERSION``: (target, sql)."""
+    steps: list[tuple[int, list[str]]] = []
+    for version in range(from_version, SCHEMA_VERSION):
+        if version not in MIGRATIONS:
+            raise SchemaVersionError(
+                f"no migration from schema version {version} to {version + 1}"
+            )
+        steps.append((version + 1, list(MIGRATIONS[version])))
+    return steps
+
+
+def new_store_meta(network: str, genesis_hash: str, created_at: str) -> dict[str, str]:
+    """The ``meta`` rows written when a store is created."""
+    return {
+        "schema_version": str(SCHEMA_VERSION),
+        "network": network,
+        "genesis_hash": genesis_hash,
+        "created_at": created_at,
+    }
+
+
+def check_meta(
+    stored: Mapping[str, str], *, network: str, genesis_hash: str, where: str, may_migrate: bool
+) -> int:
+    """Check a store's ``meta`` against what the caller expects; return its schema version.
+
+    Raises NetworkMismatchError for another network or genesis, SchemaVersionError
+    for a newer schema, or for an older one when ``may_migrate`` is false (only a
+    writer with automatic schema management migrates).
+    """
+    if (stored.get("network"), stored.get("genesis_hash")) != (network, genesis_hash):
+        raise NetworkMismatchError(
+            f"the store at {where} was created for network {stored.get('network')!r} "
+            f"(genesis {stored.get('genesis_hash')}), not for network {network!r} "
+            f"(genesis {genesis_hash}); point chaincrawler at another store"
+        )
+    try:
+        version = int(stored["schema_version"])
+    except (KeyError, ValueError):
+        raise SchemaVersionError(
+            f"the store at {where} has no valid schema version in its meta table"
+        ) from None
+    if version > SCHEMA_VERSION:
+        raise SchemaVersionError(
+            f"the store at {where} has schema version {version}, newer than version "
+            f"{SCHEMA_VERSION} this chaincrawler understands; upgrade chaincrawler"
+        )
+    if version < SCHEMA_VERSION and not may_migrate:
+        raise SchemaVersionError(
+            f"the store at {where} has schema version {version}, older than version "
+            f"{SCHEMA_VERSION}; open it once as the writer with create_schema=True "
+            "to migrate it"
+        )
+    return version

@@ -1,0 +1,186 @@
+"""SQL text shared by both backends, and decoding of result rows into records.
+
+The statements are written once with ``?`` placeholders (SQLite's style);
+``numbered()`` rewrites them with ``$1, $2 ...`` for asyncpg. None of them has a
+literal ``?``. The hot write path uses these hand-written statements rather than
+compiled SQLAlchemy constructs to keep per-row overhead at the driver's level.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any, Literal
+
+from chaincrawler.eventstore.records import (
+    BlockRecord,
+    BlockStatus,
+    EventQuery,
+    EventStatus,
+    Reorg,
+    Snapshot,
+    StoredEvent,
+)
+
+Style = Literal["qmark", "numeric"]
+
+BLOCK_COLUMNS = "height, hash, prev_hash, time, status, reorg_id"
+EVENT_COLUMNS = (
+    "position", "model", "version", "event_type", "event_version", "payload",
+    "block_height", "block_hash", "status", "created_at",
+)
+EVENT_SELECT = (
+    "SELECT position, model, version, event_type, event_version, payload, block_height, "
+    "block_hash, status, reorg_id, created_at FROM events"
+)
+REORG_COLUMNS = (
+    "id, fork_height, fork_hash, old_tip_height, old_tip_hash, new_tip_hash, depth, "
+    "rolled_back_events, created_at"
+)
+
+TIP = f"SELECT {BLOCK_COLUMNS} FROM blocks WHERE status = 'canonical' ORDER BY height DESC LIMIT 1"
+LOWEST_CANONICAL = (
+    f"SELECT {BLOCK_COLUMNS} FROM blocks WHERE status = 'canonical' ORDER BY height LIMIT 1"
+)
+CANONICAL_AT = f"SELECT {BLOCK_COLUMNS} FROM blocks WHERE status = 'canonical' AND height = ?"
+CHAIN_WINDOW = (
+    f"SELECT {BLOCK_COLUMNS} FROM blocks WHERE status = 'canonical' ORDER BY height DESC LIMIT ?"
+)
+INSERT_BLOCK = (
+    "INSERT INTO blocks (height, hash, prev_hash, time, status, created_at) "
+    "VALUES (?, ?, ?, ?, 'canonical', ?)"
+)
+MAX_POSITION = "SELECT COALESCE(MAX(position), 0) FROM events"
+MAX_ACTIVE_VERSION = (
+    "SELECT COALESCE(MAX(version), 0) FROM events WHERE model = ? AND status = 'active'"
+)
+INSERT_EVENT = f"INSERT INTO events ({', '.join(EVENT_COLUMNS)}) VALUES ({', '.join('?' * 10)})"
+UPSERT_SNAPSHOT = (
+    "INSERT INTO snapshots (model, block_height, block_hash, state, created_at) "
+    "VALUES (?, ?, ?, ?, ?) ON CONFLICT (model, block_height) DO UPDATE SET "
+    "block_hash = excluded.block_hash, state = excluded.state, created_at = excluded.created_at"
+)
+LATEST_SNAPSHOT = (
+    "SELECT model, block_height, block_hash, state, created_at FROM snapshots "
+    "WHERE model = ? AND block_height <= ? ORDER BY block_height DESC LIMIT 1"
+)
+INSERT_REORG = (
+    "INSERT INTO reorgs (fork_height, fork_hash, old_tip_height, old_tip_hash, new_tip_hash, "
+    "depth, rolled_back_events, created_at) VALUES (?, ?, ?, ?, ?, ?, 0, ?) RETURNING id"
+)
+ROLL_BACK_EVENTS = (
+    "UPDATE events SET status = 'rolled_back', reorg_id = ? "
+    "WHERE status = 'active' AND block_height > ?"
+)
+SET_REORG_COUNT = "UPDATE reorgs SET rolled_back_events = ? WHERE id = ?"
+DROP_SNAPSHOTS = "DELETE FROM snapshots WHERE block_height > ?"
+ORPHAN_BLOCKS = (
+    "UPDATE blocks SET status = 'orphaned', reorg_id = ? WHERE status = 'canonical' AND height > ?"
+)
+REORG_BY_ID = f"SELECT {REORG_COLUMNS} FROM reorgs WHERE id = ?"
+REORGS = f"SELECT {REORG_COLUMNS} FROM reorgs ORDER BY id DESC LIMIT ?"
+GET_CHECKPOINT = "SELECT position FROM checkpoints WHERE subscriber = ?"
+UPSERT_CHECKPOINT = (
+    "INSERT INTO checkpoints (subscriber, position, updated_at) VALUES (?, ?, ?) "
+    "ON CONFLICT (subscriber) DO UPDATE SET position = excluded.position, "
+    "updated_at = excluded.updated_at"
+)
+META = "SELECT key, value FROM meta"
+INSERT_META = "INSERT INTO meta (key, value) VALUES (?, ?)"
+SET_META = "UPDATE meta SET value = ? WHERE key = ?"
+
+#: Far above any block height: the bound used when a caller gives none.
+MAX_HEIGHT = 2**62
+
+
+def numbered(sql: str) -> str:
+    """Rewrite ``?`` placeholders as ``$1, $2, ...`` (asyncpg's style)."""
+    counter = itertools.count(1)
+    return re.sub(r"\?", lambda _: f"${next(counter)}", sql)
+
+
+class _Params:
+    """Collects bound values while a statement is built, in one placeholder style."""
+
+    def __init__(self, style: Style) -> None:
+        self.style = style
+        self.values: list[Any] = []
+
+    def add(self, value: Any) -> str:
+        self.values.append(value)
+        return "?" if self.style == "qmark" else f"${len(self.values)}"
+
+    def any_of(self, column: str, values: Sequence[str]) -> str:
+        if self.style == "numeric":
+            return f"{column} = ANY({self.add(list(values))}::text[])"
+        if not values:
+            return "FALSE"
+        return f"{column} IN ({', '.join(self.add(v) for v in values)})"
+
+
+def select_events(query: EventQuery, style: Style) -> tuple[str, list[Any]]:
+    """SQL and arguments reading the events ``query`` selects."""
+    params = _Params(style)
+    where: list[str] = []
+    if query.model is not None:
+        where.append(f"model = {params.add(query.model)}")
+    if query.event_types is not None:
+        where.append(params.any_of("event_type", query.event_types))
+    if query.reorg_id is not None:
+        where.append(f"reorg_id = {params.add(query.reorg_id)}")
+    elif not query.include_rolled_back:
+        where.append("status = 'active'")
+    bounds = (
+        ("position >=", query.from_position), ("position <=", query.to_position),
+        ("block_height >=", query.from_height), ("block_height <=", query.to_height),
+    )
+    where.extend(f"{cond} {params.add(value)}" for cond, value in bounds if value is not None)
+    sql = EVENT_SELECT
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    sql += f" ORDER BY position {query.order.upper()}"
+    if query.limit is not None:
+        sql += f" LIMIT {params.add(query.limit)}"
+    return sql, params.values
+
+
+def select_orphaned_blocks(
+    style: Style, *, reorg_id: int | None, limit: int
+) -> tuple[str, list[Any]]:
+    """SQL and arguments reading orphaned blocks, most recently orphaned first."""
+    params = _Params(style)
+    sql = f"SELECT {BLOCK_COLUMNS} FROM blocks WHERE status = 'orphaned'"
+    if reorg_id is not None:
+        sql += f" AND reorg_id = {params.add(reorg_id)}"
+    sql += f" ORDER BY reorg_id DESC, height DESC LIMIT {params.add(limit)}"
+    return sql, params.values
+
+
+TimeParser = Callable[[Any], datetime]
+
+
+def block_from_row(row: Sequence[Any]) -> BlockRecord:
+    """A BlockRecord from a row of ``BLOCK_COLUMNS``."""
+    return BlockRecord(row[0], row[1], row[2], row[3], BlockStatus(row[4]), row[5])
+
+
+def event_from_row(row: Sequence[Any], parse_time: TimeParser) -> StoredEvent:
+    """A StoredEvent from a row of ``EVENT_SELECT``."""
+    return StoredEvent(
+        row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7],
+        EventStatus(row[8]), row[9], parse_time(row[10]),
+    )
+
+
+def snapshot_from_row(row: Sequence[Any], parse_time: TimeParser) -> Snapshot:
+    """A Snapshot from a row of ``LATEST_SNAPSHOT``."""
+    return Snapshot(row[0], row[1], row[2], row[3], parse_time(row[4]))
+
+
+def reorg_from_row(row: Sequence[Any], parse_time: TimeParser) -> Reorg:
+    """A Reorg from a row of ``REORG_COLUMNS``."""
+    return Reorg(
+        row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7], parse_time(row[8])
+    )
