@@ -63,13 +63,14 @@ def _port_of(parts: SplitResult) -> int | None:
 
 
 def _check_rpc_url(url: str) -> str:
-    parts = urlsplit(url.strip())
+    url = url.strip()
+    parts = urlsplit(url)
     if parts.scheme not in ("http", "https"):
         raise ValueError("must be an http:// or https:// URL")
     if not parts.hostname:
         raise ValueError("URL has no host")
     _port_of(parts)
-    return parts.geturl()
+    return url
 
 
 def _check_import_path(path: str) -> str:
@@ -79,14 +80,15 @@ def _check_import_path(path: str) -> str:
 
 
 def _check_zmq_endpoint(endpoint: str) -> str:
-    parts = urlsplit(endpoint.strip())
+    endpoint = endpoint.strip()
+    parts = urlsplit(endpoint)
     if parts.scheme == "ipc" and (parts.netloc or parts.path):
-        return parts.geturl()
+        return endpoint
     if parts.scheme != "tcp":
         raise ValueError("must be a tcp://host:port or ipc://path ZMQ endpoint")
     if not parts.hostname or _port_of(parts) is None:
         raise ValueError("a tcp:// ZMQ endpoint needs a host and a port")
-    return parts.geturl()
+    return endpoint
 
 
 RpcUrl = Annotated[str, AfterValidator(_check_rpc_url)]
