@@ -395,10 +395,9 @@ class JsonRpc:
         what = f"batch of {len(calls)} ({calls[0][0]}{', ...' if len(calls) > 1 else ''})"
         reply = await self._transport.post(what, self._encode(requests))
         obj = self._decode(reply, what)
-        if isinstance(obj, dict):
+        if isinstance(obj, dict) and obj.get("error") is not None:
             # The whole batch was refused (e.g. a parse error): one error object.
             self._parse_reply(obj, None, what, reply.node, None, _as_is).unwrap()
-            raise NodeProtocolError(reply.node, what, "a batch request got a single reply")
         if not isinstance(obj, list):
             raise NodeProtocolError(
                 reply.node, what, f"expected a JSON array, got {type(obj).__name__}"
