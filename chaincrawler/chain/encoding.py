@@ -96,6 +96,9 @@ class Bech32Variant(enum.IntEnum):
     BECH32M = 0x2BC830A3
 
 
+_VARIANT_NAMES = {Bech32Variant.BECH32: "Bech32", Bech32Variant.BECH32M: "Bech32m"}
+
+
 def _polymod(values: Iterable[int], chk: int = 1) -> int:
     for v in values:
         chk = ((chk & 0x1FFFFFF) << 5) ^ v ^ _FEEDBACK[chk >> 25]
@@ -219,8 +222,8 @@ def decode_segwit_address(address: str, hrp: str | None = None) -> SegwitAddress
     expected = Bech32Variant.BECH32 if version == 0 else Bech32Variant.BECH32M
     if variant is not expected:
         raise AddressError(
-            f"witness v{version} address must use {expected.name.title()}, "
-            f"not {variant.name.title()}"
+            f"witness v{version} address must use {_VARIANT_NAMES[expected]}, "
+            f"not {_VARIANT_NAMES[variant]}"
         )
     return SegwitAddress(found_hrp, version, program)
 
