@@ -1,0 +1,142 @@
+"""NodeClient REST helpers against an aiohttp server replaying real Bitcoin Core v31 replies."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+from chaincrawler.crawler.errors import NodeProtocolError, NodeUnreachableError, RESTError
+from chaincrawler.crawler.node import NodeClient, RetryPolicy
+
+REPLIES = Path(__file__).resolve().parent.parent / "data" / "core_replies"
+FAST = RetryPolicy(attempts=3, initial_delay=0.001, max_delay=0.005)
+TIP = "14d8298e0c805e8cd5534dd2d92a4ba4984616e47262f6a2252ea50b8d826c93"
+PREV = "4ffd0602fd511a51b04d80d85b6d8995b4c3cb00ea4fb2475099009f7b05147d"
+
+
+def recorded(prefix: str) -> dict[str, Any]:
+    (path,) = REPLIES.glob(f"{prefix}*.json")
+    return json.loads(path.read_text())
+
+
+RAW_TIP = bytes.fromhex(recorded("14-")["reply"]["result"])
+
+
+class FakeRest:
+    """Core's REST handlers for the recorded chain, plus canned failures."""
+
+    def __init__(self) -> None:
+        self.failures: list[web.Response] = []
+        self.paths: list[str] = []
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        self.paths.append(request.path_qs)
+        assert "Authorization" not in request.headers  # REST needs no credentials
+        if self.failures:
+            return self.failures.pop(0)
+        path = request.path
+        if path == "/rest/chaininfo.json":
+            return web.json_response(recorded("36-")["reply"])
+        if path == f"/rest/block/{TIP}.bin":
+            return web.Response(body=RAW_TIP, content_type="application/octet-stream")
+        if path.startswith("/rest/block/") and path.endswith(".bin"):
+            return web.Response(status=404, text=f"{path[12:76]} not found\r\n")
+        if path == f"/rest/headers/{TIP}.json":
+            count = int(request.query.get("count", "5"))
+            return web.json_response(recorded("39-")["reply"][:count])
+        if path == "/rest/blockhashbyheight/1.json":
+            return web.json_response(recorded("38-")["reply"])
+        if path.startswith("/rest/blockhashbyheight/"):
+            return web.Response(status=404, text="Block height out of range\r\n")
+        return web.Response(status=404)
+
+
+@pytest.fixture
+async def rest() -> AsyncIterator[tuple[FakeRest, str]]:
+    fake = FakeRest()
+    app = web.Application()
+    app.router.add_get("/{tail:.*}", fake.handle)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    yield fake, f"http://user:pw@127.0.0.1:{server.port}"
+    await server.close()
+
+
+async def test_raw_block_over_rest_is_the_serialized_block(rest):
+    fake, url = rest
+    async with NodeClient(url, rest=True, retry=FAST) as node:
+        assert await node.get_raw_block(TIP) == RAW_TIP
+        assert await node.get_raw_blocks([TIP, TIP.upper()]) == [RAW_TIP, RAW_TIP]
+        assert await node.rest_block_bin(TIP) == RAW_TIP
+    assert fake.paths[0] == f"/rest/block/{TIP}.bin"
+    assert RAW_TIP[4:36][::-1].hex() == PREV  # prev hash inside the header: right block
+
+
+async def test_rest_json_helpers(rest):
+    fake, url = rest
+    async with NodeClient(url, retry=FAST) as node:
+        info = await node.rest_chaininfo()
+        headers = await node.rest_headers(TIP, 2)
+        one = await node.rest_blockhash_by_height(1)
+    assert (info["chain"], info["blocks"], info["bestblockhash"]) == ("regtest", 103, TIP)
+    assert [h["hash"] for h in headers] == [TIP]
+    assert one == recorded("20-")["reply"]["result"]
+    assert f"/rest/headers/{TIP}.json?count=2" in fake.paths
+
+
+async def test_rest_404_names_path_node_and_reason(rest):
+    _fake, url = rest
+    async with NodeClient(url, retry=FAST) as node:
+        with pytest.raises(RESTError) as missing_block:
+            await node.rest_block_bin("00" * 32)
+        with pytest.raises(RESTError) as out_of_range:
+            await node.rest_blockhash_by_height(99999)
+    assert missing_block.value.status == 404
+    assert "not found" in str(missing_block.value) and "-rest" in str(missing_block.value)
+    assert "127.0.0.1" in str(missing_block.value) and "pw" not in str(missing_block.value)
+    assert "Block height out of range" in str(out_of_range.value)
+
+
+async def test_rest_400_is_a_clear_error(rest):
+    fake, url = rest
+    fake.failures.append(web.Response(status=400, text="Header count is invalid or out of range"))
+    async with NodeClient(url, retry=FAST) as node:
+        with pytest.raises(RESTError) as caught:
+            await node.rest_headers(TIP, 5000)
+    assert caught.value.status == 400 and "out of range" in str(caught.value)
+
+
+async def test_rest_503_is_retried_then_gives_up(rest):
+    fake, url = rest
+    fake.failures.append(web.Response(status=503, text="Service temporarily unavailable"))
+    async with NodeClient(url, rest=True, retry=FAST) as node:
+        assert await node.get_raw_block(TIP) == RAW_TIP
+        fake.failures.extend(web.Response(status=503) for _ in range(FAST.attempts))
+        with pytest.raises(NodeUnreachableError) as caught:
+            await node.rest_chaininfo()
+    assert "503" in str(caught.value)
+
+
+async def test_rest_garbage_is_a_protocol_error(rest):
+    fake, url = rest
+    fake.failures.append(web.Response(text="<html>proxy</html>"))
+    fake.failures.append(web.Response(body=b"\x00" * 10))
+    async with NodeClient(url, retry=FAST) as node:
+        with pytest.raises(NodeProtocolError, match="not JSON"):
+            await node.rest_chaininfo()
+        with pytest.raises(NodeProtocolError, match="no block"):
+            await node.rest_block_bin(TIP)
+
+
+async def test_rest_rejects_a_malformed_hash_before_sending(rest):
+    fake, url = rest
+    async with NodeClient(url, retry=FAST) as node:
+        with pytest.raises(ValueError, match="block hash"):
+            await node.rest_block_bin("../../etc/passwd")
+    assert fake.paths == []
