@@ -264,8 +264,8 @@ def _nest(overrides: Mapping[str, Any]) -> dict[str, Any]:
         target = nested
         for parent in parents:
             target = target.setdefault(parent, {})
-        if isinstance(value, Mapping) and isinstance(target.get(leaf), dict):
-            target[leaf].update(value)
+        if isinstance(value, Mapping):
+            target[leaf] = {**target.get(leaf, {}), **value}
         else:
             target[leaf] = value
     return nested
@@ -275,6 +275,7 @@ def _build(cls: type[_S], overrides: Mapping[str, Any]) -> _S:
     try:
         return cls(**_nest(overrides))
     except ValidationError as exc:
+        # `from None`: pydantic's error would repeat every input, secrets included.
         raise config_error_from_validation_error(exc) from None
     except SettingsError as exc:
         cause = f": {exc.__cause__}" if exc.__cause__ else ""

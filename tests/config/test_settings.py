@@ -196,6 +196,10 @@ def test_overrides_as_nested_dicts_or_double_underscore_keys():
     assert a == b
     assert a.crawler.max_reorg_depth == 8
     assert a.http.port == 0
+    section = {"max_reorg_depth": 8}
+    mixed = load_settings(crawler=section, crawler__snapshot_interval=3)
+    assert (mixed.crawler.max_reorg_depth, mixed.crawler.snapshot_interval) == (8, 3)
+    assert section == {"max_reorg_depth": 8}  # the caller's dict is left alone
 
 
 def test_prefetch_bytes_accepts_human_sizes():
