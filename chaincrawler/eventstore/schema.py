@@ -132,8 +132,8 @@ checkpoints = sa.Table(
 )
 
 DIALECTS: Mapping[str, Dialect] = {
-    "sqlite": sqlite.dialect(),  # type: ignore[no-untyped-call]
-    "postgresql": postgresql.dialect(),
+    "sqlite": sqlite.dialect(),
+    "postgresql": postgresql.dialect(),  # type: ignore[no-untyped-call]
 }
 
 

@@ -310,11 +310,11 @@ class SQLiteEventStore(EventStore):
 
     # -- reads -------------------------------------------------------------------------
 
-    def _fetch_all(self, statement: str, args: Sequence[Any] = ()) -> list[sa.Row[Any]]:
+    def _fetch_all(self, statement: str, args: Sequence[Any] = ()) -> list[Sequence[Any]]:
         with self._read() as conn:
             return list(conn.exec_driver_sql(statement, tuple(args)))
 
-    async def _fetch(self, statement: str, *args: Any) -> list[sa.Row[Any]]:
+    async def _fetch(self, statement: str, *args: Any) -> list[Sequence[Any]]:
         self._check_open()
         return await self._run(self._fetch_all, statement, args)
 
