@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import io
+import logging
 import os
 import tomllib
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import structlog
 
 from chaincrawler.config import ConfigError, Settings, load_settings
 from chaincrawler.errors import ChaincrawlerError
+from chaincrawler.logs import configure_logging, get_logger
 
 
 @pytest.fixture(autouse=True)
@@ -503,6 +508,27 @@ def test_secrets_never_in_describe():
     for secret in SECRETS:
         assert secret not in text
     assert "# rpc_password = (secret, set)" in text
+
+
+@pytest.fixture
+def log_output() -> Iterator[io.StringIO]:
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield io.StringIO()
+    root.handlers[:] = handlers
+    root.setLevel(level)
+    structlog.reset_defaults()
+
+
+@pytest.mark.parametrize("fmt", ["json", "pretty"])
+def test_secrets_never_in_logs_of_the_settings(fmt, log_output):
+    configure_logging("INFO", fmt, log_output)
+    s = secret_settings()
+    get_logger("t").info("settings", settings=s, dumped=s.model_dump(), node=s.node)
+    text = log_output.getvalue()
+    assert "node1:8332" in text
+    for secret in SECRETS:
+        assert secret not in text
 
 
 def test_secrets_never_in_error_messages():
