@@ -749,8 +749,8 @@ def _read_block_tx_count(data: bytes) -> tuple[int, int]:
     if len(data) <= 80:
         raise ChainDataError("block has no transaction count", min(len(data), 80))
     n, pos = _read_size(data, 80)
-    # The smallest transaction is 60 bytes; a larger count cannot be real.
-    if n == 0 or n * 60 > len(data) - pos:
+    # The smallest parseable transaction is 51 bytes; a larger count cannot be real.
+    if n == 0 or n * 51 > len(data) - pos:
         raise ChainDataError(f"absurd transaction count {n}", 80)
     return n, pos
 

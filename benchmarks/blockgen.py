@@ -1,0 +1,70 @@
+"""Deterministic realistic blocks for benchmarks: mixed input/output types with witnesses."""
+
+from __future__ import annotations
+
+import hashlib
+import random
+
+from chaincrawler.chain.networks import MAINNET, Network
+from chaincrawler.chain.script import push_data
+from chaincrawler.chain.types import Block, BlockHeader, OutPoint, Transaction, TxIn, TxOut
+from chaincrawler.chain.wire import merkle_root
+
+
+def _rand(rng: random.Random, n: int) -> bytes:
+    return rng.randbytes(n)
+
+
+def _output(rng: random.Random) -> TxOut:
+    kind = rng.choices(
+        ["p2wpkh", "p2tr", "p2pkh", "p2sh", "p2wsh", "op_return"], [40, 20, 15, 12, 10, 3]
+    )[0]
+    value = rng.randrange(546, 5 * 10**8)
+    if kind == "p2wpkh":
+        script = b"\x00\x14" + _rand(rng, 20)
+    elif kind == "p2tr":
+        script = b"\x51\x20" + _rand(rng, 32)
+    elif kind == "p2pkh":
+        script = b"\x76\xa9\x14" + _rand(rng, 20) + b"\x88\xac"
+    elif kind == "p2sh":
+        script = b"\xa9\x14" + _rand(rng, 20) + b"\x87"
+    elif kind == "p2wsh":
+        script = b"\x00\x20" + _rand(rng, 32)
+    else:
+        script, value = b"\x6a" + push_data(_rand(rng, 40)), 0
+    return TxOut(value, script)
+
+
+def _input(rng: random.Random) -> TxIn:
+    prevout = OutPoint(_rand(rng, 32), rng.randrange(4))
+    kind = rng.choices(["p2wpkh", "p2tr", "p2pkh", "p2sh-p2wpkh"], [45, 25, 20, 10])[0]
+    sig = b"\x30\x44" + _rand(rng, 69) + b"\x01"
+    pubkey = b"\x02" + _rand(rng, 32)
+    if kind == "p2wpkh":
+        return TxIn(prevout, b"", 0xFFFFFFFD, [sig, pubkey])
+    if kind == "p2tr":
+        return TxIn(prevout, b"", 0xFFFFFFFD, [_rand(rng, 64)])
+    if kind == "p2pkh":
+        return TxIn(prevout, push_data(sig) + push_data(pubkey), 0xFFFFFFFF)
+    redeem = b"\x00\x14" + _rand(rng, 20)
+    return TxIn(prevout, push_data(redeem), 0xFFFFFFFE, [sig, pubkey])
+
+
+def realistic_block(n_txs: int = 2500, seed: int = 7, network: Network = MAINNET) -> bytes:
+    """Serialised block of ``n_txs`` transactions (1-3 inputs, 1-4 outputs each)."""
+    rng = random.Random(seed)
+    coinbase = Transaction(
+        [TxIn(OutPoint(b"\x00" * 32, 0xFFFFFFFF), b"\x03\xa0\x86\x01", 0xFFFFFFFF, [b"\x00" * 32])],
+        [TxOut(625_000_000, b"\x00\x14" + _rand(rng, 20))],
+        network=network,
+    )
+    txs = [coinbase]
+    for _ in range(n_txs - 1):
+        ins = [_input(rng) for _ in range(rng.choice([1, 1, 1, 2, 2, 3]))]
+        outs = [_output(rng) for _ in range(rng.choice([1, 2, 2, 2, 3, 4]))]
+        locktime = rng.randrange(800_000)
+        txs.append(Transaction(ins, outs, version=2, locktime=locktime, network=network))
+    root = merkle_root([tx.txid_bytes for tx in txs])
+    header = BlockHeader(0x20000000, hashlib.sha256(b"prev").digest(), root, 1_700_000_000,
+                         0x17034219, 0)
+    return Block(header, txs, network).serialize()
