@@ -1,0 +1,277 @@
+"""ZMQ subscriber for Bitcoin Core's notifications (``-zmqpub<topic>=<address>``).
+
+Core publishes three-frame messages ``[topic, body, counter]`` (doc/zmq.md), where
+``counter`` is a 4-byte little-endian number incremented per topic and per publisher.
+A jump in it means messages were dropped (ZMQ's high-water mark), so every
+:class:`ZmqMessage` carries ``gap``/``missed`` for the mempool to reconcile.
+
+Hashes in ``hashblock``, ``hashtx`` and ``sequence`` bodies are already in display
+(RPC) byte order, so ``body.hex()`` is the hash exactly as ``getblockhash`` prints it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections import deque
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from types import TracebackType
+from typing import Any, Literal, cast
+
+import structlog
+import yarl
+import zmq
+import zmq.asyncio
+
+from chaincrawler.crawler.errors import NodeConfigError
+
+log = structlog.get_logger(__name__)
+
+TOPICS = frozenset({"hashblock", "hashtx", "rawblock", "rawtx", "sequence"})
+"""Every topic Bitcoin Core publishes."""
+
+SequenceKind = Literal["C", "D", "A", "R"]
+_KINDS: dict[int, SequenceKind] = {ord("C"): "C", ord("D"): "D", ord("A"): "A", ord("R"): "R"}
+_WILDCARD_HOSTS = frozenset({"0.0.0.0", "*", "::", "[::]"})
+
+
+class MalformedZmqMessage(ValueError):
+    """A multipart message that is not a valid Core notification (logged and skipped)."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class SequenceEvent:
+    """A parsed ``sequence`` body.
+
+    ``kind``: ``C`` block connected, ``D`` block disconnected, ``A`` tx added to the
+    mempool, ``R`` tx removed for a reason other than block inclusion.
+    ``mempool_sequence`` is set for ``A``/``R`` only; it matches
+    ``getrawmempool(mempool_sequence=True)``.
+    """
+
+    hash: str
+    kind: SequenceKind
+    mempool_sequence: int | None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ZmqMessage:
+    """One notification.
+
+    ``sequence`` is the publisher's per-topic counter. ``gap`` is True when ``missed``
+    (> 0) earlier messages of this topic from this endpoint never arrived (or were
+    malformed); the first message seen on a topic never has a gap. ``hash`` is set for
+    ``hashblock``, ``hashtx`` and ``sequence``; ``event`` for ``sequence``.
+    """
+
+    topic: str
+    body: bytes
+    sequence: int
+    endpoint: str
+    hash: str | None = None
+    event: SequenceEvent | None = None
+    gap: bool = False
+    missed: int = 0
+
+
+def parse_frames(frames: Sequence[bytes], endpoint: str) -> ZmqMessage:
+    """Parse Core's ``[topic, body, 4-byte LE counter]``; raise :class:`MalformedZmqMessage`."""
+    if len(frames) != 3:
+        raise MalformedZmqMessage(f"expected 3 frames, got {len(frames)}")
+    raw_topic, body, counter = frames
+    try:
+        topic = raw_topic.decode("ascii")
+    except UnicodeDecodeError:
+        raise MalformedZmqMessage(f"topic is not ASCII: {raw_topic[:32]!r}") from None
+    if topic not in TOPICS:
+        raise MalformedZmqMessage(f"unknown topic {topic[:32]!r}")
+    if len(counter) != 4:
+        raise MalformedZmqMessage(f"{topic}: counter is {len(counter)} bytes, expected 4")
+    sequence = int.from_bytes(counter, "little")
+    if topic in ("hashblock", "hashtx"):
+        if len(body) != 32:
+            raise MalformedZmqMessage(f"{topic}: body is {len(body)} bytes, expected 32")
+        return ZmqMessage(topic, body, sequence, endpoint, hash=body.hex())
+    if topic == "sequence":
+        event = _parse_sequence_body(body)
+        return ZmqMessage(topic, body, sequence, endpoint, hash=event.hash, event=event)
+    if not body:
+        raise MalformedZmqMessage(f"{topic}: empty body")
+    return ZmqMessage(topic, body, sequence, endpoint)
+
+
+def _parse_sequence_body(body: bytes) -> SequenceEvent:
+    kind = _KINDS.get(body[32]) if len(body) > 32 else None
+    if kind is None:
+        raise MalformedZmqMessage(f"sequence: no C/D/A/R label in a {len(body)}-byte body")
+    expected = 41 if kind in ("A", "R") else 33
+    if len(body) != expected:
+        raise MalformedZmqMessage(
+            f"sequence {kind}: body is {len(body)} bytes, expected {expected}"
+        )
+    mempool_sequence = int.from_bytes(body[33:41], "little") if expected == 41 else None
+    return SequenceEvent(body[:32].hex(), kind, mempool_sequence)
+
+
+class ZmqSubscriber:
+    """Subscribe to one or more Core ZMQ endpoints and yield :class:`ZmqMessage` s.
+
+    One SUB socket per endpoint, so counters (and gaps) are tracked per publisher.
+    Malformed messages are logged and skipped. Use as an async context manager and
+    iterate with ``async for``, or call :meth:`recv`.
+    """
+
+    def __init__(
+        self,
+        endpoints: str | Sequence[str],
+        topics: Iterable[str] = ("hashblock", "sequence"),
+        *,
+        rcvhwm: int = 100_000,
+        context: zmq.asyncio.Context | None = None,
+    ) -> None:
+        self.endpoints = [endpoints] if isinstance(endpoints, str) else list(endpoints)
+        self.topics = frozenset(topics)
+        if not self.endpoints:
+            raise NodeConfigError("ZmqSubscriber needs at least one endpoint")
+        unknown = self.topics - TOPICS
+        if unknown or not self.topics:
+            raise NodeConfigError(
+                f"unknown ZMQ topics {sorted(unknown)}; choose from {sorted(TOPICS)}"
+            )
+        self._rcvhwm = rcvhwm
+        self._context = context or zmq.asyncio.Context.instance()
+        self._sockets: dict[zmq.asyncio.Socket, str] = {}
+        self._poller = zmq.asyncio.Poller()
+        self._ready: deque[zmq.asyncio.Socket] = deque()
+        self._last: dict[tuple[str, str], int] = {}
+
+    @classmethod
+    def from_notifications(
+        cls,
+        notifications: Iterable[Mapping[str, Any]],
+        topics: Iterable[str] = ("hashblock", "sequence"),
+        *,
+        wildcard_host: str = "127.0.0.1",
+        rcvhwm: int = 100_000,
+    ) -> ZmqSubscriber:
+        """Build a subscriber from ``getzmqnotifications``.
+
+        Addresses bound to a wildcard (``tcp://0.0.0.0:28332``) are reached through
+        ``wildcard_host``. Raises :class:`NodeConfigError` if the node publishes none
+        of ``topics``.
+        """
+        wanted = frozenset(topics)
+        endpoints: list[str] = []
+        served: set[str] = set()
+        for note in notifications:
+            topic = str(note.get("type", "")).removeprefix("pub")
+            address = str(note.get("address", ""))
+            if topic not in wanted or not address:
+                continue
+            served.add(topic)
+            url = yarl.URL(address)
+            if url.host in _WILDCARD_HOSTS:
+                address = str(url.with_host(wildcard_host))
+            if address not in endpoints:
+                endpoints.append(address)
+        if not served:
+            raise NodeConfigError(
+                f"the node publishes none of the ZMQ topics {sorted(wanted)} "
+                f"(start it with -zmqpub<topic>=tcp://127.0.0.1:28332)"
+            )
+        return cls(endpoints, served, rcvhwm=rcvhwm)
+
+    def connect(self) -> None:
+        """Open the sockets (idempotent; :meth:`recv` calls it)."""
+        if self._sockets:
+            return
+        for endpoint in self.endpoints:
+            sock = self._context.socket(zmq.SUB)
+            sock.setsockopt(zmq.RCVHWM, self._rcvhwm)
+            sock.setsockopt(zmq.TCP_KEEPALIVE, 1)
+            sock.setsockopt(zmq.LINGER, 0)
+            for topic in sorted(self.topics):
+                sock.setsockopt(zmq.SUBSCRIBE, topic.encode())
+            try:
+                sock.connect(endpoint)
+            except zmq.ZMQError as exc:
+                sock.close()
+                self.close()
+                raise NodeConfigError(f"cannot connect to ZMQ endpoint {endpoint}: {exc}") from None
+            self._sockets[sock] = endpoint
+            self._poller.register(sock, zmq.POLLIN)
+        log.info("zmq.subscribed", endpoints=self.endpoints, topics=sorted(self.topics))
+
+    def close(self) -> None:
+        """Close the sockets (the shared context stays open)."""
+        for sock in self._sockets:
+            self._poller.unregister(sock)
+            sock.close(linger=0)
+        self._sockets.clear()
+        self._ready.clear()
+
+    async def __aenter__(self) -> ZmqSubscriber:
+        self.connect()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __aiter__(self) -> AsyncIterator[ZmqMessage]:
+        return self._iterate()
+
+    async def _iterate(self) -> AsyncIterator[ZmqMessage]:
+        while True:
+            yield await self.recv()
+
+    async def recv(self) -> ZmqMessage:
+        """Wait for the next well-formed message from any endpoint."""
+        self.connect()
+        while True:
+            while not self._ready:
+                events = await self._poller.poll()
+                self._ready.extend(
+                    cast(zmq.asyncio.Socket, sock) for sock, flags in events if flags & zmq.POLLIN
+                )
+            sock = self._ready.popleft()
+            endpoint = self._sockets.get(sock)
+            if endpoint is None:  # closed meanwhile
+                continue
+            frames = await sock.recv_multipart()
+            message = self._accept(frames, endpoint)
+            if message is not None:
+                return message
+            await asyncio.sleep(0)  # a flood of bad frames must not starve the loop
+
+    def _accept(self, frames: Sequence[bytes], endpoint: str) -> ZmqMessage | None:
+        try:
+            message = parse_frames(frames, endpoint)
+        except MalformedZmqMessage as exc:
+            log.warning(
+                "zmq.malformed_message", endpoint=endpoint, frames=len(frames), reason=str(exc)
+            )
+            return None
+        if message.topic not in self.topics:
+            return None  # prefix match of a longer topic name
+        key = (endpoint, message.topic)
+        previous = self._last.get(key)
+        self._last[key] = message.sequence
+        if previous is None:
+            return message
+        missed = (message.sequence - previous - 1) % 2**32
+        if missed == 0:
+            return message
+        log.warning(
+            "zmq.gap",
+            endpoint=endpoint,
+            topic=message.topic,
+            expected=(previous + 1) % 2**32,
+            got=message.sequence,
+            missed=missed,
+        )
+        return dataclasses.replace(message, gap=True, missed=missed)
