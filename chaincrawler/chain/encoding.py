@@ -70,10 +70,10 @@ def base58check_decode(text: str) -> bytes:
     """The payload of a Base58Check string, after verifying its 4-byte checksum."""
     raw = b58decode(text)
     if len(raw) < 4:
-        raise AddressError(f"Base58Check string {text!r} is too short to hold a checksum")
+        raise AddressError("Base58Check string is too short to hold a checksum")
     payload, checksum = raw[:-4], raw[-4:]
     if _checksum4(payload) != checksum:
-        raise AddressError(f"bad Base58Check checksum in {text!r}")
+        raise AddressError("bad Base58Check checksum")
     return payload
 
 
