@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Literal, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
 from chaincrawler.crawler.rest import RestApi
 from chaincrawler.crawler.rpc import (
@@ -27,6 +27,9 @@ from chaincrawler.crawler.rpc import (
     Params,
     RetryPolicy,
 )
+
+if TYPE_CHECKING:
+    from chaincrawler.config import NodeSettings
 
 __all__ = ["BatchItem", "MempoolSnapshot", "NodeClient", "NodeEndpoint", "RetryPolicy"]
 
@@ -49,9 +52,11 @@ class NodeClient:
     """Async client for one or more Bitcoin Core nodes, with retries and failover.
 
     ``urls`` are tried in order; the client sticks to the last node that answered.
-    Credentials go in the URL (``http://user:pass@host:port``) or in ``cookie_file``
-    (applied to URLs without credentials; re-read on HTTP 401). They never appear in
-    logs, reprs or error messages. With ``rest=True`` raw blocks come from
+    Credentials go in the URL (``http://user:pass@host:port``), or in ``user`` and
+    ``password``, or in ``cookie_file`` (re-read on HTTP 401); the last two apply to URLs
+    without credentials. They never appear in logs, reprs or error messages. Failed
+    requests (connection refused, timeout, HTTP 503) are retried on the next node, then
+    again after a backoff, per ``retry``. With ``rest=True`` raw blocks come from
     ``/rest/block/<hash>.bin`` (the node needs ``-rest``), else from ``getblock <hash> 0``.
     """
 
@@ -59,6 +64,8 @@ class NodeClient:
         self,
         urls: str | NodeEndpoint | Sequence[str | NodeEndpoint],
         *,
+        user: str | None = None,
+        password: str | None = None,
         cookie_file: str | Path | None = None,
         timeout: float = 30.0,
         retry: RetryPolicy | None = None,
@@ -68,7 +75,9 @@ class NodeClient:
     ) -> None:
         items = [urls] if isinstance(urls, str | NodeEndpoint) else list(urls)
         endpoints = [
-            item if isinstance(item, NodeEndpoint) else NodeEndpoint.parse(item, cookie_file)
+            item
+            if isinstance(item, NodeEndpoint)
+            else NodeEndpoint.parse(item, cookie_file, user=user, password=password)
             for item in items
         ]
         self._transport = NodeTransport(
@@ -80,6 +89,24 @@ class NodeClient:
         self._rpc = JsonRpc(self._transport, batch_size=batch_size)
         self._rest = RestApi(self._transport)
         self.rest = rest
+
+    @classmethod
+    def from_settings(cls, settings: NodeSettings) -> NodeClient:
+        """A client configured by the ``node`` section of :class:`chaincrawler.config.Settings`."""
+        password = settings.rpc_password
+        return cls(
+            settings.urls,
+            user=settings.rpc_user,
+            password=password.get_secret_value() if password is not None else None,
+            cookie_file=settings.cookie_file,
+            timeout=settings.timeout,
+            retry=RetryPolicy(
+                attempts=settings.retries + 1,
+                initial_delay=settings.backoff_initial,
+                max_delay=settings.backoff_max,
+            ),
+            rest=settings.rest,
+        )
 
     def __repr__(self) -> str:
         return f"NodeClient(nodes={self.nodes!r}, rest={self.rest})"

@@ -60,8 +60,18 @@ class NodeEndpoint:
     cookie_file: Path | None = None
 
     @classmethod
-    def parse(cls, url: str, cookie_file: str | Path | None = None) -> NodeEndpoint:
-        """Split ``url`` into a credential-free URL and credentials."""
+    def parse(
+        cls,
+        url: str,
+        cookie_file: str | Path | None = None,
+        *,
+        user: str | None = None,
+        password: str | None = None,
+    ) -> NodeEndpoint:
+        """Split ``url`` into a credential-free URL and credentials.
+
+        ``user``/``password`` (or ``cookie_file``) apply when the URL carries none.
+        """
         parsed = yarl.URL(url if "://" in url else f"http://{url}")
         if parsed.scheme not in ("http", "https") or not parsed.host:
             safe = parsed.with_user(None) if parsed.host else "(unparsable, not shown)"
@@ -69,15 +79,16 @@ class NodeEndpoint:
                 f"invalid node URL {safe}: expected http(s)://[user:pass@]host:port"
             )
         clean = str(parsed.with_user(None).with_query(None).with_fragment(None)).rstrip("/")
-        has_credentials = parsed.user is not None
-        if has_credentials and cookie_file is not None:
+        if parsed.user is not None:
+            user, password = parsed.user, parsed.password
+        if user is not None and cookie_file is not None:
             raise NodeConfigError(
-                f"node {clean}: give credentials in the URL or a cookie file, not both"
+                f"node {clean}: give a user and password or a cookie file, not both"
             )
         return cls(
             url=clean,
-            user=parsed.user if has_credentials else None,
-            password=(parsed.password or "") if has_credentials else None,
+            user=user,
+            password=(password or "") if user is not None else None,
             cookie_file=Path(cookie_file) if cookie_file is not None else None,
         )
 

@@ -113,31 +113,42 @@ def _parse_sequence_body(body: bytes) -> SequenceEvent:
     return SequenceEvent(body[:32].hex(), kind, mempool_sequence)
 
 
+DEFAULT_TOPICS = ("hashblock", "sequence")
+"""New blocks, and the mempool's adds and removes (with block connects/disconnects)."""
+
+
 class ZmqSubscriber:
     """Subscribe to one or more Core ZMQ endpoints and yield :class:`ZmqMessage` s.
 
-    One SUB socket per endpoint, so counters (and gaps) are tracked per publisher.
-    Malformed messages are logged and skipped. Use as an async context manager and
-    iterate with ``async for``, or call :meth:`recv`.
+    ``endpoints`` is one endpoint, several (each subscribed to ``topics``), or a
+    mapping of endpoint -> its topics. One SUB socket per endpoint, so counters (and
+    gaps) are tracked per publisher. Malformed messages are logged and skipped. Use as
+    an async context manager and iterate with ``async for``, or call :meth:`recv`.
     """
 
     def __init__(
         self,
-        endpoints: str | Sequence[str],
-        topics: Iterable[str] = ("hashblock", "sequence"),
+        endpoints: str | Sequence[str] | Mapping[str, Iterable[str]],
+        topics: Iterable[str] = DEFAULT_TOPICS,
         *,
         rcvhwm: int = 100_000,
         context: zmq.asyncio.Context | None = None,
     ) -> None:
-        self.endpoints = [endpoints] if isinstance(endpoints, str) else list(endpoints)
-        self.topics = frozenset(topics)
-        if not self.endpoints:
+        if isinstance(endpoints, Mapping):
+            pairs = [(ep, frozenset(ts)) for ep, ts in endpoints.items()]
+        else:
+            listed = [endpoints] if isinstance(endpoints, str) else list(endpoints)
+            pairs = [(ep, frozenset(topics)) for ep in listed]
+        self.subscriptions: dict[str, frozenset[str]] = dict(pairs)
+        if not self.subscriptions:
             raise NodeConfigError("ZmqSubscriber needs at least one endpoint")
-        unknown = self.topics - TOPICS
-        if unknown or not self.topics:
-            raise NodeConfigError(
-                f"unknown ZMQ topics {sorted(unknown)}; choose from {sorted(TOPICS)}"
-            )
+        for endpoint, wanted in self.subscriptions.items():
+            unknown = wanted - TOPICS
+            if unknown or not wanted:
+                raise NodeConfigError(
+                    f"{endpoint}: unknown ZMQ topics {sorted(unknown)}; "
+                    f"choose from {sorted(TOPICS)}"
+                )
         self._rcvhwm = rcvhwm
         self._context = context or zmq.asyncio.Context.instance()
         self._sockets: dict[zmq.asyncio.Socket, str] = {}
@@ -145,52 +156,74 @@ class ZmqSubscriber:
         self._ready: deque[zmq.asyncio.Socket] = deque()
         self._last: dict[tuple[str, str], int] = {}
 
+    @property
+    def endpoints(self) -> list[str]:
+        """The endpoints, in subscription order."""
+        return list(self.subscriptions)
+
+    @property
+    def topics(self) -> frozenset[str]:
+        """Every topic subscribed to, on any endpoint."""
+        return frozenset().union(*self.subscriptions.values())
+
+    @classmethod
+    def from_topic_map(
+        cls,
+        topic_endpoints: Mapping[str, str],
+        *,
+        rcvhwm: int = 100_000,
+        context: zmq.asyncio.Context | None = None,
+    ) -> ZmqSubscriber:
+        """Build from ``{topic: endpoint}`` (as ``NodeSettings.zmq_subscriptions`` gives)."""
+        by_endpoint: dict[str, set[str]] = {}
+        for topic, endpoint in topic_endpoints.items():
+            by_endpoint.setdefault(endpoint, set()).add(topic)
+        return cls(by_endpoint, rcvhwm=rcvhwm, context=context)
+
     @classmethod
     def from_notifications(
         cls,
         notifications: Iterable[Mapping[str, Any]],
-        topics: Iterable[str] = ("hashblock", "sequence"),
+        topics: Iterable[str] = DEFAULT_TOPICS,
         *,
         wildcard_host: str = "127.0.0.1",
         rcvhwm: int = 100_000,
+        context: zmq.asyncio.Context | None = None,
     ) -> ZmqSubscriber:
-        """Build a subscriber from ``getzmqnotifications``.
+        """Build from ``getzmqnotifications``, subscribing to those of ``topics`` the node has.
 
         Addresses bound to a wildcard (``tcp://0.0.0.0:28332``) are reached through
         ``wildcard_host``. Raises :class:`NodeConfigError` if the node publishes none
         of ``topics``.
         """
         wanted = frozenset(topics)
-        endpoints: list[str] = []
-        served: set[str] = set()
+        topic_endpoints: dict[str, str] = {}
         for note in notifications:
             topic = str(note.get("type", "")).removeprefix("pub")
             address = str(note.get("address", ""))
-            if topic not in wanted or not address:
+            if topic not in wanted or not address or topic in topic_endpoints:
                 continue
-            served.add(topic)
             url = yarl.URL(address)
             if url.host in _WILDCARD_HOSTS:
                 address = str(url.with_host(wildcard_host))
-            if address not in endpoints:
-                endpoints.append(address)
-        if not served:
+            topic_endpoints[topic] = address
+        if not topic_endpoints:
             raise NodeConfigError(
                 f"the node publishes none of the ZMQ topics {sorted(wanted)} "
                 f"(start it with -zmqpub<topic>=tcp://127.0.0.1:28332)"
             )
-        return cls(endpoints, served, rcvhwm=rcvhwm)
+        return cls.from_topic_map(topic_endpoints, rcvhwm=rcvhwm, context=context)
 
     def connect(self) -> None:
         """Open the sockets (idempotent; :meth:`recv` calls it)."""
         if self._sockets:
             return
-        for endpoint in self.endpoints:
+        for endpoint, wanted in self.subscriptions.items():
             sock = self._context.socket(zmq.SUB)
             sock.setsockopt(zmq.RCVHWM, self._rcvhwm)
             sock.setsockopt(zmq.TCP_KEEPALIVE, 1)
             sock.setsockopt(zmq.LINGER, 0)
-            for topic in sorted(self.topics):
+            for topic in sorted(wanted):
                 sock.setsockopt(zmq.SUBSCRIBE, topic.encode())
             try:
                 sock.connect(endpoint)
@@ -200,7 +233,10 @@ class ZmqSubscriber:
                 raise NodeConfigError(f"cannot connect to ZMQ endpoint {endpoint}: {exc}") from None
             self._sockets[sock] = endpoint
             self._poller.register(sock, zmq.POLLIN)
-        log.info("zmq.subscribed", endpoints=self.endpoints, topics=sorted(self.topics))
+        log.info(
+            "zmq.subscribed",
+            subscriptions={ep: sorted(ts) for ep, ts in self.subscriptions.items()},
+        )
 
     def close(self) -> None:
         """Close the sockets (the shared context stays open)."""
@@ -256,8 +292,6 @@ class ZmqSubscriber:
                 "zmq.malformed_message", endpoint=endpoint, frames=len(frames), reason=str(exc)
             )
             return None
-        if message.topic not in self.topics:
-            return None  # prefix match of a longer topic name
         key = (endpoint, message.topic)
         previous = self._last.get(key)
         self._last[key] = message.sequence

@@ -16,6 +16,7 @@ import structlog
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
+from chaincrawler.config import NodeSettings
 from chaincrawler.crawler.errors import (
     NodeAuthError,
     NodeConfigError,
@@ -477,3 +478,27 @@ def test_endpoint_parsing():
     assert SECRET not in str(caught.value)
     with pytest.raises(NodeConfigError):
         NodeEndpoint.parse(f"http://user:{SECRET}@127.0.0.1:1", cookie_file="/tmp/.cookie")
+
+
+async def test_user_and_password_given_apart_from_the_url(core_url):
+    _core, url = core_url
+    bare = url.replace(f"user:{SECRET}@", "")
+    async with NodeClient(bare, user="user", password=SECRET, retry=FAST) as node:
+        assert await node.get_block_count() == 103
+        assert SECRET not in repr(node)
+
+
+async def test_client_from_node_settings(core_url):
+    _core, url = core_url
+    bare = url.replace(f"user:{SECRET}@", "")
+    settings = NodeSettings(
+        urls=[bare],
+        rpc_user="user",
+        rpc_password=SECRET,
+        retries=0,
+        backoff_initial=0.001,
+        backoff_max=0.001,
+    )
+    async with NodeClient.from_settings(settings) as node:
+        assert await node.get_best_block_hash() == TIP
+    assert node.nodes == [bare]

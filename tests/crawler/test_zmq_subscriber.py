@@ -164,9 +164,25 @@ def test_from_notifications_uses_the_nodes_endpoints():
     notes = json.loads((REPLIES / "03-getzmqnotifications.json").read_text())["reply"]["result"]
     notes.append({"type": "pubhashtx", "address": "tcp://0.0.0.0:28333", "hwm": 1000})
     sub = ZmqSubscriber.from_notifications(notes, ("hashblock", "sequence", "hashtx"))
-    assert sub.endpoints == ["tcp://127.0.0.1:53233", "tcp://127.0.0.1:28333"]
-    assert sub.topics == {"hashblock", "sequence", "hashtx"}
+    assert sub.subscriptions == {
+        "tcp://127.0.0.1:53233": {"hashblock", "sequence"},
+        "tcp://127.0.0.1:28333": {"hashtx"},
+    }
     with pytest.raises(NodeConfigError, match="rawblock"):
         ZmqSubscriber.from_notifications(notes, ("rawblock",))
     with pytest.raises(NodeConfigError, match="unknown ZMQ topics"):
         ZmqSubscriber("tcp://127.0.0.1:1", ("blocks",))
+
+
+async def test_topic_map_subscribes_each_endpoint_to_its_own_topics(context):
+    blocks, mempool = Publisher(context), Publisher(context)
+    topic_map = {"hashblock": blocks.endpoint, "sequence": mempool.endpoint}
+    async with ZmqSubscriber.from_topic_map(topic_map, context=context) as sub:
+        await blocks.wait_subscribed(("hashblock",))
+        await mempool.wait_subscribed(("sequence",))
+        await blocks.send([FRAMES[1], FRAMES[5]])  # its sequence frame is not subscribed
+        (block,) = await receive(sub, 1)
+        await mempool.send([FRAMES[1]])
+        (added,) = await receive(sub, 1)
+    assert (block.topic, block.endpoint) == ("hashblock", blocks.endpoint)
+    assert (added.topic, added.endpoint) == ("sequence", mempool.endpoint)
