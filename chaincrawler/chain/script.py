@@ -343,7 +343,7 @@ _OP_NAMES: dict[int, str] = {
     0xAF: "OP_CHECKMULTISIGVERIFY", 0xB0: "OP_NOP1", 0xB1: "OP_CHECKLOCKTIMEVERIFY",
     0xB2: "OP_CHECKSEQUENCEVERIFY", 0xB3: "OP_NOP4", 0xB4: "OP_NOP5", 0xB5: "OP_NOP6",
     0xB6: "OP_NOP7", 0xB7: "OP_NOP8", 0xB8: "OP_NOP9", 0xB9: "OP_NOP10",
-    0xBA: "OP_CHECKSIGADD",
+    0xBA: "OP_CHECKSIGADD", 0xFF: "OP_INVALIDOPCODE",
 }  # fmt: skip
 _OP_NAMES.update({op: str(op - (OP_1 - 1)) for op in range(OP_1, OP_16 + 1)})
 

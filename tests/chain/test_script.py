@@ -583,8 +583,9 @@ def test_iter_script_ops_reports_truncation_with_its_offset(script, offset):
         (h("6a0400000080"), "OP_RETURN 0"),
         (h("6a4c"), "OP_RETURN [error]"),
         (
-            h("b1b2baff50"),
-            "OP_CHECKLOCKTIMEVERIFY OP_CHECKSEQUENCEVERIFY OP_CHECKSIGADD OP_UNKNOWN OP_RESERVED",
+            h("b1b2babbff50"),
+            "OP_CHECKLOCKTIMEVERIFY OP_CHECKSEQUENCEVERIFY OP_CHECKSIGADD OP_UNKNOWN "
+            "OP_INVALIDOPCODE OP_RESERVED",
         ),
         (b"", ""),
     ],
