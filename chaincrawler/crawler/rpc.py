@@ -70,7 +70,7 @@ class NodeEndpoint:
     ) -> NodeEndpoint:
         """Split ``url`` into a credential-free URL and credentials.
 
-        ``user``/``password`` (or ``cookie_file``) apply when the URL carries none.
+        ``user``/``password`` or ``cookie_file`` apply when the URL carries no credentials.
         """
         parsed = yarl.URL(url if "://" in url else f"http://{url}")
         if parsed.scheme not in ("http", "https") or not parsed.host:
@@ -80,8 +80,8 @@ class NodeEndpoint:
             )
         clean = str(parsed.with_user(None).with_query(None).with_fragment(None)).rstrip("/")
         if parsed.user is not None:
-            user, password = parsed.user, parsed.password
-        if user is not None and cookie_file is not None:
+            user, password, cookie_file = parsed.user, parsed.password, None
+        elif user is not None and cookie_file is not None:
             raise NodeConfigError(
                 f"node {clean}: give a user and password or a cookie file, not both"
             )
@@ -274,7 +274,7 @@ class NodeTransport:
             source = (
                 f"cookie file {node.endpoint.cookie_file}"
                 if node.endpoint.cookie_file is not None
-                else "the user and password of the URL"
+                else "the configured user and password"
                 if node.endpoint.user is not None
                 else "no credentials (add user:pass to the URL or a cookie file)"
             )

@@ -476,8 +476,10 @@ def test_endpoint_parsing():
     with pytest.raises(NodeConfigError) as caught:
         NodeEndpoint.parse(f"ftp://user:{SECRET}@127.0.0.1:1")
     assert SECRET not in str(caught.value)
-    with pytest.raises(NodeConfigError):
-        NodeEndpoint.parse(f"http://user:{SECRET}@127.0.0.1:1", cookie_file="/tmp/.cookie")
+    with_cookie = NodeEndpoint.parse(f"http://user:{SECRET}@127.0.0.1:1", "/tmp/.cookie")
+    assert with_cookie.cookie_file is None  # credentials in the URL win
+    with pytest.raises(NodeConfigError, match="not both"):
+        NodeEndpoint.parse("http://127.0.0.1:1", "/tmp/.cookie", user="u", password="p")
 
 
 async def test_user_and_password_given_apart_from_the_url(core_url):
