@@ -1,0 +1,404 @@
+"""The Model base class users subclass, and the ``@on`` handler decorator.
+
+A model keeps typed state, turns blocks into events in ``process_block`` with
+``self.apply(event)``, and changes state only in ``@on`` handlers, so replaying
+its stored events rebuilds the state exactly::
+
+    class Balances(Model):
+        balances: dict[str, int] = {}
+
+        def process_block(self, block: Block) -> None:
+            for tx in block.transactions:
+                for out in tx.outputs:
+                    if out.address:
+                        self.apply(Credited(address=out.address, value=out.value))
+
+        @on(Credited)
+        def _credited(self, event: Credited) -> None:
+            self.balances[event.address] = self.balances.get(event.address, 0) + event.value
+
+Internal API for the pipeline (the underscore methods are not for model authors):
+
+- ``await model._run_block(block)``: start the block (``_begin_block``), run
+  ``process_block`` (sync or async); state already reflects the applied events.
+- ``model._take_pending()``: the events applied since the block started, in order;
+  ends the block. After ``process_block`` raised, state is undefined: restore it
+  (``restore_state`` + ``_replay``) before going on.
+- ``model._replay(event)``: run the handler of a stored event without recording it
+  (load it with ``type(model).event_registry().load(...)``).
+- ``snapshot_state()`` / ``restore_state(text)`` / ``reset()``: state as JSON, back,
+  and back to the defaults.
+"""
+
+from __future__ import annotations
+
+import copy
+import inspect
+import re
+import sys
+import typing
+from collections.abc import Awaitable, Callable, Iterable
+from typing import TYPE_CHECKING, Any, ClassVar, Self, TypeVar
+
+from chaincrawler.models.errors import (
+    ApplyOutsideBlockError,
+    ModelDefinitionError,
+    QueryError,
+    StateError,
+    UnhandledEventError,
+    UnknownQueryError,
+)
+from chaincrawler.models.events import Event, EventRegistry
+from chaincrawler.models.query import QuerySpec, build_spec, query_name, to_json_value
+from chaincrawler.models.state import StateCodec
+
+if TYPE_CHECKING:
+    from chaincrawler.chain.types import Block
+
+F = TypeVar("F", bound=Callable[..., Any])
+Handler = Callable[[Any, Any], None]
+
+_HANDLES = "__chaincrawler_handles__"
+_CLASSVAR = re.compile(r"^\s*(typing\.|t\.)?ClassVar\b")
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
+_MISSING: Any = object()
+
+
+def on(*event_classes: type[Event]) -> Callable[[F], F]:
+    """Mark a model method as the handler of one or more event classes.
+
+    Handlers are plain (sync) methods ``(self, event) -> None``; they are the only
+    code that changes state. Each event class has one handler per model.
+    """
+    if not event_classes:
+        raise ModelDefinitionError("@on needs at least one Event class")
+    for cls in event_classes:
+        if not (isinstance(cls, type) and issubclass(cls, Event)) or cls is Event:
+            raise ModelDefinitionError(f"@on takes Event subclasses, not {cls!r}")
+
+    def mark(func: F) -> F:
+        if inspect.iscoroutinefunction(func):
+            raise ModelDefinitionError(
+                f"handler {func.__qualname__} must be a plain (sync) method: replay runs it "
+                "for every stored event"
+            )
+        setattr(func, _HANDLES, (*getattr(func, _HANDLES, ()), *event_classes))
+        return func
+
+    return mark
+
+
+def snake_case(name: str) -> str:
+    """``AddressBalances`` -> ``address_balances``, ``HTTPStats`` -> ``http_stats``."""
+    return _CAMEL.sub("_", name).lower()
+
+
+class Model:
+    """Base class of user models: typed state, ``process_block``, ``@on`` handlers.
+
+    State is every annotated class attribute (not ``ClassVar``, not starting with
+    ``_``); each needs a default, and every instance gets its own deep copy of it.
+    """
+
+    name: ClassVar[str] = "model"
+    """Unique name of the model in the store (default: the class name in snake_case)."""
+    snapshot_interval: ClassVar[int | None] = None
+    """Snapshot every N blocks; None uses the crawler's setting."""
+
+    _state_types: ClassVar[dict[str, tuple[Any, type]]] = {}
+    _state_defaults: ClassVar[dict[str, Any]] = {}
+    _codec: ClassVar[StateCodec | None] = None
+    _handlers: ClassVar[dict[type[Event], Handler]] = {}
+    _registry: ClassVar[EventRegistry] = EventRegistry()
+    _query_methods: ClassVar[dict[str, Callable[..., Any]]] = {}
+    _query_specs: ClassVar[dict[str, QuerySpec] | None] = None
+    _localns: ClassVar[dict[str, Any] | None] = None
+    _async_process: ClassVar[bool] = False
+
+    _pending: list[Event]
+    _current_block: Block | None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        frame = sys._getframe(1)
+        cls._localns = dict(frame.f_locals) if frame.f_locals is not frame.f_globals else None
+        _check_class_settings(cls)
+        cls._state_types, cls._state_defaults = _collect_state(cls)
+        cls._handlers = _collect_handlers(cls)
+        cls._registry = EventRegistry(cls._handlers)
+        cls._query_methods = _collect_queries(cls)
+        cls._query_specs = None
+        cls._async_process = inspect.iscoroutinefunction(cls.process_block)
+        cls._codec = None
+        try:
+            codec = cls._state_codec()
+        except _Unresolved:
+            return  # forward references: resolved at the first snapshot
+        codec.dump(cls._state_defaults)
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Self:
+        # State is set up here so a subclass __init__ need not call super().__init__().
+        self = super().__new__(cls)
+        self._pending = []
+        self._current_block = None
+        self._set_defaults()
+        return self
+
+    # -- for model authors ----------------------------------------------------
+
+    def process_block(self, block: Block) -> Awaitable[None] | None:
+        """Turn one block into events with ``self.apply``; may be ``async def``."""
+        return None
+
+    def apply(self, event: Event) -> None:
+        """Run the event's handler now (state changes at once) and record the event."""
+        handler = self._handlers.get(type(event))
+        if handler is None:
+            raise UnhandledEventError(self._unhandled(event))
+        if self._current_block is None:
+            raise ApplyOutsideBlockError(
+                f"model {self.name!r}: apply({type(event).__name__}) outside process_block; "
+                "events belong to a block"
+            )
+        handler(self, event)
+        self._pending.append(event)
+
+    @property
+    def current_block(self) -> Block | None:
+        """The block being processed, or None between blocks."""
+        return self._current_block
+
+    def state_dict(self) -> dict[str, Any]:
+        """The state attributes by name (the live objects, not copies)."""
+        return {n: getattr(self, n) for n in self._state_types}
+
+    # -- for the framework ----------------------------------------------------
+
+    @classmethod
+    def event_registry(cls) -> EventRegistry:
+        """The event classes this model handles (from its ``@on`` handlers)."""
+        return cls._registry
+
+    @classmethod
+    def queries(cls) -> dict[str, QuerySpec]:
+        """The model's ``@query`` methods by query name, with their JSON schemas."""
+        specs = cls._query_specs
+        if specs is None:
+            specs = {}
+            for qname, func in cls._query_methods.items():
+                try:
+                    hints = typing.get_type_hints(func, localns=cls._localns, include_extras=True)
+                    specs[qname] = build_spec(qname, func, cls.name, hints)
+                except Exception as exc:
+                    raise ModelDefinitionError(
+                        f"model {cls.name!r}: cannot describe query {qname!r}: {exc}"
+                    ) from exc
+            cls._query_specs = specs
+        return specs
+
+    def run_query(self, name: str, params: dict[str, Any] | None = None) -> Any:
+        """Validate ``params``, run the query and return its JSON-ready result.
+
+        Raises UnknownQueryError or QueryParamsError; errors raised by the query
+        method itself propagate unchanged.
+        """
+        spec = self.queries().get(name)
+        if spec is None:
+            known = ", ".join(sorted(self.queries())) or "none"
+            raise UnknownQueryError(f"model {self.name!r} has no query {name!r} (known: {known})")
+        kwargs = spec.validate({} if params is None else params)
+        result = getattr(self, spec.method)(**kwargs)
+        try:
+            return to_json_value(result)
+        except Exception as exc:
+            raise QueryError(
+                f"model {self.name!r}: query {name!r} returned a value that is not "
+                f"JSON-serialisable: {exc}"
+            ) from exc
+
+    def snapshot_state(self) -> str:
+        """The state as JSON text."""
+        return self._state_codec().dump(self.state_dict())
+
+    def restore_state(self, state: str | bytes) -> None:
+        """Replace the state with a snapshot from ``snapshot_state``; drops pending events."""
+        values = self._state_codec().load(state)
+        for name, value in values.items():
+            setattr(self, name, value)
+        self._pending = []
+        self._current_block = None
+
+    def reset(self) -> None:
+        """Put the state back to its defaults and drop pending events."""
+        self._set_defaults()
+        self._pending = []
+        self._current_block = None
+
+    def _begin_block(self, block: Block) -> None:
+        """Start processing ``block``: ``apply`` records events for it from now on."""
+        self._current_block = block
+        self._pending = []
+
+    async def _run_block(self, block: Block) -> None:
+        """Start ``block`` and run ``process_block`` on it (awaited if async)."""
+        self._begin_block(block)
+        if self._async_process:
+            await self.process_block(block)  # type: ignore[misc]
+        else:
+            self.process_block(block)
+
+    def _take_pending(self) -> list[Event]:
+        """The events applied in the current block, in order; ends the block."""
+        events = self._pending
+        self._pending = []
+        self._current_block = None
+        return events
+
+    def _replay(self, event: Event) -> None:
+        """Run the handler of a stored event, recording nothing."""
+        handler = self._handlers.get(type(event))
+        if handler is None:
+            raise UnhandledEventError(self._unhandled(event))
+        handler(self, event)
+
+    # -- internals ------------------------------------------------------------
+
+    def _set_defaults(self) -> None:
+        for name, default in self._state_defaults.items():
+            setattr(self, name, copy.deepcopy(default))
+
+    def _unhandled(self, event: object) -> str:
+        handled = ", ".join(sorted(c.__name__ for c in self._handlers)) or "none"
+        return (
+            f"model {self.name!r} has no @on handler for {type(event).__qualname__} "
+            f"(it handles: {handled})"
+        )
+
+    @classmethod
+    def _state_codec(cls) -> StateCodec:
+        codec = cls._codec
+        if codec is None:
+            types = {}
+            for name, (ann, owner) in cls._state_types.items():
+                types[name] = _resolve(ann, owner, cls._localns, cls.name, name)
+            codec = cls._codec = StateCodec(cls.name, types)
+        return codec
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} model {self.name!r}>"
+
+
+def validate_models(models: Iterable[Model]) -> None:
+    """Check that models run together have distinct names."""
+    seen: dict[str, Model] = {}
+    for model in models:
+        other = seen.setdefault(model.name, model)
+        if other is not model:
+            raise ModelDefinitionError(
+                f"two models are named {model.name!r} ({type(other).__qualname__} and "
+                f"{type(model).__qualname__}); set a distinct `name` on one of them"
+            )
+
+
+class _Unresolved(Exception):
+    """A state annotation names something not defined yet."""
+
+
+def _resolve(ann: Any, owner: type, localns: dict[str, Any] | None, model: str, attr: str) -> Any:
+    if not isinstance(ann, str):
+        return ann
+    module = sys.modules.get(owner.__module__)
+    try:
+        return eval(ann, vars(module) if module else {}, localns)
+    except NameError as exc:
+        raise _Unresolved(str(exc)) from exc
+    except Exception as exc:
+        raise StateError(
+            f"model {model!r}: the annotation {ann!r} of state attribute {attr!r} "
+            f"cannot be evaluated: {exc}"
+        ) from exc
+
+
+def _check_class_settings(cls: type[Model]) -> None:
+    if "name" not in cls.__dict__:
+        cls.name = snake_case(cls.__name__)
+    name = cls.name
+    if not isinstance(name, str) or not name.isidentifier() or not name.isascii():
+        raise ModelDefinitionError(
+            f"{cls.__qualname__}.name must be an ASCII identifier, not {name!r}"
+        )
+    interval = cls.snapshot_interval
+    if interval is not None and (
+        not isinstance(interval, int) or isinstance(interval, bool) or interval < 1
+    ):
+        raise ModelDefinitionError(
+            f"{cls.__qualname__}.snapshot_interval must be None or an int >= 1, not {interval!r}"
+        )
+
+
+def _is_classvar(ann: Any) -> bool:
+    if isinstance(ann, str):
+        return bool(_CLASSVAR.match(ann))
+    return ann is ClassVar or typing.get_origin(ann) is ClassVar
+
+
+def _collect_state(cls: type[Model]) -> tuple[dict[str, tuple[Any, type]], dict[str, Any]]:
+    types: dict[str, tuple[Any, type]] = {}
+    for klass in reversed(cls.__mro__):
+        if not (issubclass(klass, Model) and klass is not Model):
+            continue
+        for name, ann in inspect.get_annotations(klass).items():
+            if not name.startswith("_") and not _is_classvar(ann):
+                types[name] = (ann, klass)
+    defaults: dict[str, Any] = {}
+    for name in types:
+        if hasattr(Model, name):
+            raise ModelDefinitionError(
+                f"{cls.__qualname__}: state attribute {name!r} clashes with Model.{name}; "
+                "rename it"
+            )
+        default = getattr(cls, name, _MISSING)
+        if default is _MISSING:
+            raise ModelDefinitionError(
+                f"{cls.__qualname__}: state attribute {name!r} needs a default value"
+            )
+        defaults[name] = default
+    return types, defaults
+
+
+def _members(cls: type) -> dict[str, Any]:
+    """Class attributes by name as the most derived class defines them."""
+    members: dict[str, Any] = {}
+    for klass in reversed(cls.__mro__):
+        members.update(vars(klass))
+    return members
+
+
+def _collect_handlers(cls: type[Model]) -> dict[type[Event], Handler]:
+    handlers: dict[type[Event], Handler] = {}
+    for attr, func in _members(cls).items():
+        for event_cls in getattr(func, _HANDLES, ()):
+            other = handlers.get(event_cls)
+            if other is not None:
+                raise ModelDefinitionError(
+                    f"{cls.__qualname__}: {event_cls.__qualname__} has two handlers "
+                    f"({other.__name__} and {attr}); keep one"
+                )
+            handlers[event_cls] = func
+    EventRegistry(handlers)  # two classes sharing one event_type fail here
+    return handlers
+
+
+def _collect_queries(cls: type[Model]) -> dict[str, Callable[..., Any]]:
+    queries: dict[str, Callable[..., Any]] = {}
+    for attr, func in _members(cls).items():
+        qname = query_name(func)
+        if qname is None:
+            continue
+        if qname in queries:
+            raise ModelDefinitionError(
+                f"{cls.__qualname__}: two methods are exposed as query {qname!r} "
+                f"({queries[qname].__name__} and {attr})"
+            )
+        queries[qname] = func
+    return queries
