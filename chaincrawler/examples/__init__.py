@@ -1,0 +1,7 @@
+"""Example models, used by ``chaincrawler demo`` and the benchmarks."""
+
+from __future__ import annotations
+
+from chaincrawler.examples.balances import AddressBalance, AddressBalances, BalancesChanged
+
+__all__ = ["AddressBalance", "AddressBalances", "BalancesChanged"]
