@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pydantic
+
 from chaincrawler.errors import ChaincrawlerError
 
 
@@ -61,3 +63,11 @@ class QueryParamsError(QueryError, ValueError):
     def __init__(self, message: str, errors: list[dict[str, object]]) -> None:
         self.errors = errors
         super().__init__(message)
+
+
+def describe_validation(exc: pydantic.ValidationError) -> str:
+    """A one-line summary of a pydantic ValidationError: ``field: message; ...``."""
+    return "; ".join(
+        f"{'.'.join(map(str, e['loc'])) or '(root)'}: {e['msg']}"
+        for e in exc.errors(include_url=False)
+    )

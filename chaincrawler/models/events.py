@@ -31,7 +31,7 @@ from typing import Any, ClassVar
 
 import pydantic
 
-from chaincrawler.models.errors import EventLoadError, ModelDefinitionError
+from chaincrawler.models.errors import EventLoadError, ModelDefinitionError, describe_validation
 
 _EVENT_CONFIG = pydantic.ConfigDict(
     frozen=True,
@@ -168,7 +168,9 @@ class EventRegistry:
         except EventLoadError:
             raise
         except pydantic.ValidationError as exc:
-            raise fail(f"payload does not validate as {_qualname(cls)}: {exc}") from exc
+            raise fail(
+                f"payload does not validate as {_qualname(cls)}: {describe_validation(exc)}"
+            ) from exc
         except Exception as exc:
             raise fail(f"{type(exc).__name__}: {exc}") from exc
 

@@ -17,7 +17,7 @@ from typing import Any, TypeVar, overload
 import pydantic
 import pydantic_core
 
-from chaincrawler.models.errors import ModelDefinitionError, QueryParamsError
+from chaincrawler.models.errors import ModelDefinitionError, QueryParamsError, describe_validation
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -93,11 +93,8 @@ class QuerySpec:
             errors: list[dict[str, object]] = [
                 {"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in raw
             ]
-            details = "; ".join(
-                f"{'.'.join(map(str, e['loc'])) or 'params'}: {e['msg']}" for e in raw
-            )
             raise QueryParamsError(
-                f"query {self.name!r}: invalid parameters: {details}", errors
+                f"query {self.name!r}: invalid parameters: {describe_validation(exc)}", errors
             ) from None
         return {arg: getattr(obj, f) for f, arg in self._names}
 

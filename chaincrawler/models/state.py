@@ -16,7 +16,7 @@ from typing import Any
 import pydantic
 import pydantic_core
 
-from chaincrawler.models.errors import StateError
+from chaincrawler.models.errors import StateError, describe_validation
 
 _STATE_CONFIG = pydantic.ConfigDict(
     extra="forbid",
@@ -64,7 +64,7 @@ class StateCodec:
         except pydantic.ValidationError as exc:
             raise StateError(
                 f"model {self.model!r}: snapshot does not match the state attributes "
-                f"(was the model changed since it was written?): {exc}"
+                f"(was the model changed since it was written?): {describe_validation(exc)}"
             ) from exc
         return {n: getattr(obj, f) for f, n in self._fields}
 
