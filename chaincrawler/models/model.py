@@ -300,8 +300,8 @@ def validate_models(models: Iterable[Model]) -> None:
             )
 
 
-class _Unresolved(Exception):
-    """A state annotation names something not defined yet."""
+class _Unresolved(StateError):
+    """A state annotation names something not defined (yet: retried at first snapshot)."""
 
 
 def _resolve(ann: Any, owner: type, localns: dict[str, Any] | None, model: str, attr: str) -> Any:
@@ -311,7 +311,10 @@ def _resolve(ann: Any, owner: type, localns: dict[str, Any] | None, model: str, 
     try:
         return eval(ann, vars(module) if module else {}, localns)
     except NameError as exc:
-        raise _Unresolved(str(exc)) from exc
+        raise _Unresolved(
+            f"model {model!r}: the annotation {ann!r} of state attribute {attr!r} "
+            f"names something undefined: {exc}"
+        ) from exc
     except Exception as exc:
         raise StateError(
             f"model {model!r}: the annotation {ann!r} of state attribute {attr!r} "
