@@ -1,0 +1,221 @@
+"""Helpers of the regtest tests: raw HTTP access, recorded Core replies and shape checks,
+a ZMQ listener, and a builder of competing blocks."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import zmq
+import zmq.asyncio
+
+from chaincrawler.chain.networks import REGTEST
+from chaincrawler.chain.script import push_data
+from chaincrawler.chain.types import (
+    Block,
+    BlockHeader,
+    OutPoint,
+    Transaction,
+    TxIn,
+    TxOut,
+    encode_script_number,
+)
+from chaincrawler.testing.chaingen import WALLET_SCRIPT_PUBKEY, subsidy
+from regtest.nodes import NodeHandle
+
+REPLIES = Path(__file__).resolve().parent.parent / "tests" / "data" / "core_replies"
+REGTEST_BITS = 0x207FFFFF
+RECORDED_VERSION = 319900
+# Keys that Core releases older than the recorded build (31.99) may lack or name otherwise;
+# only tolerated when BITCOIND runs such a release.
+VERSION_DEPENDENT = frozenset({
+    "target", "coinbase_tx", "vsize_adjusted", "vsize_bip141", "chunkweight", "chunk",
+    "limitclustercount", "limitclustersize", "optimal", "tx_send_rate", "inv_buckets",
+    "bits", "ancestorcount", "ancestorsize", "descendantcount", "descendantsize",
+    "bip125-replaceable", "maxdatacarriersize", "permitbaremultisig", "fullrbf",
+})  # fmt: skip
+
+
+def recorded(name: str) -> dict[str, Any]:
+    """The recorded exchange ``tests/data/core_replies/<name>*.json``."""
+    (path,) = REPLIES.glob(f"{name}*.json")
+    data: dict[str, Any] = json.loads(path.read_text())
+    return data
+
+
+def recorded_result(name: str) -> Any:
+    """The ``result`` of a recorded JSON-RPC reply (or the body of a REST one)."""
+    reply = recorded(name)["reply"]
+    return reply["result"] if isinstance(reply, dict) and "jsonrpc" in reply else reply
+
+
+# ------------------------------------------------------------------------- shapes
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int | float):
+        return "number"
+    if value is None:
+        return "null"
+    return type(value).__name__
+
+
+def assert_shape(actual: Any, expected: Any, node: NodeHandle, path: str = "result") -> None:
+    """Assert ``actual`` has the keys and value types of the recorded ``expected``.
+
+    Numbers are one type (Core prints ``1`` or ``2e-06`` for the same field); list
+    item ``i`` is compared with recorded item ``i`` (or the last recorded one), so a
+    block's coinbase is checked against the recorded coinbase.
+    """
+    tolerant = node.kind == "bitcoind" and node.version < RECORDED_VERSION
+    assert _kind(actual) == _kind(expected), f"{path}: {_kind(actual)} != {_kind(expected)}"
+    if isinstance(expected, dict):
+        missing = set(expected) - set(actual)
+        extra = set(actual) - set(expected)
+        if tolerant:
+            missing -= VERSION_DEPENDENT
+            extra -= VERSION_DEPENDENT
+        assert not missing, f"{path}: missing keys {sorted(missing)}"
+        assert not extra, f"{path}: unexpected keys {sorted(extra)}"
+        for key in set(expected) & set(actual):
+            assert_shape(actual[key], expected[key], node, f"{path}.{key}")
+    elif isinstance(expected, list) and expected:
+        for i, item in enumerate(actual):
+            assert_shape(item, expected[min(i, len(expected) - 1)], node, f"{path}[{i}]")
+
+
+# ------------------------------------------------------------------------- raw HTTP
+
+
+class RawRpc:
+    """JSON-RPC and REST over plain aiohttp, returning HTTP status and parsed body."""
+
+    def __init__(self, node: NodeHandle) -> None:
+        self.node = node
+        self._session = aiohttp.ClientSession(auth=aiohttp.BasicAuth(*node.auth))
+
+    async def close(self) -> None:
+        await self._session.close()
+
+    async def post(self, payload: Any, *, auth: bool = True) -> tuple[int, Any]:
+        """POST a JSON-RPC body (an object, a list, or raw ``bytes``)."""
+        data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+        kwargs: dict[str, Any] = {} if auth else {"auth": aiohttp.BasicAuth("nobody", "wrong")}
+        async with self._session.post(self.node.rpc_url, data=data, **kwargs) as resp:
+            body = await resp.read()
+        return resp.status, (json.loads(body) if body.strip() else None)
+
+    async def call(self, method: str, *params: Any) -> Any:
+        """A JSON-RPC 2.0 call; returns ``result`` and asserts there is no error."""
+        status, reply = await self.post(
+            {"jsonrpc": "2.0", "id": 1, "method": method, "params": list(params)}
+        )
+        assert status == 200 and "error" not in reply, (status, reply)
+        return reply["result"]
+
+    async def get(self, path: str) -> tuple[int, bytes]:
+        """GET a REST path (``/rest/...``); returns status and raw body."""
+        async with self._session.get(self.node.rest_url + path) as resp:
+            return resp.status, await resp.read()
+
+    async def get_json(self, path: str) -> Any:
+        status, body = await self.get(path)
+        assert status == 200, (path, status, body[:200])
+        return json.loads(body)
+
+
+# ------------------------------------------------------------------------- ZMQ
+
+
+class ZmqListener:
+    """One SUB socket per topic; ``recv`` returns ``(body, counter)`` of the next message."""
+
+    def __init__(self, endpoints: dict[str, str], topics: tuple[str, ...]) -> None:
+        self._context = zmq.asyncio.Context()
+        self.sockets: dict[str, zmq.asyncio.Socket] = {}
+        for topic in topics:
+            sock = self._context.socket(zmq.SUB)
+            sock.setsockopt(zmq.SUBSCRIBE, topic.encode())
+            sock.setsockopt(zmq.RCVHWM, 0)
+            sock.connect(endpoints[topic])
+            self.sockets[topic] = sock
+
+    async def recv(self, topic: str, timeout: float = 10.0) -> tuple[bytes, int]:
+        frames = await asyncio.wait_for(self.sockets[topic].recv_multipart(), timeout)
+        assert len(frames) == 3, frames
+        assert frames[0] == topic.encode()
+        assert len(frames[2]) == 4
+        return frames[1], int.from_bytes(frames[2], "little")
+
+    async def drain(self, topic: str, quiet: float = 0.3) -> list[tuple[bytes, int]]:
+        """Every message that arrives until none has come for ``quiet`` seconds."""
+        got = []
+        while True:
+            try:
+                got.append(await self.recv(topic, quiet))
+            except TimeoutError:
+                return got
+
+    async def connect(self, mine: Any) -> None:
+        """Beat ZMQ's slow-joiner problem: call ``mine()`` (which must mine a block) until
+        every socket received something, then drop whatever is queued."""
+        waiting = set(self.sockets)
+        for _ in range(30):
+            await mine()
+            for topic in list(waiting):
+                try:
+                    await self.recv(topic, 0.5)
+                    waiting.discard(topic)
+                except TimeoutError:
+                    pass
+            if not waiting:
+                break
+        assert not waiting, f"no ZMQ message on {sorted(waiting)}"
+        for topic in self.sockets:
+            await self.drain(topic)
+
+    def close(self) -> None:
+        for sock in self.sockets.values():
+            sock.close(linger=0)
+        self._context.term()
+
+
+# ------------------------------------------------------------------------- blocks
+
+
+def build_block(
+    prev_hash: str,
+    prev_time: int,
+    height: int,
+    transactions: list[Transaction] | None = None,
+    *,
+    tag: bytes = b"",
+) -> Block:
+    """A valid regtest block on ``prev_hash``: coinbase with the BIP34 height (and ``tag``)
+    paying the subsidy to the generator's script, witness commitment, merkle root and a
+    nonce meeting the regtest target."""
+    txs = list(transactions or [])
+    script_sig = push_data(encode_script_number(height)) + (push_data(tag) if tag else b"\x00")
+    reserved = b"\x00" * 32
+
+    def coinbase(outputs: list[TxOut]) -> Transaction:
+        txin = TxIn(OutPoint(b"\x00" * 32, 0xFFFFFFFF), script_sig, 0xFFFFFFFF, [reserved])
+        return Transaction([txin], outputs, version=2, network=REGTEST)
+
+    payout = TxOut(subsidy(height), WALLET_SCRIPT_PUBKEY, REGTEST)
+    draft = Block(BlockHeader(0, b"", b"", 0, 0, 0), [coinbase([payout]), *txs], REGTEST)
+    commitment = b"\x6a\x24\xaa\x21\xa9\xed" + draft.compute_witness_commitment(reserved)
+    all_txs = [coinbase([payout, TxOut(0, commitment, REGTEST)]), *txs]
+    merkle = Block(BlockHeader(0, b"", b"", 0, 0, 0), all_txs, REGTEST).compute_merkle_root()
+    prev = bytes.fromhex(prev_hash)[::-1]
+    nonce = 0
+    while True:
+        header = BlockHeader(0x20000000, prev, merkle, prev_time + 1, REGTEST_BITS, nonce)
+        if header.check_proof_of_work():
+            return Block(header, all_txs, REGTEST)
+        nonce += 1
