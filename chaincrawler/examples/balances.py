@@ -42,6 +42,8 @@ class AddressBalance(pydantic.BaseModel):
 class AddressBalances(Model):
     """Per-address balance in satoshis and transaction count."""
 
+    needs_prevouts = True
+
     balances: dict[str, int] = {}  # noqa: RUF012 (state: each instance gets a copy)
     tx_counts: dict[str, int] = {}  # noqa: RUF012
 

@@ -104,6 +104,9 @@ class Model:
     """Unique name of the model in the store (default: the class name in snake_case)."""
     snapshot_interval: ClassVar[int | None] = None
     """Snapshot every N blocks; None uses the crawler's setting."""
+    needs_prevouts: ClassVar[bool] = False
+    """True when ``process_block`` reads ``TxIn.prev_txout``: the crawler then resolves
+    every input's spent output (value, scriptPubKey, address) before calling it."""
 
     _state_types: ClassVar[dict[str, tuple[Any, type]]] = {}
     _state_defaults: ClassVar[dict[str, Any]] = {}

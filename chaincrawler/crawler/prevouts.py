@@ -1,0 +1,80 @@
+"""Resolve the outputs that a block's inputs spend (value, scriptPubKey, address).
+
+Outputs created by crawled blocks are kept in a bounded cache keyed by outpoint and
+dropped when spent; most spends hit it. When some of a block's inputs miss (an old
+coin, a restart, a reorg), the block's prevouts come from one ``getblock <hash> 3``
+call, which Bitcoin Core answers from its undo data (no ``-txindex`` needed).
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from decimal import Decimal
+from typing import Any
+
+from chaincrawler.chain.types import Block, TxOut
+from chaincrawler.crawler.node import NodeClient
+from chaincrawler.errors import ChaincrawlerError
+
+_SATS = Decimal(100_000_000)
+
+
+class PrevoutError(ChaincrawlerError):
+    """The node's answer about a block's prevouts does not match the block."""
+
+
+class PrevoutResolver:
+    """Fills ``TxIn.prev_txout`` for every non-coinbase input of a block."""
+
+    def __init__(self, node: NodeClient, max_entries: int = 1_000_000) -> None:
+        self._node = node
+        self._max = max_entries
+        self._cache: OrderedDict[tuple[bytes, int], TxOut] = OrderedDict()
+        self.hits = 0
+        self.misses = 0
+
+    async def resolve(self, block: Block) -> None:
+        """Resolve every input of ``block`` and remember its outputs for later blocks."""
+        cache = self._cache
+        missing = False
+        for tx in block.transactions:
+            if not tx.is_coinbase:
+                for txin in tx.inputs:
+                    if txin.prev_txout is not None:
+                        continue
+                    point = txin.prevout
+                    found = cache.pop((point.txid_bytes, point.vout), None)
+                    if found is None:
+                        missing = True
+                    else:
+                        txin.prev_txout = found
+                        self.hits += 1
+            txid = tx.txid_bytes
+            for vout, txout in enumerate(tx.outputs):
+                cache[(txid, vout)] = txout
+        if missing:
+            await self._fill_from_node(block)
+        while len(cache) > self._max:
+            cache.popitem(last=False)
+
+    async def _fill_from_node(self, block: Block) -> None:
+        verbose = await self._node.get_block_verbose(block.hash, 3)
+        jtxs: list[dict[str, Any]] = verbose.get("tx", [])
+        if len(jtxs) != len(block.transactions):
+            raise PrevoutError(
+                f"getblock {block.hash} 3 lists {len(jtxs)} transactions, "
+                f"the block has {len(block.transactions)}"
+            )
+        for tx, jtx in zip(block.transactions, jtxs, strict=True):
+            if tx.is_coinbase:
+                continue
+            for txin, jin in zip(tx.inputs, jtx.get("vin", []), strict=True):
+                if txin.prev_txout is not None:
+                    continue
+                prevout = jin.get("prevout")
+                if prevout is None:
+                    raise PrevoutError(f"getblock {block.hash} 3 gave no prevout for {tx.txid}")
+                value = int(Decimal(str(prevout["value"])) * _SATS)
+                script = bytes.fromhex(prevout["scriptPubKey"]["hex"])
+                txin.prev_txout = TxOut(value, script, block.network)
+                self.misses += 1
