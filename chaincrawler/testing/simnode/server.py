@@ -102,7 +102,8 @@ def _error_obj(code: int, message: str) -> dict[str, Any]:
 
 def _json_response(body: Any, status: int = 200) -> web.Response:
     body_bytes = f"{dumps(body)}\n".encode()
-    return web.Response(status=status, body=body_bytes, headers={"Content-Type": "application/json"})
+    headers = {"Content-Type": "application/json"}
+    return web.Response(status=status, body=body_bytes, headers=headers)
 
 
 class HttpFront:
