@@ -87,31 +87,27 @@ class NodeHandle:
     # ---------------------------------------------------------------- lifecycle
 
     def argv(self) -> list[str]:
+        """The command line: Core's flags, which simnode accepts too (it ignores most)."""
         flags = [
             "-regtest",
             f"-datadir={self.datadir}",
+            "-server",
+            "-txindex",
+            "-rest",
+            "-listen=0",
             f"-rpcport={self.rpc_port}",
+            "-rpcbind=127.0.0.1",
+            "-rpcallowip=127.0.0.1",
             f"-rpcuser={self.user}",
             f"-rpcpassword={self.password}",
-            "-rest",
+            "-fallbackfee=0.0001",
+            "-printtoconsole=0",
             *(f"-zmqpub{t}=tcp://127.0.0.1:{p}" for t, p in self.zmq_ports.items()),
         ]
         if self.kind == "simnode":
             return [sys.executable, "-m", "chaincrawler.testing.simnode", *flags]
         assert self.binary is not None
-        return [
-            self.binary,
-            *flags,
-            "-server",
-            "-txindex",
-            "-listen=0",
-            "-connect=0",
-            "-rpcbind=127.0.0.1",
-            "-rpcallowip=127.0.0.1",
-            "-fallbackfee=0.0001",
-            "-printtoconsole=0",
-            "-debug=zmq",
-        ]
+        return [self.binary, *flags, "-connect=0", "-debug=zmq"]
 
     def start(self) -> None:
         """Start the node and wait until it answers RPC (Core's -28 warm-up included)."""

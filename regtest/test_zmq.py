@@ -59,7 +59,8 @@ async def test_counters_increase_by_one_per_topic(gen, zmq_listener):
 async def test_reorg_publishes_disconnects_then_connects(gen, zmq_listener):
     await gen.send()
     await gen.mine(2)
-    await zmq_listener.drain("sequence")
+    for topic in ZMQ_TOPICS:
+        await zmq_listener.drain(topic)
     result = await gen.reorg(2, 3)
     messages = await zmq_listener.drain("sequence")
     assert _counters_consecutive(messages)
