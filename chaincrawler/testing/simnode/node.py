@@ -251,11 +251,18 @@ class Engine:
     # -- mining ---------------------------------------------------------------------------
 
     def generate(self, script: bytes, count: int) -> list[str]:
-        """Mine ``count`` blocks from the mempool paying ``script``; their hashes."""
+        """Mine ``count`` blocks from the mempool paying ``script``; their hashes.
+
+        As in Core, re-mining a block identical to an invalidated one (same parent,
+        payout, contents and second) is refused: mine to another script or later.
+        """
         hashes = []
         for _ in range(count):
             block = mining.mine_block(self.mempool, self.chain.tip, script, self.now())
-            self.process_block(block)
+            try:
+                self.process_block(block)
+            except BlockValidationError:
+                raise NodeError(-32603, "ProcessNewBlock, block not accepted") from None
             hashes.append(block.hash)
         return hashes
 
