@@ -272,6 +272,25 @@ class PostgresEventStore(EventStore):
         async with _translated(self), self._pool.acquire(timeout=self._connect_timeout) as conn:
             yield conn
 
+    @contextlib.asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[asyncpg.Connection]:
+        """A pool connection inside a transaction, committed if the block succeeds.
+
+        Unlike ``conn.transaction()``, a connection lost mid-way surfaces as the
+        loss itself (retryable), not as a failure to roll back.
+        """
+        async with self._acquire() as conn:
+            transaction = conn.transaction()
+            await transaction.start()
+            try:
+                yield conn
+            except BaseException:
+                # The server rolls back by itself if the connection is gone.
+                with contextlib.suppress(asyncpg.InterfaceError, *_TRANSIENT):
+                    await transaction.rollback()
+                raise
+            await transaction.commit()
+
     async def _fetch(self, statement: str, *args: Any) -> list[asyncpg.Record]:
         async with self._acquire() as conn:
             rows: list[asyncpg.Record] = await conn.fetch(statement, *args)
@@ -288,7 +307,7 @@ class PostgresEventStore(EventStore):
         self._check_writer()
         async with _translated(self):
             await self._ensure_writer_lock()
-        async with self._acquire() as conn, conn.transaction():
+        async with self._transaction() as conn:
             await conn.execute(_LOCK_EVENTS)
             tip = await self._fetch_block(conn, _TIP)
             for snapshot in check_commit(tip, blocks, events, snapshots):
@@ -321,7 +340,7 @@ class PostgresEventStore(EventStore):
         self._check_writer()
         async with _translated(self):
             await self._ensure_writer_lock()
-        async with self._acquire() as conn, conn.transaction():
+        async with self._transaction() as conn:
             await conn.execute(_LOCK_EVENTS)
             tip = await self._fetch_block(conn, _TIP)
             if tip is None or fork_height >= tip.height:

@@ -1,0 +1,526 @@
+"""The conformance suite every EventStore backend must pass.
+
+``EventStoreConformance`` holds the tests; a backend's test module subclasses it
+as ``Test<Backend>`` and provides the ``backend`` fixture: a ``StoreBackend``
+that makes stores at one fresh location per test and runs raw SQL there (to
+inject faults the public API cannot produce).
+"""
+
+from __future__ import annotations
+
+import abc
+import dataclasses
+import hashlib
+import json
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+import pytest
+
+from chaincrawler.eventstore import (
+    SCHEMA_VERSION,
+    BlockRecord,
+    BlockStatus,
+    EventQuery,
+    EventStatus,
+    EventStore,
+    NetworkMismatchError,
+    PendingEvent,
+    PendingSnapshot,
+    SchemaMissingError,
+    SchemaVersionError,
+    StoreClosedError,
+    StoreConflictError,
+    StoreLockedError,
+    StoreReadOnlyError,
+    schema,
+)
+
+NETWORK = "regtest"
+GENESIS = "0f9188f13cb7b2c71f2a335e3a4fc328bf5beb436012afca590b1a11466e2206"
+
+
+class StoreBackend(abc.ABC):
+    """Makes stores at one location and reaches that location with raw SQL."""
+
+    @abc.abstractmethod
+    def new_store(self) -> EventStore:
+        """A new, unopened store object at this test's location."""
+
+    @abc.abstractmethod
+    def other_store(self) -> EventStore:
+        """A new, unopened store at a second location, separate from the first."""
+
+    @abc.abstractmethod
+    async def execute(self, sql: str) -> None:
+        """Run one SQL statement directly against the store's database."""
+
+    @abc.abstractmethod
+    async def fetchval(self, sql: str) -> Any:
+        """The first column of the first row of a query run directly."""
+
+
+def block_hash(branch: str, height: int) -> str:
+    return hashlib.sha256(f"{branch}:{height}".encode()).hexdigest()
+
+
+def make_chain(
+    start: int, count: int, branch: str = "a", prev_hash: str | None = None
+) -> list[BlockRecord]:
+    """``count`` linked blocks from ``start``; the first builds on ``prev_hash``."""
+    blocks = []
+    prev = prev_hash if prev_hash is not None else block_hash("a", start - 1)
+    for height in range(start, start + count):
+        current = block_hash(branch, height)
+        blocks.append(BlockRecord(height, current, prev, 1_600_000_000 + height))
+        prev = current
+    return blocks
+
+
+def make_events(
+    blocks: Sequence[BlockRecord], models: Sequence[str] = ("balances",), per_block: int = 2
+) -> list[PendingEvent]:
+    """Events for ``blocks`` in block order, alternating between ``models``."""
+    events = []
+    for block in blocks:
+        for i in range(per_block):
+            model = models[i % len(models)]
+            payload = json.dumps({"height": block.height, "i": i, "addr": f"bc1q{block.hash[:8]}"})
+            event_type = "Credited" if i % 2 == 0 else "Debited"
+            events.append(PendingEvent(model, event_type, 1, payload, block.height, block.hash))
+    return events
+
+
+def snapshot(model: str, block: BlockRecord, state: dict[str, Any]) -> PendingSnapshot:
+    return PendingSnapshot(model, block.height, block.hash, json.dumps(state))
+
+
+def canonical_events(events: Sequence[Any]) -> list[tuple[Any, ...]]:
+    """What must be identical between a reorged store and a fresh crawl of its chain."""
+    return [
+        (e.model, e.version, e.event_type, e.event_version, json.loads(e.payload),
+         e.block_height, e.block_hash)
+        for e in events
+    ]
+
+
+async def open_store_at(
+    backend: StoreBackend, *, network: str = NETWORK, genesis: str = GENESIS, **kwargs: Any
+) -> EventStore:
+    store = backend.new_store()
+    await store.open(network=network, genesis_hash=genesis, **kwargs)
+    return store
+
+
+class EventStoreConformance:
+    """Tests every backend passes. Subclasses provide the ``backend`` fixture."""
+
+    @pytest.fixture
+    def backend(self) -> StoreBackend:
+        raise NotImplementedError("a backend's test class provides this fixture")
+
+    @pytest.fixture
+    async def store(self, backend: StoreBackend) -> AsyncIterator[EventStore]:
+        store = await open_store_at(backend)
+        yield store
+        await store.close()
+
+    # -- append and read -------------------------------------------------------------
+
+    async def test_empty_store(self, store: EventStore) -> None:
+        assert await store.tip() is None
+        assert await store.max_position() == 0
+        assert await store.read_events() == []
+        assert await store.chain_window(10) == []
+        assert await store.reorgs() == []
+        meta = await store.meta()
+        assert meta["network"] == NETWORK
+        assert meta["genesis_hash"] == GENESIS
+        assert meta["schema_version"] == str(SCHEMA_VERSION)
+
+    async def test_commit_assigns_gap_free_positions_and_per_model_versions(
+        self, store: EventStore
+    ) -> None:
+        blocks = make_chain(1, 3)
+        events = make_events(blocks, models=("a", "b", "a"), per_block=3)
+        result = await store.commit(blocks, events)
+        assert (result.first_position, result.last_position) == (1, 9)
+        more = make_chain(4, 1, prev_hash=blocks[-1].hash)
+        second = await store.commit(more, make_events(more, models=("b",), per_block=2))
+        assert list(second.positions) == [10, 11]
+
+        stored = await store.read_events()
+        assert [e.position for e in stored] == list(range(1, 12))
+        assert [e.version for e in stored if e.model == "a"] == [1, 2, 3, 4, 5, 6]
+        assert [e.version for e in stored if e.model == "b"] == [1, 2, 3, 4, 5]
+        assert all(e.status is EventStatus.ACTIVE and e.reorg_id is None for e in stored)
+        assert all(e.created_at.tzinfo is not None for e in stored)
+        assert canonical_events(stored[:9]) == [
+            (p.model, v, p.event_type, 1, json.loads(p.payload), p.block_height, p.block_hash)
+            for p, v in zip(events, [1, 1, 2, 3, 2, 4, 5, 3, 6], strict=True)
+        ]
+        assert await store.max_position() == 11
+
+    async def test_commit_without_events_or_blocks(self, store: EventStore) -> None:
+        blocks = make_chain(1, 2)
+        result = await store.commit(blocks, [])
+        assert list(result.positions) == []
+        assert result.first_position == 1
+        assert await store.tip() == blocks[-1]
+
+    async def test_payloads_round_trip_as_json(self, store: EventStore) -> None:
+        blocks = make_chain(1, 1)
+        payload = {"z": [1, 2.5, None, True], "a": {"nested": "ünïcødé ₿"}, "big": 2**60}
+        event = PendingEvent("m", "T", 3, json.dumps(payload), 1, blocks[0].hash)
+        await store.commit(blocks, [event])
+        (stored,) = await store.read_events()
+        assert json.loads(stored.payload) == payload
+        assert stored.event_version == 3
+
+    async def test_read_filters_and_order(self, store: EventStore) -> None:
+        blocks = make_chain(10, 5)
+        await store.commit(blocks, make_events(blocks, models=("a", "b"), per_block=4))
+        everything = await store.read_events()
+        assert len(everything) == 20
+
+        def positions(events: Sequence[Any]) -> list[int]:
+            return [e.position for e in events]
+
+        only_a = await store.read_events(EventQuery(model="a"))
+        assert positions(only_a) == [e.position for e in everything if e.model == "a"]
+        debits = await store.read_events(EventQuery(event_types=("Debited",)))
+        assert {e.event_type for e in debits} == {"Debited"} and len(debits) == 10
+        assert await store.read_events(EventQuery(event_types=())) == []
+        assert positions(await store.read_events(EventQuery(from_position=5, to_position=8))) == [
+            5, 6, 7, 8,
+        ]
+        by_height = await store.read_events(EventQuery(from_height=11, to_height=12))
+        assert {e.block_height for e in by_height} == {11, 12} and len(by_height) == 8
+        newest = await store.read_events(EventQuery(order="desc", limit=3))
+        assert positions(newest) == [20, 19, 18]
+        combined = await store.read_events(
+            EventQuery(model="b", event_types=("Debited",), from_height=12, limit=2)
+        )
+        assert [(e.model, e.event_type) for e in combined] == [("b", "Debited")] * 2
+        assert all(e.block_height >= 12 for e in combined)
+
+    async def test_iter_events_pages_like_read_events(self, store: EventStore) -> None:
+        blocks = make_chain(1, 7)
+        await store.commit(blocks, make_events(blocks, models=("a", "b"), per_block=3))
+        for query in (
+            EventQuery(),
+            EventQuery(order="desc"),
+            EventQuery(model="a", limit=5),
+            EventQuery(order="desc", limit=4, from_height=2),
+        ):
+            expected = await store.read_events(query)
+            paged = [e async for e in store.iter_events(query, batch_size=2)]
+            assert paged == expected
+
+    async def test_chain_queries(self, store: EventStore) -> None:
+        blocks = make_chain(100, 6)
+        await store.commit(blocks, [])
+        assert await store.tip() == blocks[-1]
+        assert await store.canonical_block(102) == blocks[2]
+        assert await store.canonical_block(99) is None
+        assert await store.chain_window(3) == blocks[-3:]
+        assert await store.chain_window(50) == blocks
+
+    # -- commit linkage -----------------------------------------------------------------
+
+    async def test_commit_linkage_conflicts_write_nothing(self, store: EventStore) -> None:
+        blocks = make_chain(1, 3)
+        await store.commit(blocks, make_events(blocks))
+        tip, position = await store.tip(), await store.max_position()
+        nxt = make_chain(4, 2, prev_hash=blocks[-1].hash)
+        other = make_chain(4, 1, branch="b", prev_hash=block_hash("b", 3))
+        broken_link = [nxt[0], dataclasses.replace(nxt[1], prev_hash=block_hash("x", 4))]
+        foreign = PendingEvent("m", "T", 1, "{}", 2, blocks[1].hash)
+        cases: list[tuple[list[BlockRecord], list[PendingEvent], list[PendingSnapshot]]] = [
+            (blocks, make_events(blocks), []),  # the same batch again (crash-restart)
+            (other, make_events(other), []),  # does not build on our tip
+            (make_chain(5, 1, prev_hash=nxt[0].hash), [], []),  # height gap
+            (broken_link, [], []),  # blocks of the batch not linked
+            (nxt, [foreign], []),  # event of a block outside the batch
+            (nxt, list(reversed(make_events(nxt))), []),  # events out of block order
+            (nxt, [], [snapshot("m", other[0], {})]),  # snapshot of an unknown block
+        ]
+        for new_blocks, events, snaps in cases:
+            with pytest.raises(StoreConflictError):
+                await store.commit(new_blocks, events, snaps)
+            assert await store.tip() == tip
+            assert await store.max_position() == position
+        assert await store.latest_snapshot("m") is None
+        assert list((await store.commit(nxt, make_events(nxt))).positions) == [7, 8, 9, 10]
+
+    async def test_empty_store_accepts_any_start_height(self, store: EventStore) -> None:
+        blocks = make_chain(800_000, 2)
+        await store.commit(blocks, make_events(blocks))
+        assert (await store.tip()) == blocks[-1]
+
+    async def test_failed_commit_leaves_nothing(
+        self, backend: StoreBackend, store: EventStore
+    ) -> None:
+        first = make_chain(1, 1)
+        await store.commit(first, make_events(first))
+        # The database, not the store's checks, rejects a row half way through the batch.
+        await backend.execute(
+            "CREATE UNIQUE INDEX inject_dup ON events (event_type) WHERE event_type = 'Dup'"
+        )
+        blocks = make_chain(2, 3, prev_hash=first[0].hash)
+        events = make_events(blocks)
+        dup = [PendingEvent("m", "Dup", 1, "{}", 3, blocks[1].hash)] * 2
+        events = events[:4] + dup + events[4:]
+        with pytest.raises(StoreConflictError):
+            await store.commit(blocks, events, [snapshot("m", blocks[2], {"n": 1})])
+        assert await store.tip() == first[0]
+        assert await store.max_position() == 2
+        assert await store.canonical_block(2) is None
+        assert await store.latest_snapshot("m") is None
+        await backend.execute("DROP INDEX inject_dup")
+        result = await store.commit(blocks, events, [snapshot("m", blocks[2], {"n": 1})])
+        assert list(result.positions) == list(range(3, 3 + len(events)))
+        assert await store.tip() == blocks[-1]
+
+    # -- reorgs ----------------------------------------------------------------------------
+
+    async def test_rollback_marks_events_and_keeps_them(self, store: EventStore) -> None:
+        blocks = make_chain(1, 10)
+        events = make_events(blocks, models=("a", "b"), per_block=2)
+        await store.commit(
+            blocks, events, [snapshot("a", blocks[3], {"h": 4}), snapshot("a", blocks[7], {"h": 8})]
+        )
+        new_tip = block_hash("b", 11)
+
+        reorg = await store.rollback(6, new_tip_hash=new_tip)
+
+        assert (reorg.fork_height, reorg.fork_hash) == (6, blocks[5].hash)
+        assert (reorg.old_tip_height, reorg.old_tip_hash) == (10, blocks[-1].hash)
+        assert (reorg.new_tip_hash, reorg.depth, reorg.rolled_back_events) == (new_tip, 4, 8)
+        assert await store.reorgs() == [reorg]
+        assert await store.tip() == blocks[5]
+        assert await store.max_position() == 20
+        active = await store.read_events()
+        assert [e.position for e in active] == list(range(1, 13))
+        everything = await store.read_events(EventQuery(include_rolled_back=True))
+        assert len(everything) == 20
+        rolled = [e for e in everything if e.status is EventStatus.ROLLED_BACK]
+        assert [e.position for e in rolled] == list(range(13, 21))
+        assert all(e.reorg_id == reorg.id and e.block_height > 6 for e in rolled)
+        assert [json.loads(e.payload) for e in rolled] == [
+            json.loads(p.payload) for p in events[12:]
+        ]
+        assert await store.read_events(EventQuery(reorg_id=reorg.id)) == rolled
+        snap = await store.latest_snapshot("a")
+        assert snap is not None and snap.block_height == 4
+        orphans = await store.orphaned_blocks(reorg_id=reorg.id)
+        assert sorted(b.height for b in orphans) == [7, 8, 9, 10]
+        assert all(b.status is BlockStatus.ORPHANED and b.reorg_id == reorg.id for b in orphans)
+
+    async def test_new_branch_after_rollback_equals_a_fresh_crawl(
+        self, backend: StoreBackend, store: EventStore
+    ) -> None:
+        main = make_chain(1, 8)
+        await store.commit(main[:5], make_events(main[:5], models=("a", "b"), per_block=3))
+        await store.commit(main[5:], make_events(main[5:], models=("a", "b"), per_block=3))
+        await store.rollback(5)
+        branch = make_chain(6, 4, branch="b", prev_hash=main[4].hash)
+        await store.commit(branch, make_events(branch, models=("b", "a"), per_block=2))
+        second = await store.rollback(7)
+        tail = make_chain(8, 2, branch="c", prev_hash=branch[1].hash)
+        await store.commit(tail, make_events(tail, models=("a",), per_block=1))
+
+        final_chain = main[:5] + branch[:2] + tail
+        assert await store.chain_window(100) == final_chain
+        versions_a = [e.version for e in await store.read_events(EventQuery(model="a"))]
+        assert versions_a == list(range(1, len(versions_a) + 1))
+        assert second.rolled_back_events == 4
+
+        fresh = backend.other_store()
+        await fresh.open(network=NETWORK, genesis_hash=GENESIS)
+        try:
+            await fresh.commit(main[:5], make_events(main[:5], models=("a", "b"), per_block=3))
+            await fresh.commit(branch[:2], make_events(branch[:2], models=("b", "a"), per_block=2))
+            await fresh.commit(tail, make_events(tail, models=("a",), per_block=1))
+            fresh_events = await fresh.read_events()
+        finally:
+            await fresh.close()
+        assert canonical_events(await store.read_events()) == canonical_events(fresh_events)
+
+    async def test_rollback_refuses_impossible_forks(self, store: EventStore) -> None:
+        with pytest.raises(StoreConflictError):
+            await store.rollback(0)
+        blocks = make_chain(50, 3)
+        await store.commit(blocks, [])
+        for fork in (52, 60, 10):
+            with pytest.raises(StoreConflictError):
+                await store.rollback(fork)
+        assert await store.tip() == blocks[-1]
+        assert await store.reorgs() == []
+
+    async def test_rollback_below_the_first_stored_block(self, store: EventStore) -> None:
+        blocks = make_chain(100, 3)
+        await store.commit(blocks, make_events(blocks))
+        reorg = await store.rollback(99)
+        assert reorg.fork_hash == blocks[0].prev_hash
+        assert reorg.rolled_back_events == 6
+        assert await store.tip() is None
+        other = make_chain(100, 1, branch="b")
+        await store.commit(other, make_events(other))
+        assert [e.version for e in await store.read_events()] == [1, 2]
+
+    # -- snapshots, checkpoints -------------------------------------------------------
+
+    async def test_latest_snapshot_at_or_below_height(self, store: EventStore) -> None:
+        blocks = make_chain(1, 6)
+        snaps = [snapshot("a", blocks[h - 1], {"h": h}) for h in (2, 4, 6)]
+        await store.commit(blocks, [], [*snaps, snapshot("b", blocks[2], {"b": 3})])
+
+        async def height(model: str, max_height: int | None = None) -> int | None:
+            snap = await store.latest_snapshot(model, max_height)
+            return None if snap is None else snap.block_height
+
+        assert await height("a") == 6
+        assert await height("a", 5) == 4
+        assert await height("a", 4) == 4
+        assert await height("a", 1) is None
+        assert await height("b") == 3
+        assert await height("nobody") is None
+        latest = await store.latest_snapshot("a")
+        assert latest is not None and json.loads(latest.state) == {"h": 6}
+        assert latest.block_hash == blocks[5].hash
+        # A snapshot-only commit (e.g. on shutdown) for a stored block replaces that height.
+        await store.commit([], [], [snapshot("a", blocks[5], {"h": 6, "again": True})])
+        latest = await store.latest_snapshot("a")
+        assert latest is not None and json.loads(latest.state) == {"h": 6, "again": True}
+
+    async def test_checkpoints(self, backend: StoreBackend, store: EventStore) -> None:
+        assert await store.get_checkpoint("ws") is None
+        await store.set_checkpoint("ws", 10)
+        await store.set_checkpoint("ws", 25)
+        await store.set_checkpoint("http", 3)
+        assert await store.get_checkpoint("ws") == 25
+        assert await store.get_checkpoint("http") == 3
+        reader = await open_store_at(backend, writer=False)
+        try:
+            await reader.set_checkpoint("reader", 7)
+            assert await reader.get_checkpoint("ws") == 25
+        finally:
+            await reader.close()
+        assert await store.get_checkpoint("reader") == 7
+
+    # -- guards -------------------------------------------------------------------------
+
+    async def test_refuses_another_network(self, backend: StoreBackend, store: EventStore) -> None:
+        await store.close()
+        with pytest.raises(NetworkMismatchError) as info:
+            await open_store_at(backend, network="mainnet", genesis="00" * 32)
+        assert "regtest" in str(info.value) and "mainnet" in str(info.value)
+        with pytest.raises(NetworkMismatchError):
+            await open_store_at(backend, genesis="11" * 32)
+        reopened = await open_store_at(backend)
+        await reopened.close()
+
+    async def test_refuses_a_newer_schema(self, backend: StoreBackend, store: EventStore) -> None:
+        await store.close()
+        await backend.execute(
+            f"UPDATE meta SET value = '{SCHEMA_VERSION + 1}' WHERE key = 'schema_version'"
+        )
+        for writer in (True, False):
+            with pytest.raises(SchemaVersionError, match="newer"):
+                await open_store_at(backend, writer=writer)
+
+    async def test_migrates_an_older_schema(
+        self, backend: StoreBackend, store: EventStore, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        blocks = make_chain(1, 2)
+        await store.commit(blocks, make_events(blocks))
+        await store.close()
+        monkeypatch.setattr(schema, "SCHEMA_VERSION", SCHEMA_VERSION + 1)
+        monkeypatch.setattr(
+            schema, "MIGRATIONS", {SCHEMA_VERSION: ["CREATE TABLE migration_probe (id INTEGER)"]}
+        )
+        with pytest.raises(SchemaVersionError, match="older"):
+            await open_store_at(backend, writer=False)
+        with pytest.raises(SchemaVersionError, match="older"):
+            await open_store_at(backend, create_schema=False)
+        migrated = await open_store_at(backend)
+        try:
+            assert (await migrated.meta())["schema_version"] == str(SCHEMA_VERSION + 1)
+            assert await migrated.tip() == blocks[-1]
+        finally:
+            await migrated.close()
+        assert await backend.fetchval("SELECT COUNT(*) FROM migration_probe") == 0
+
+    async def test_schema_creation_can_be_switched_off(self, backend: StoreBackend) -> None:
+        with pytest.raises(SchemaMissingError):
+            await open_store_at(backend, create_schema=False)
+        with pytest.raises(SchemaMissingError):
+            await open_store_at(backend, create_schema=False, writer=False)
+        store = await open_store_at(backend)
+        await store.close()
+        store = await open_store_at(backend, create_schema=False)
+        assert await store.tip() is None
+        await store.close()
+
+    async def test_one_writer_any_number_of_readers(
+        self, backend: StoreBackend, store: EventStore
+    ) -> None:
+        reader = await open_store_at(backend, writer=False)
+        other_reader = await open_store_at(backend, writer=False)
+        try:
+            with pytest.raises(StoreLockedError, match="another chaincrawler process is writing"):
+                await open_store_at(backend)
+            assert store.is_writer and not reader.is_writer
+            blocks = make_chain(1, 2)
+            await store.commit(blocks, make_events(blocks))
+            assert await reader.tip() == blocks[-1]
+            assert len(await other_reader.read_events()) == 4
+            with pytest.raises(StoreReadOnlyError):
+                await reader.commit(make_chain(3, 1, prev_hash=blocks[-1].hash), [])
+            with pytest.raises(StoreReadOnlyError):
+                await reader.rollback(1)
+            await store.close()
+            successor = await open_store_at(backend)
+            await successor.close()
+        finally:
+            await reader.close()
+            await other_reader.close()
+
+    async def test_closed_store_refuses_calls(self, backend: StoreBackend) -> None:
+        store = backend.new_store()
+        with pytest.raises(StoreClosedError):
+            await store.tip()
+        await store.open(network=NETWORK, genesis_hash=GENESIS)
+        await store.close()
+        await store.close()
+        with pytest.raises(StoreClosedError):
+            await store.commit(make_chain(1, 1), [])
+
+    async def test_reopen_keeps_everything(self, backend: StoreBackend, store: EventStore) -> None:
+        blocks = make_chain(1, 5)
+        await store.commit(blocks, make_events(blocks), [snapshot("m", blocks[2], {"x": 1})])
+        reorg = await store.rollback(3)
+        branch = make_chain(4, 1, branch="b", prev_hash=blocks[2].hash)
+        await store.commit(branch, make_events(branch))
+        await store.set_checkpoint("ws", 4)
+        before = (
+            await store.read_events(EventQuery(include_rolled_back=True)),
+            await store.chain_window(10),
+            await store.orphaned_blocks(),
+            await store.latest_snapshot("m"),
+            await store.meta(),
+        )
+        await store.close()
+        async with await open_store_at(backend, writer=False) as reopened:
+            after = (
+                await reopened.read_events(EventQuery(include_rolled_back=True)),
+                await reopened.chain_window(10),
+                await reopened.orphaned_blocks(),
+                await reopened.latest_snapshot("m"),
+                await reopened.meta(),
+            )
+            assert await reopened.reorgs() == [reorg]
+            assert await reopened.get_checkpoint("ws") == 4
+        assert after == before
+        assert not reopened.is_open

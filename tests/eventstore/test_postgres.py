@@ -1,0 +1,153 @@
+"""The conformance suite on PostgreSQL, plus connection faults and schema sharing."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+import asyncpg
+import pytest
+
+from chaincrawler.eventstore import (
+    EventStore,
+    PostgresEventStore,
+    StoreLockedError,
+    StoreOperationalError,
+    open_store,
+)
+from tests.eventstore.conformance import (
+    GENESIS,
+    NETWORK,
+    EventStoreConformance,
+    StoreBackend,
+    make_chain,
+    make_events,
+    snapshot,
+)
+
+
+class PostgresBackend(StoreBackend):
+    def __init__(self, dsn: str, schema: str, other_schema: str) -> None:
+        self.dsn = dsn
+        self.schema = schema
+        self.other_schema = other_schema
+
+    def new_store(self) -> EventStore:
+        return PostgresEventStore(self.dsn, schema=self.schema, max_pool_size=4)
+
+    def other_store(self) -> EventStore:
+        return PostgresEventStore(self.dsn, schema=self.other_schema, max_pool_size=4)
+
+    async def fetchval(self, sql: str) -> Any:
+        conn = await asyncpg.connect(self.dsn, server_settings={"search_path": self.schema})
+        try:
+            return await conn.fetchval(sql)
+        finally:
+            await conn.close()
+
+    async def execute(self, sql: str) -> None:
+        await self.fetchval(sql)
+
+
+class TestPostgresEventStore(EventStoreConformance):
+    @pytest.fixture
+    def backend(self, pg_dsn: str, pg_schemas: Callable[[], str]) -> StoreBackend:
+        return PostgresBackend(pg_dsn, pg_schemas(), pg_schemas())
+
+
+async def test_connection_killed_mid_commit_stores_nothing(
+    pg_dsn: str, pg_schemas: Callable[[], str]
+) -> None:
+    schema = pg_schemas()
+    store = open_store(pg_dsn, schema=schema, max_pool_size=2)
+    await store.open(network=NETWORK, genesis_hash=GENESIS)
+    holder = await asyncpg.connect(pg_dsn)
+    killer = await asyncpg.connect(pg_dsn)
+    try:
+        first = make_chain(1, 1)
+        await store.commit(first, make_events(first))
+        blocks = make_chain(2, 50, prev_hash=first[0].hash)
+        events = make_events(blocks, models=("a", "b"), per_block=400)
+        # Hold the snapshots table: the commit writes blocks and COPYs its 20,000 events,
+        # then waits on the snapshot upsert. Kill its connection right there.
+        async with holder.transaction():
+            await holder.execute(f'LOCK TABLE "{schema}".snapshots IN ACCESS EXCLUSIVE MODE')
+            commit = asyncio.create_task(
+                store.commit(blocks, events, [snapshot("a", blocks[-1], {"n": 1})])
+            )
+            pid = None
+            while pid is None and not commit.done():
+                pid = await killer.fetchval(
+                    "SELECT pid FROM pg_stat_activity WHERE application_name = 'chaincrawler' "
+                    "AND wait_event_type = 'Lock' AND query LIKE 'INSERT INTO snapshots%'"
+                )
+                await asyncio.sleep(0.01)
+            assert pid is not None, "the commit finished before it could be interrupted"
+            assert await killer.fetchval("SELECT pg_terminate_backend($1)", pid)
+            with pytest.raises(StoreOperationalError, match="PostgreSQL operation failed"):
+                await commit
+        assert await store.tip() == first[0]
+        assert await store.max_position() == 2
+        assert await store.canonical_block(2) is None
+        assert await store.latest_snapshot("a") is None
+        # The store reconnects and the retried batch goes through whole.
+        result = await store.commit(blocks, events, [snapshot("a", blocks[-1], {"n": 1})])
+        assert list(result.positions) == list(range(3, 3 + len(events)))
+        assert await store.tip() == blocks[-1]
+    finally:
+        await holder.close()
+        await killer.close()
+        await store.close()
+
+
+async def test_writer_lock_survives_losing_its_connection(
+    pg_dsn: str, pg_schemas: Callable[[], str]
+) -> None:
+    schema = pg_schemas()
+    store = open_store(pg_dsn, schema=schema)
+    await store.open(network=NETWORK, genesis_hash=GENESIS)
+    admin = await asyncpg.connect(pg_dsn)
+    try:
+        await admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE application_name = 'chaincrawler-writer-lock' AND query LIKE '%advisory%'"
+        )
+        blocks = make_chain(1, 2)
+        await store.commit(blocks, make_events(blocks))
+        assert await store.tip() == blocks[-1]
+        with pytest.raises(StoreLockedError, match="another chaincrawler process is writing"):
+            await open_store(pg_dsn, schema=schema).open(network=NETWORK, genesis_hash=GENESIS)
+    finally:
+        await admin.close()
+        await store.close()
+
+
+async def test_writers_in_separate_schemas_share_a_server(
+    pg_dsn: str, pg_schemas: Callable[[], str]
+) -> None:
+    first = open_store(pg_dsn, schema=pg_schemas())
+    second = open_store(pg_dsn, schema=pg_schemas())
+    await first.open(network=NETWORK, genesis_hash=GENESIS)
+    try:
+        await second.open(network="mainnet", genesis_hash="00" * 32)
+        try:
+            await first.commit(make_chain(1, 2), [])
+            await second.commit(make_chain(7, 1), [])
+            tip_one, tip_two = await first.tip(), await second.tip()
+            assert tip_one is not None and tip_one.height == 2
+            assert tip_two is not None and tip_two.height == 7
+        finally:
+            await second.close()
+    finally:
+        await first.close()
+
+
+async def test_unreachable_server_is_an_operational_error() -> None:
+    store = PostgresEventStore(
+        "postgresql://postgres:secret@127.0.0.1:1/test", connect_timeout=2
+    )
+    with pytest.raises(StoreOperationalError) as info:
+        await store.open(network=NETWORK, genesis_hash=GENESIS)
+    assert "secret" not in str(info.value)
+    assert not store.is_open

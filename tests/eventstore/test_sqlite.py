@@ -1,0 +1,100 @@
+"""The conformance suite on SQLite, plus what only SQLite has (file lock, in-memory)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from chaincrawler.eventstore import (
+    EventStore,
+    SchemaMissingError,
+    SQLiteEventStore,
+    StoreLockedError,
+)
+from tests.eventstore.conformance import (
+    GENESIS,
+    NETWORK,
+    EventStoreConformance,
+    StoreBackend,
+    make_chain,
+    make_events,
+)
+
+
+class SQLiteBackend(StoreBackend):
+    def __init__(self, directory: Path) -> None:
+        self.path = directory / "store.db"
+        self.other_path = directory / "other.db"
+
+    def new_store(self) -> EventStore:
+        return SQLiteEventStore(self.path)
+
+    def other_store(self) -> EventStore:
+        return SQLiteEventStore(self.other_path)
+
+    def _run(self, sql: str) -> Any:
+        conn = sqlite3.connect(self.path, timeout=10)
+        try:
+            row = conn.execute(sql).fetchone()
+            conn.commit()
+            return None if row is None else row[0]
+        finally:
+            conn.close()
+
+    async def execute(self, sql: str) -> None:
+        await asyncio.to_thread(self._run, sql)
+
+    async def fetchval(self, sql: str) -> Any:
+        return await asyncio.to_thread(self._run, sql)
+
+
+class TestSQLiteEventStore(EventStoreConformance):
+    @pytest.fixture
+    def backend(self, tmp_path: Path) -> StoreBackend:
+        return SQLiteBackend(tmp_path)
+
+
+async def test_missing_file_is_not_created_when_schema_creation_is_off(tmp_path: Path) -> None:
+    path = tmp_path / "absent.db"
+    store = SQLiteEventStore(path)
+    with pytest.raises(SchemaMissingError, match=r"absent\.db"):
+        await store.open(network=NETWORK, genesis_hash=GENESIS, create_schema=False)
+    assert not path.exists()
+
+
+async def test_lock_error_names_the_holder(tmp_path: Path) -> None:
+    path = tmp_path / "store.db"
+    async with SQLiteEventStore(path) as writer:
+        await writer.open(network=NETWORK, genesis_hash=GENESIS)
+        with pytest.raises(StoreLockedError) as info:
+            await SQLiteEventStore(path).open(network=NETWORK, genesis_hash=GENESIS)
+        assert f"pid {os.getpid()}" in str(info.value)
+        assert str(path) in str(info.value)
+
+
+async def test_store_uses_wal(tmp_path: Path) -> None:
+    path = tmp_path / "store.db"
+    async with SQLiteEventStore(path) as store:
+        await store.open(network=NETWORK, genesis_hash=GENESIS)
+        blocks = make_chain(1, 1)
+        await store.commit(blocks, make_events(blocks))
+        assert (tmp_path / "store.db-wal").exists()
+    conn = sqlite3.connect(path)
+    try:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    finally:
+        conn.close()
+
+
+async def test_in_memory_store() -> None:
+    async with SQLiteEventStore(":memory:") as store:
+        await store.open(network=NETWORK, genesis_hash=GENESIS)
+        blocks = make_chain(1, 3)
+        await store.commit(blocks, make_events(blocks))
+        assert len(await store.read_events()) == 6
+        assert await store.tip() == blocks[-1]
