@@ -1,10 +1,52 @@
-"""The ``chaincrawler`` command line."""
+"""The ``chaincrawler`` command line: run, demo, status, rebuild, config, simnode."""
 
 from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Any, TypeVar
 
 import click
 
 from chaincrawler import __version__
+from chaincrawler.config import ConfigError, Settings, load_settings
+from chaincrawler.errors import ChaincrawlerError
+from chaincrawler.logs import configure_logging
+
+T = TypeVar("T")
+
+EXIT_FAILURE = 1
+EXIT_CONFIG = 2
+
+config_option = click.option(
+    "--config",
+    "config_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="TOML settings file (else CHAINCRAWLER_CONFIG_FILE, env vars and .env).",
+)
+
+
+def _settings(config_file: Path | None, **overrides: Any) -> Settings:
+    if config_file is not None:
+        overrides["config_file"] = config_file
+    settings = load_settings(**overrides)
+    configure_logging(settings.log.level, settings.log.format)
+    return settings
+
+
+def _run(make: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """Run a coroutine; report chaincrawler errors as one clear message and an exit code."""
+    try:
+        return asyncio.run(make())
+    except ConfigError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_CONFIG)
+    except ChaincrawlerError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_FAILURE)
 
 
 @click.group()
@@ -14,6 +56,91 @@ def main() -> None:
 
 
 @main.command()
-def demo() -> None:
-    """Run the demo on the embedded defaults."""
-    click.echo(f"chaincrawler {__version__}: the crawler demo is not built yet.")
+@click.argument("models", nargs=-1)
+@config_option
+@click.option("--no-follow", is_flag=True, help="Stop once caught up with the node's tip.")
+@click.option("--until", "until_height", type=int, help="Stop once this height is committed.")
+def run(models: tuple[str, ...], config_file: Path | None, no_follow: bool,
+        until_height: int | None) -> None:
+    """Crawl the node with MODELS (module:attr, or the `models` setting) and follow its tip."""
+    from chaincrawler.app import load_models, run_crawler
+    from chaincrawler.crawler.progress import Progress
+
+    async def go() -> None:
+        settings = _settings(config_file)
+        instances = load_models(models or settings.models)
+        await run_crawler(settings, instances, follow=not no_follow, until_height=until_height,
+                          progress=Progress())
+
+    _run(go)
+
+
+@main.command()
+@config_option
+def status(config_file: Path | None) -> None:
+    """Show what the event store holds: tip, event count, recent reorgs."""
+    from chaincrawler.app import store_status
+
+    async def go() -> dict[str, Any]:
+        return await store_status(_settings(config_file))
+
+    click.echo(json.dumps(_run(go), indent=2))
+
+
+@main.command()
+@click.argument("models", nargs=-1)
+@config_option
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--follow", is_flag=True, help="Keep following the tip after the rebuild.")
+def rebuild(models: tuple[str, ...], config_file: Path | None, yes: bool, follow: bool) -> None:
+    """Wipe the event store and crawl again from the start height (after a too-deep reorg)."""
+    from chaincrawler.app import load_models, run_crawler, wipe_store
+    from chaincrawler.crawler.progress import Progress
+
+    settings = _settings(config_file)
+    if not yes:
+        click.confirm(f"Remove everything in the {settings.store.backend} store?", abort=True)
+
+    async def go() -> None:
+        instances = load_models(models or settings.models)
+        removed = await wipe_store(settings)
+        click.echo(f"removed {removed}; crawling from height {settings.crawler.start_height or 0}")
+        await run_crawler(settings, instances, follow=follow, progress=Progress())
+
+    _run(go)
+
+
+@main.command(name="config")
+@config_option
+def show_config(config_file: Path | None) -> None:
+    """Print every setting with its description and current value (secrets masked)."""
+    try:
+        click.echo(_settings(config_file).describe())
+    except ConfigError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_CONFIG)
+
+
+@main.command()
+@click.option("--follow", is_flag=True, help="Keep mining and crawling until Ctrl-C.")
+@click.option("--db", type=click.Path(dir_okay=False, path_type=Path),
+              default=Path("chaincrawler-demo.db"), show_default=True,
+              help="SQLite file the demo crawls into (replaced at start).")
+@click.option("--blocks", default=30, show_default=True, help="Blocks with transactions to mine.")
+@click.option("--txs", default=20, show_default=True, help="Transactions per block.")
+def demo(follow: bool, db: Path, blocks: int, txs: int) -> None:
+    """Start a simulated node, mine, crawl with a balance model, survive a reorg."""
+    from chaincrawler.demo import run_demo
+
+    configure_logging("WARNING", "auto")
+    _run(lambda: run_demo(db, blocks=blocks, txs_per_block=txs, follow=follow, echo=click.echo))
+
+
+@main.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True,
+                                "help_option_names": []})
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def simnode(args: tuple[str, ...]) -> None:
+    """Run the simulated regtest node (Bitcoin Core-like flags; -help lists them)."""
+    from chaincrawler.testing.simnode import main as simnode_main
+
+    sys.exit(simnode_main(list(args)))

@@ -115,6 +115,8 @@ class Crawler:
         self._listeners: list[Listener] = []
         self._stopping = asyncio.Event()
         self._tip: BlockRecord | None = None
+        # True while models hold state of blocks not yet committed: no snapshot then.
+        self._state_ahead = False
         self._last_snapshot: dict[str, int] = {}
         self._resolver = (
             PrevoutResolver(node, self.options.prevout_cache_entries)
@@ -237,6 +239,7 @@ class Crawler:
 
     async def _run_models(self, fetched: FetchedBlock) -> list[PendingEvent]:
         block = fetched.block
+        self._state_ahead = True
         if self._resolver is not None:
             await self._resolver.resolve(block)
         events: list[PendingEvent] = []
@@ -300,6 +303,7 @@ class Crawler:
         ]
         result = await self.store.commit(records, events, snapshots)
         self._tip = last
+        self._state_ahead = False
         for s in snapshots:
             self._last_snapshot[s.model] = s.block_height
         if self._progress:
@@ -311,9 +315,13 @@ class Crawler:
         return model.snapshot_interval or self.options.snapshot_interval
 
     async def _snapshot_all(self) -> None:
-        """Snapshot every model at the committed tip (clean shutdown)."""
+        """Snapshot every model at the committed tip (clean shutdown).
+
+        Skipped when the models hold uncommitted blocks (the crawl failed mid-batch):
+        such state belongs to no stored height; a restart rebuilds it from the store.
+        """
         tip = self._tip
-        if tip is None:
+        if tip is None or self._state_ahead:
             return
         due = [m for m in self.models if self._last_snapshot.get(m.name) != tip.height]
         if not due:
@@ -353,6 +361,7 @@ class Crawler:
 
     async def _restore_model(self, model: Model) -> None:
         """State at the committed tip: newest snapshot, then replay of later active events."""
+        self._state_ahead = False
         model.reset()
         snapshot = await self.store.latest_snapshot(model.name)
         after = -1

@@ -73,6 +73,8 @@ class BlockSource:
                 pending = chunks.get_nowait()
                 if pending is not None:
                     pending.cancel()
+                    with contextlib.suppress(asyncio.CancelledError, Exception):
+                        await pending  # retrieve a failed fetch's error: it is moot now
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await producer
             self._buffered = 0
