@@ -21,6 +21,7 @@ clock. One generator must not be used by several tasks at once.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import random
 from collections.abc import Sequence
@@ -173,6 +174,15 @@ def dust_threshold(script_pubkey: bytes) -> int:
     witness = len(script_pubkey) >= 4 and (version == 0 or 0x51 <= version <= 0x60)
     spend = 32 + 4 + 1 + 107 // 4 + 4 if witness else 32 + 4 + 1 + 107 + 4
     return (size + spend) * _DUST_RELAY_FEE
+
+
+def _change(tx: Transaction) -> Coin:
+    """The change output (the last one) of a generated transaction, as a coin."""
+    index = len(tx.outputs) - 1
+    out = tx.outputs[index]
+    if out.script_pubkey != WALLET_SCRIPT_PUBKEY:
+        raise GeneratorError(f"transaction {tx.txid} has no change output")
+    return Coin(OutPoint(tx.txid_bytes, index), out.value, None)
 
 
 def _vsize(n_inputs: int, scripts: Sequence[bytes]) -> int:
@@ -370,8 +380,10 @@ class ChainGenerator:
         cluster = [record.txid]
         seen: set[int] = set()
         for outpoint in record.spent:
-            self._coins.pop(outpoint, None)
+            coin = self._coins.pop(outpoint, None)
             self._pending_spends[outpoint] = record.txid
+            if coin is not None and coin.height is not None:
+                continue  # a confirmed coin: no unconfirmed parent
             parent = self._pending.get(outpoint.txid)
             if parent is not None and id(parent.cluster) not in seen:
                 seen.add(id(parent.cluster))
@@ -591,40 +603,40 @@ class ChainGenerator:
 
         Coins are first split by fan-out transactions (one block, mined before), then
         every round spends each coin once (1 input, ``outputs`` random payments, change
-        back) and sends the round in JSON-RPC batches before mining it.
+        back), sends the round in JSON-RPC batches and mines it. The next round is built
+        in a worker thread while the node accepts and mines the current one.
         """
         if blocks < 1 or txs_per_block < 1:
             raise GeneratorError("fill needs blocks >= 1 and txs_per_block >= 1")
         per_tx = outputs * _MAX_PAYMENT + _vsize(1, [b"\x00" * 34] * (outputs + 2)) * FEE_RATE
         coin_value = blocks * per_tx + dust_threshold(WALLET_SCRIPT_PUBKEY) + 1000
-        fill_coins = await self._fan_out(txs_per_block, coin_value)
+        coins = await self._fan_out(txs_per_block, coin_value)
+        txs = self._fill_round(coins, outputs)
         hashes: list[str] = []
-        for _ in range(blocks):
-            txs = [
-                self.create_transaction([coin], self.random_payments(outputs))
-                for coin in fill_coins
-            ]
-            weight = sum(tx.weight for tx in txs)
-            if weight > MAX_BLOCK_TX_WEIGHT:
-                raise GeneratorError(
-                    f"{txs_per_block} transactions weigh {weight}, more than a block holds"
+        for round_ in range(blocks):
+            sending = self.rpc.batch([("sendrawtransaction", [tx.hex()]) for tx in txs])
+            if round_ + 1 < blocks:
+                following = asyncio.create_task(
+                    asyncio.to_thread(self._fill_round, [_change(tx) for tx in txs], outputs)
                 )
-            await self.rpc.batch([("sendrawtransaction", [tx.hex()]) for tx in txs])
+            await sending
             for tx in txs:
                 self._track(tx)
             hashes.extend(await self.mine(1))
-            left = [tx.txid for tx in txs if tx.txid in self._pending]
+            left = sum(1 for tx in txs if tx.txid in self._pending)
             if left:
-                raise GeneratorError(f"block {hashes[-1]} left {len(left)} fill transactions out")
-            fill_coins = [self._change_coin(tx) for tx in txs]
+                raise GeneratorError(f"block {hashes[-1]} left {left} fill transactions out")
+            if round_ + 1 < blocks:
+                txs = await following
         return hashes
 
-    def _change_coin(self, tx: Transaction) -> Coin:
-        """The confirmed change output of a fill transaction (its last output)."""
-        coin = self._confirmed.get(OutPoint(tx.txid_bytes, len(tx.outputs) - 1))
-        if coin is None:
-            raise GeneratorError(f"fill transaction {tx.txid} has no confirmed change output")
-        return coin
+    def _fill_round(self, coins: Sequence[Coin], outputs: int) -> list[Transaction]:
+        """One transaction per coin, checked to fit in one block."""
+        txs = [self.create_transaction([c], self.random_payments(outputs)) for c in coins]
+        weight = sum(tx.weight for tx in txs)
+        if weight > MAX_BLOCK_TX_WEIGHT:
+            raise GeneratorError(f"{len(txs)} transactions weigh {weight}, more than a block holds")
+        return txs
 
     async def _fan_out(self, count: int, value: int) -> list[Coin]:
         """Create ``count`` confirmed coins of ``value`` sat (mining what is needed)."""
@@ -647,6 +659,9 @@ class ChainGenerator:
             tx = self.create_transaction(picked, [(WALLET_SCRIPT_PUBKEY, value)] * n)
             await self.send_transaction(tx)
             made.append((tx, n))
+            change = self._coins.get(OutPoint(tx.txid_bytes, n))
+            if change is not None:  # the next fan-out may spend it unconfirmed
+                pool.insert(0, change)
             remaining -= n
         await self.mine(1)
         return [self._confirmed[OutPoint(tx.txid_bytes, i)] for tx, n in made for i in range(n)]
