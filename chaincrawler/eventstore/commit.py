@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from chaincrawler.eventstore.errors import StoreConflictError
@@ -75,23 +75,16 @@ def snapshot_off_chain(snapshot: PendingSnapshot, canonical_hash: str | None) ->
 def event_rows(
     events: Sequence[PendingEvent],
     first_position: int,
-    versions: dict[str, int],
+    versions: Mapping[str, int],
     created_at: Any,
 ) -> list[tuple[Any, ...]]:
-    """Rows of ``sql.EVENT_COLUMNS`` for ``events``.
+    """Rows of ``sql.EVENT_COLUMNS`` for ``events``, positions from ``first_position``.
 
-    ``versions`` maps each model of the batch to its highest active version so
-    far; it is advanced as versions are handed out.
+    ``versions`` maps each model of the batch to its highest active version so far.
     """
-    rows: list[tuple[Any, ...]] = []
-    append = rows.append
-    position = first_position
-    for event in events:
-        version = versions[event.model] + 1
-        versions[event.model] = version
-        append((
-            position, event.model, version, event.event_type, event.event_version,
-            event.payload, event.block_height, event.block_hash, "active", created_at,
-        ))
-        position += 1
-    return rows
+    next_version = {model: itertools.count(v + 1).__next__ for model, v in versions.items()}
+    return [
+        (position, e.model, next_version[e.model](), e.event_type, e.event_version, e.payload,
+         e.block_height, e.block_hash, "active", created_at)
+        for position, e in enumerate(events, first_position)
+    ]

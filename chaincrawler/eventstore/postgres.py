@@ -196,10 +196,20 @@ class PostgresEventStore(EventStore):
         self._lock_conn = conn
 
     async def _ensure_writer_lock(self) -> None:
-        """Take the advisory lock again if its connection was lost."""
-        if self._lock_conn is not None and self._lock_conn.is_closed():
+        """Check the lock's connection is alive (one round trip); if lost, lock again.
+
+        Raises StoreLockedError if another writer took the lock meanwhile.
+        """
+        conn = self._lock_conn
+        if conn is None:
+            return
+        try:
+            await conn.fetchval("SELECT 1")
+            return
+        except (*_TRANSIENT, asyncpg.InterfaceError, asyncpg.PostgresError):
             self._lock_conn = None
-            await self._take_writer_lock()
+            conn.terminate()
+        await self._take_writer_lock()
 
     async def _prepare_schema(
         self, network: str, genesis_hash: str, writer: bool, create_schema: bool

@@ -14,6 +14,11 @@ Tables:
 
 No foreign keys: the store writes every table itself inside one transaction,
 and PostgreSQL would pay an index check per event row on append and rollback.
+For the same reason ``events`` has no index on ``reorg_id``: a rollback rewrites
+each rolled-back row in every index that covers it (PostgreSQL cannot make the
+update HOT, ``status`` being in an index predicate), so every index on
+``events`` costs rollback time. Events of one reorg are found through
+``block_height`` (they all lie above the reorg's fork).
 """
 
 from __future__ import annotations
@@ -73,10 +78,6 @@ sa.Index(
 )
 sa.Index("ix_events_model_position", events.c.model, events.c.position)
 sa.Index("ix_events_block_height", events.c.block_height)
-sa.Index(
-    "ix_events_reorg", events.c.reorg_id,
-    sqlite_where=sa.text("reorg_id IS NOT NULL"), postgresql_where=sa.text("reorg_id IS NOT NULL"),
-)
 
 blocks = sa.Table(
     "blocks",

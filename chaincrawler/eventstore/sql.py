@@ -129,7 +129,12 @@ def select_events(query: EventQuery, style: Style) -> tuple[str, list[Any]]:
     if query.event_types is not None:
         where.append(params.any_of("event_type", query.event_types))
     if query.reorg_id is not None:
+        # No index on reorg_id: the events a reorg rolled back all lie above its fork.
         where.append(f"reorg_id = {params.add(query.reorg_id)}")
+        where.append(
+            "block_height > (SELECT fork_height FROM reorgs WHERE id = "
+            f"{params.add(query.reorg_id)})"
+        )
     elif not query.include_rolled_back:
         where.append("status = 'active'")
     bounds = (

@@ -16,6 +16,7 @@ from chaincrawler.eventstore import (
     StoreOperationalError,
     open_store,
 )
+from chaincrawler.eventstore.lock import PG_WRITER_LOCK, pg_lock_key
 from tests.eventstore.conformance import (
     GENESIS,
     NETWORK,
@@ -109,10 +110,14 @@ async def test_writer_lock_survives_losing_its_connection(
     await store.open(network=NETWORK, genesis_hash=GENESIS)
     admin = await asyncpg.connect(pg_dsn)
     try:
-        await admin.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-            "WHERE application_name = 'chaincrawler-writer-lock' AND query LIKE '%advisory%'"
+        lock_holder = (
+            "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted "
+            f"AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
+            f"AND classid = {PG_WRITER_LOCK} AND objid::int4 = "
+            f"{pg_lock_key(await admin.fetchval('SELECT current_database()'), schema)}"
         )
+        pid = await admin.fetchval(lock_holder)
+        assert await admin.fetchval("SELECT pg_terminate_backend($1, 5000)", pid)
         blocks = make_chain(1, 2)
         await store.commit(blocks, make_events(blocks))
         assert await store.tip() == blocks[-1]
