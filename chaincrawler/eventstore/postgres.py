@@ -222,7 +222,7 @@ class PostgresEventStore(EventStore):
                     raise SchemaMissingError(
                         f"no chaincrawler schema at {where} and schema creation is switched off"
                     )
-                async with conn.transaction():
+                async with _within_transaction(conn):
                     await conn.execute(
                         "SELECT pg_advisory_xact_lock($1, $2)", PG_SCHEMA_LOCK, self._lock_key
                     )
@@ -234,7 +234,7 @@ class PostgresEventStore(EventStore):
                 may_migrate=writer and create_schema,
             )
             if version < schema.SCHEMA_VERSION:
-                async with conn.transaction():
+                async with _within_transaction(conn):
                     await conn.execute(
                         "SELECT pg_advisory_xact_lock($1, $2)", PG_SCHEMA_LOCK, self._lock_key
                     )
@@ -284,22 +284,9 @@ class PostgresEventStore(EventStore):
 
     @contextlib.asynccontextmanager
     async def _transaction(self) -> AsyncIterator[asyncpg.Connection]:
-        """A pool connection inside a transaction, committed if the block succeeds.
-
-        Unlike ``conn.transaction()``, a connection lost mid-way surfaces as the
-        loss itself (retryable), not as a failure to roll back.
-        """
-        async with self._acquire() as conn:
-            transaction = conn.transaction()
-            await transaction.start()
-            try:
-                yield conn
-            except BaseException:
-                # The server rolls back by itself if the connection is gone.
-                with contextlib.suppress(asyncpg.InterfaceError, *_TRANSIENT):
-                    await transaction.rollback()
-                raise
-            await transaction.commit()
+        """A pool connection inside a transaction, committed if the block succeeds."""
+        async with self._acquire() as conn, _within_transaction(conn):
+            yield conn
 
     async def _fetch(self, statement: str, *args: Any) -> list[asyncpg.Record]:
         async with self._acquire() as conn:
@@ -451,6 +438,25 @@ async def _translated(store: PostgresEventStore) -> AsyncIterator[None]:
         ) from exc
     except (asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
         raise EventStoreError(f"PostgreSQL error on {store!r}: {exc}") from exc
+
+
+@contextlib.asynccontextmanager
+async def _within_transaction(conn: asyncpg.Connection) -> AsyncIterator[None]:
+    """Run the block in a transaction on ``conn``; commit if it succeeds.
+
+    Unlike ``conn.transaction()``, a connection lost mid-way surfaces as the
+    loss itself (retryable), not as a failure to roll back.
+    """
+    transaction = conn.transaction()
+    await transaction.start()
+    try:
+        yield
+    except BaseException:
+        # The server rolls back by itself if the connection is gone.
+        with contextlib.suppress(asyncpg.InterfaceError, *_TRANSIENT):
+            await transaction.rollback()
+        raise
+    await transaction.commit()
 
 
 def _redact(dsn: str) -> str:
