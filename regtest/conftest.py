@@ -8,6 +8,8 @@ A failing test's report ends with the node's log tail.
 
 from __future__ import annotations
 
+import asyncio
+import uuid
 import zlib
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
@@ -16,6 +18,7 @@ import pytest
 
 from chaincrawler.crawler.node import NodeClient, RetryPolicy
 from chaincrawler.testing.chaingen import ChainGenerator
+from regtest.crawling import StoreFactory, StoreSpec, drop_schemas
 from regtest.harness import RawRpc
 from regtest.nodes import NodeHandle, launch
 
@@ -48,6 +51,26 @@ def fresh_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[]
     yield make
     for handle in started:
         handle.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def stores(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StoreFactory]:
+    """Test stores by name: SQLite files, or fresh PostgreSQL schemas dropped afterwards."""
+    made: dict[str, StoreSpec] = {}
+    dsn = request.getfixturevalue("pg_dsn") if request.param == "postgresql" else None
+    prefix = f"cc_test_{uuid.uuid4().hex[:8]}"
+
+    def make(name: str) -> StoreSpec:
+        if name not in made:
+            made[name] = (
+                StoreSpec(f"sqlite:///{tmp_path / name}.db") if dsn is None
+                else StoreSpec(dsn, f"{prefix}_{name.replace('-', '_')}")
+            )
+        return made[name]
+
+    yield make
+    if dsn is not None:
+        asyncio.run(drop_schemas(dsn, [s.schema for s in made.values() if s.schema]))
 
 
 @pytest.fixture

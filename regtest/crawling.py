@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
-from pathlib import Path
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
+
+import asyncpg
 
 from chaincrawler.chain.networks import REGTEST
 from chaincrawler.crawler.node import NodeClient, RetryPolicy
@@ -21,26 +23,53 @@ HISTORY_EVENTS = {"ChainReorganized"}
 HISTORY_STATE = {"reorg_history"}
 
 
+@dataclass(frozen=True)
+class StoreSpec:
+    """Where one test store lives: a SQLite file, or a schema on the PostgreSQL server."""
+
+    url: str
+    schema: str | None = None
+
+    def env(self) -> dict[str, str]:
+        """The settings that point a ``chaincrawler`` process at this store."""
+        env = {"CHAINCRAWLER_STORE__URL": self.url}
+        if self.schema:
+            env["CHAINCRAWLER_STORE__SCHEMA"] = self.schema
+        return env
+
+    async def open(self, *, writer: bool = True) -> EventStore:
+        options = {"schema": self.schema} if self.schema else {}
+        store = open_store(self.url, **options)
+        await store.open(network="regtest", genesis_hash=REGTEST.genesis_hash, writer=writer)
+        return store
+
+
+StoreFactory = Callable[[str], StoreSpec]
+
+
+async def drop_schemas(dsn: str, schemas: Sequence[str]) -> None:
+    conn = await asyncpg.connect(dsn)
+    try:
+        for schema in schemas:
+            await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    finally:
+        await conn.close()
+
+
 def client(node: NodeHandle, attempts: int = 3) -> NodeClient:
     return NodeClient(node.url_with_auth, rest=True,
                       retry=RetryPolicy(attempts=attempts, initial_delay=0.05, max_delay=0.5))
 
 
-async def open_regtest_store(path: Path, *, writer: bool = True) -> EventStore:
-    store = open_store(f"sqlite:///{path}")
-    await store.open(network="regtest", genesis_hash=REGTEST.genesis_hash, writer=writer)
-    return store
-
-
 async def crawl(
     node: NodeHandle,
-    store_path: Path,
+    spec: StoreSpec,
     models: Sequence[Model] | None = None,
     **options: Any,
 ) -> Crawler:
-    """Crawl ``node`` to its tip into the SQLite store at ``store_path``."""
+    """Crawl ``node`` to its tip into the store ``spec``."""
     async with client(node) as rpc:
-        store = await open_regtest_store(store_path)
+        store = await spec.open()
         try:
             crawler = Crawler(rpc, store, list(models or [AddressBalances()]), REGTEST,
                               CrawlerOptions(**{"poll_interval": 0.05, **options}))
@@ -57,9 +86,9 @@ def comparable_state(model: Model) -> dict[str, Any]:
     return state
 
 
-async def active_log(store_path: Path) -> list[tuple[Any, ...]]:
+async def active_log(spec: StoreSpec) -> list[tuple[Any, ...]]:
     """The active events as (model, version, type, payload, height, hash), in order."""
-    store = await open_regtest_store(store_path, writer=False)
+    store = await spec.open(writer=False)
     try:
         events = await store.read_events(EventQuery())
     finally:
@@ -75,14 +104,13 @@ async def active_log(store_path: Path) -> list[tuple[Any, ...]]:
 
 
 async def assert_matches_fresh_crawl(
-    node: NodeHandle, store_path: Path, models: Sequence[Model], tmp: Path, **options: Any
+    node: NodeHandle, spec: StoreSpec, models: Sequence[Model], fresh: StoreSpec,
+    **options: Any,
 ) -> None:
     """The invariant: state and active log equal those of a fresh crawl of the final chain."""
     fresh_models = [type(m)() for m in models]
-    fresh_path = tmp / f"fresh-{store_path.name}"
-    fresh_path.unlink(missing_ok=True)
-    fresh = await crawl(node, fresh_path, fresh_models, **options)
-    by_name = {m.name: m for m in fresh.models}
+    crawler = await crawl(node, fresh, fresh_models, **options)
+    by_name = {m.name: m for m in crawler.models}
     for model in models:
         assert comparable_state(model) == comparable_state(by_name[model.name]), model.name
-    assert await active_log(store_path) == await active_log(fresh_path)
+    assert await active_log(spec) == await active_log(fresh)

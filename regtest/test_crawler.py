@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import ClassVar
 
 import pytest
@@ -22,13 +21,7 @@ from chaincrawler.crawler.pipeline import Committed, Crawler, CrawlerOptions, Ro
 from chaincrawler.eventstore import EventQuery, EventStatus, NetworkMismatchError, open_store
 from chaincrawler.examples.balances import AddressBalances
 from chaincrawler.testing.chaingen import ChainGenerator
-from regtest.crawling import (
-    active_log,
-    assert_matches_fresh_crawl,
-    client,
-    crawl,
-    open_regtest_store,
-)
+from regtest.crawling import active_log, assert_matches_fresh_crawl, client, crawl
 from regtest.nodes import NodeHandle
 
 
@@ -43,31 +36,31 @@ async def chain(fresh_node) -> AsyncIterator[tuple[NodeHandle, ChainGenerator]]:
         yield node, gen
 
 
-async def test_catch_up_then_state_equals_a_fresh_crawl(chain, tmp_path: Path) -> None:
+async def test_catch_up_then_state_equals_a_fresh_crawl(chain, stores) -> None:
     node, gen = chain
-    store = tmp_path / "a.db"
+    store = stores("a")
     crawler = await crawl(node, store, catchup_batch_blocks=7)
     assert crawler.tip is not None and crawler.tip.hash == await gen.rpc.call("getbestblockhash")
     balances = crawler.models[1]
     assert isinstance(balances, AddressBalances)
     assert balances.balances and all(v >= 0 for v in balances.balances.values())
-    await assert_matches_fresh_crawl(node, store, crawler.models, tmp_path)
+    await assert_matches_fresh_crawl(node, store, crawler.models, stores("fresh"))
     # a restart resumes from the stored tip and doubles nothing
     again = await crawl(node, store)
     assert again.tip == crawler.tip
-    assert await active_log(store) == await active_log(tmp_path / "fresh-a.db")
+    assert await active_log(store) == await active_log(stores("fresh"))
 
 
 async def test_reorg_with_double_spend_rolls_back_and_matches_fresh_crawl(
-    chain, tmp_path: Path
+    chain, stores
 ) -> None:
     node, gen = chain
-    store = tmp_path / "r.db"
+    store = stores("r")
     await crawl(node, store)
     result = await gen.reorg(3, 4, double_spend=True)
     notes: list[object] = []
     async with client(node) as rpc:
-        s = await open_regtest_store(store)
+        s = await store.open()
         try:
             crawler = Crawler(rpc, s, [AddressBalances()], REGTEST, CrawlerOptions())
             crawler.subscribe(notes.append)
@@ -87,14 +80,14 @@ async def test_reorg_with_double_spend_rolls_back_and_matches_fresh_crawl(
     assert all(e.reorg_id == reorgs[0].id for e in old)
     chain_model = crawler.models[0]
     assert chain_model.run_query("reorgs", {})[0]["fork_height"] == result.fork_height
-    await assert_matches_fresh_crawl(node, store, crawler.models, tmp_path)
+    await assert_matches_fresh_crawl(node, store, crawler.models, stores("fresh"))
 
 
-async def test_follow_mode_sees_new_blocks_and_a_reorg(chain, tmp_path: Path) -> None:
+async def test_follow_mode_sees_new_blocks_and_a_reorg(chain, stores) -> None:
     node, gen = chain
-    store = tmp_path / "f.db"
+    store = stores("f")
     async with client(node) as rpc:
-        s = await open_regtest_store(store)
+        s = await store.open()
         crawler = Crawler(rpc, s, [AddressBalances()], REGTEST, CrawlerOptions(poll_interval=0.05))
         task = asyncio.create_task(crawler.run(follow=True))
         try:
@@ -109,14 +102,14 @@ async def test_follow_mode_sees_new_blocks_and_a_reorg(chain, tmp_path: Path) ->
             crawler.stop()
             await task
             await s.close()
-    await assert_matches_fresh_crawl(node, store, crawler.models, tmp_path)
+    await assert_matches_fresh_crawl(node, store, crawler.models, stores("fresh"))
 
 
 async def test_reorg_deeper_than_the_window_stops_with_store_unchanged(
-    chain, tmp_path: Path
+    chain, stores
 ) -> None:
     node, gen = chain
-    store = tmp_path / "d.db"
+    store = stores("d")
     await crawl(node, store, max_reorg_depth=2)
     before = await active_log(store)
     await gen.reorg(4, 5)
@@ -135,9 +128,9 @@ class Boom(AddressBalances):
         super().process_block(block)
 
 
-async def test_model_that_raises_commits_nothing_of_that_block(chain, tmp_path: Path) -> None:
+async def test_model_that_raises_commits_nothing_of_that_block(chain, stores) -> None:
     node, gen = chain
-    store = tmp_path / "m.db"
+    store = stores("m")
     tip = await gen.rpc.call("getblockcount")
     Boom.fail_at = tip - 2
     try:
@@ -149,7 +142,7 @@ async def test_model_that_raises_commits_nothing_of_that_block(chain, tmp_path: 
     assert (err.model, err.height) == ("address_balances", tip - 2)
     assert err.block_hash == await gen.rpc.call("getblockhash", tip - 2)
     assert "RuntimeError: boom" in str(err)
-    s = await open_regtest_store(store, writer=False)
+    s = await store.open(writer=False)
     try:
         stored_tip = await s.tip()
     finally:
@@ -157,11 +150,11 @@ async def test_model_that_raises_commits_nothing_of_that_block(chain, tmp_path: 
     assert stored_tip is not None and stored_tip.height == tip - 3
     # restart with the fixed model: resumes there and ends equal to a fresh crawl
     crawler = await crawl(node, store, [AddressBalances()])
-    await assert_matches_fresh_crawl(node, store, crawler.models, tmp_path)
+    await assert_matches_fresh_crawl(node, store, crawler.models, stores("fresh"))
 
 
 async def test_model_error_retry_policy_recovers_from_a_transient_failure(
-    chain, tmp_path: Path
+    chain, stores
 ) -> None:
     node, _gen = chain
     failures = {"left": 2}
@@ -175,24 +168,26 @@ async def test_model_error_retry_policy_recovers_from_a_transient_failure(
                 raise RuntimeError("transient")
             super().process_block(block)
 
-    store = tmp_path / "flaky.db"
+    store = stores("flaky")
     crawler = await crawl(node, store, [Flaky()], on_model_error="retry", model_error_retries=3)
     assert failures["left"] == 0
-    await assert_matches_fresh_crawl(node, store, crawler.models, tmp_path)
+    await assert_matches_fresh_crawl(node, store, crawler.models, stores("fresh"))
 
 
-async def test_store_of_another_network_is_refused(chain, tmp_path: Path) -> None:
-    store = open_store(f"sqlite:///{tmp_path / 'main.db'}")
+async def test_store_of_another_network_is_refused(chain, stores) -> None:
+    spec = stores("main")
+    store = open_store(spec.url, **({"schema": spec.schema} if spec.schema else {}))
     await store.open(network="mainnet", genesis_hash=MAINNET.genesis_hash)
     await store.close()
     with pytest.raises(NetworkMismatchError, match="mainnet"):
-        await open_regtest_store(tmp_path / "main.db")
+        await spec.open()
 
 
-async def test_node_of_another_network_is_refused(chain, tmp_path: Path) -> None:
+async def test_node_of_another_network_is_refused(chain, stores) -> None:
     node, _ = chain
     async with client(node) as rpc:
-        s = open_store(f"sqlite:///{tmp_path / 'm.db'}")
+        spec = stores("m")
+        s = open_store(spec.url, **({"schema": spec.schema} if spec.schema else {}))
         await s.open(network="mainnet", genesis_hash=MAINNET.genesis_hash)
         try:
             crawler = Crawler(rpc, s, [AddressBalances()], MAINNET)
@@ -203,10 +198,10 @@ async def test_node_of_another_network_is_refused(chain, tmp_path: Path) -> None
             await s.close()
 
 
-async def test_unreachable_node_is_a_clear_error(tmp_path: Path) -> None:
+async def test_unreachable_node_is_a_clear_error(stores) -> None:
     rpc = NodeClient("http://u:secret@127.0.0.1:9", retry=RetryPolicy(attempts=2,
                                                                       initial_delay=0.01))
-    s = await open_regtest_store(tmp_path / "u.db")
+    s = await stores("u").open()
     try:
         crawler = Crawler(rpc, s, [AddressBalances()], REGTEST)
         with pytest.raises(NodeUnreachableError) as info:
@@ -217,11 +212,11 @@ async def test_unreachable_node_is_a_clear_error(tmp_path: Path) -> None:
     assert "127.0.0.1:9" in str(info.value) and "secret" not in str(info.value)
 
 
-async def test_node_lost_mid_sync_then_resume_loses_nothing(chain, tmp_path: Path) -> None:
+async def test_node_lost_mid_sync_then_resume_loses_nothing(chain, stores) -> None:
     node, _gen = chain
-    store = tmp_path / "lost.db"
+    store = stores("lost")
     async with client(node, attempts=2) as rpc:
-        s = await open_regtest_store(store)
+        s = await store.open()
         try:
             crawler = Crawler(rpc, s, [AddressBalances()], REGTEST,
                               CrawlerOptions(catchup_batch_blocks=3, fetch_chunk_blocks=1,
@@ -244,4 +239,4 @@ async def test_node_lost_mid_sync_then_resume_loses_nothing(chain, tmp_path: Pat
     assert committed.hash != best  # the loss really happened mid-sync
     crawler = await crawl(node, store)
     assert crawler.tip is not None and crawler.tip.hash == best
-    await assert_matches_fresh_crawl(node, store, crawler.models, tmp_path)
+    await assert_matches_fresh_crawl(node, store, crawler.models, stores("fresh"))

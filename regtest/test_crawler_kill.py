@@ -17,7 +17,7 @@ from pathlib import Path
 
 from chaincrawler.eventstore import EventQuery, EventStatus
 from chaincrawler.testing.chaingen import ChainGenerator
-from regtest.crawling import assert_matches_fresh_crawl, client, crawl, open_regtest_store
+from regtest.crawling import StoreFactory, StoreSpec, assert_matches_fresh_crawl, client, crawl
 from regtest.nodes import NodeHandle
 
 SEQUENCES = int(os.environ.get("CHAINCRAWLER_PROPERTY_SEQUENCES", "50"))
@@ -25,14 +25,14 @@ SEED = int(os.environ.get("CHAINCRAWLER_PROPERTY_SEED", "20261123"))
 MODEL = "chaincrawler.examples.balances:AddressBalances"
 
 
-def start_crawler(node: NodeHandle, store: Path, start: int, rng: random.Random,
+def start_crawler(node: NodeHandle, store: StoreSpec, start: int, rng: random.Random,
                   log: Path) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
+        **store.env(),
         "CHAINCRAWLER_NETWORK": "regtest",
         "CHAINCRAWLER_NODE__URLS": node.url_with_auth,
         "CHAINCRAWLER_NODE__REST": "true",
-        "CHAINCRAWLER_STORE__URL": f"sqlite:///{store}",
         "CHAINCRAWLER_CRAWLER__START_HEIGHT": str(start),
         "CHAINCRAWLER_CRAWLER__POLL_INTERVAL": "0.05",
         "CHAINCRAWLER_CRAWLER__CATCHUP_BATCH_BLOCKS": str(rng.randint(1, 6)),
@@ -51,7 +51,9 @@ def kill(proc: subprocess.Popen[bytes] | None) -> None:
         proc.wait()
 
 
-async def test_random_mine_reorg_kill_restart_sequences(fresh_node, tmp_path: Path) -> None:
+async def test_random_mine_reorg_kill_restart_sequences(
+    fresh_node, stores: StoreFactory, tmp_path: Path
+) -> None:
     node: NodeHandle = fresh_node()
     rng = random.Random(SEED)
     log = tmp_path / "crawler.log"
@@ -60,7 +62,7 @@ async def test_random_mine_reorg_kill_restart_sequences(fresh_node, tmp_path: Pa
         await gen.mine_until_mature()
         for i in range(SEQUENCES):
             start = max(0, gen.height - 12)
-            store = tmp_path / f"seq{i}.db"
+            store = stores(f"seq{i}")
             proc = start_crawler(node, store, start, rng, log)
             try:
                 for _ in range(rng.randint(3, 6)):
@@ -68,9 +70,13 @@ async def test_random_mine_reorg_kill_restart_sequences(fresh_node, tmp_path: Pa
                     if op == "mine":
                         await gen.fill(rng.randint(1, 2), rng.randint(1, 3))
                     elif op == "reorg":
+                        double_spend = rng.random() < 0.5
+                        if double_spend:  # give the reorged blocks a spend to conflict with
+                            await gen.send()
+                            await gen.mine(1)
                         depth = rng.randint(1, min(10, gen.height - start - 1))
                         await gen.reorg(depth, depth + rng.randint(0, 2),
-                                        double_spend=rng.random() < 0.5)
+                                        double_spend=double_spend)
                     else:
                         await asyncio.sleep(rng.uniform(0.0, 1.5))
                         kill(proc)
@@ -82,9 +88,9 @@ async def test_random_mine_reorg_kill_restart_sequences(fresh_node, tmp_path: Pa
             assert proc.returncode == -signal.SIGKILL, log.read_text()[-3000:]
 
             crawler = await crawl(node, store, start_height=start)
-            await assert_matches_fresh_crawl(node, store, crawler.models, tmp_path,
+            await assert_matches_fresh_crawl(node, store, crawler.models, stores(f"fresh{i}"),
                                              start_height=start)
-            s = await open_regtest_store(store, writer=False)
+            s = await store.open(writer=False)
             try:
                 events = await s.read_events(EventQuery(include_rolled_back=True))
                 canonical = {b.hash for b in await s.chain_window(10_000)}

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 import traceback
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -68,9 +69,15 @@ class Committed:
 
 @dataclass(frozen=True, slots=True)
 class RolledBack:
-    """A reorg rolled back every event above ``reorg.fork_height``."""
+    """A reorg rolled back every event above ``reorg.fork_height``.
+
+    ``rollback_seconds`` is the store's rollback transaction, ``restore_seconds`` the
+    rebuild of every model's state at the fork (snapshot plus replay).
+    """
 
     reorg: Reorg
+    rollback_seconds: float = 0.0
+    restore_seconds: float = 0.0
 
 
 Notification = Committed | RolledBack
@@ -341,7 +348,15 @@ class Crawler:
         if fork is None:
             raise DeepReorgError(tip.height, self.options.max_reorg_depth)
         new_tip = await self.node.get_best_block_hash()
+        started = time.perf_counter()
         reorg = await self.store.rollback(fork, new_tip)
+        rolled_back = time.perf_counter()
+        self._tip = await self.store.tip()
+        self._last_snapshot.clear()
+        for model in self.models:
+            await self._restore_model(model)
+        restored = time.perf_counter()
+        self.chain_model.note_reorg(fork, reorg.depth, reorg.old_tip_height, reorg.old_tip_hash)
         log.warning(
             "reorg",
             fork_height=fork,
@@ -349,13 +364,10 @@ class Crawler:
             old_tip=tip.hash,
             new_tip=new_tip,
             rolled_back_events=reorg.rolled_back_events,
+            rollback_ms=round((rolled_back - started) * 1000, 1),
+            restore_ms=round((restored - rolled_back) * 1000, 1),
         )
-        self._tip = await self.store.tip()
-        self._last_snapshot.clear()
-        for model in self.models:
-            await self._restore_model(model)
-        self.chain_model.note_reorg(fork, reorg.depth, reorg.old_tip_height, reorg.old_tip_hash)
-        await self._notify(RolledBack(reorg))
+        await self._notify(RolledBack(reorg, rolled_back - started, restored - rolled_back))
 
     # -- state ----------------------------------------------------------------------
 

@@ -218,6 +218,7 @@ class ChainGenerator:
         self._pending_spends: dict[OutPoint, str] = {}
         self._coins: dict[OutPoint, Coin] = {}
         self._foreign: set[str] = set()  # mempool txids that touch none of our coins
+        self._reorgs = 0
 
     # ------------------------------------------------------------------ state
 
@@ -488,8 +489,15 @@ class ChainGenerator:
         return payments
 
     def other_miner_address(self) -> str:
-        """A P2WPKH address, not the generator's, that competing branches are mined to."""
-        digest = hashlib.sha256(_OTHER_MINER_TAG + self._seed_bytes).digest()[:20]
+        """A P2WPKH address, not the generator's, that competing branches are mined to.
+
+        Each call gives the next of a deterministic series: two reorgs at the same fork
+        within one second would otherwise mine the very same (now invalid) block, which
+        Core refuses ("ProcessNewBlock, block not accepted").
+        """
+        self._reorgs += 1
+        tag = _OTHER_MINER_TAG + self._seed_bytes + self._reorgs.to_bytes(4, "little")
+        digest = hashlib.sha256(tag).digest()[:20]
         return address_from_script(b"\x00\x14" + digest, REGTEST) or ""
 
     # ------------------------------------------------------------------ transactions
