@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -55,6 +55,20 @@ async def context() -> AsyncIterator[zmq.asyncio.Context]:
     ctx.destroy(linger=0)
 
 
+@pytest.fixture
+def publisher(context: zmq.asyncio.Context) -> Iterator[Callable[[], Publisher]]:
+    """Make publishers; each is closed at teardown (an unclosed one would block ctx.term)."""
+    made: list[Publisher] = []
+
+    def make() -> Publisher:
+        made.append(Publisher(context))
+        return made[-1]
+
+    yield make
+    for pub in made:
+        pub.socket.close(linger=0)
+
+
 async def subscribed(
     context: zmq.asyncio.Context, publishers: list[Publisher], topics: tuple[str, ...] = TOPICS
 ) -> ZmqSubscriber:
@@ -69,8 +83,8 @@ async def receive(sub: ZmqSubscriber, count: int) -> list[ZmqMessage]:
     return [await asyncio.wait_for(sub.recv(), 5) for _ in range(count)]
 
 
-async def test_recorded_core_frames_are_parsed_without_gaps(context):
-    pub = Publisher(context)
+async def test_recorded_core_frames_are_parsed_without_gaps(context, publisher):
+    pub = publisher()
     async with await subscribed(context, [pub]) as sub:
         await pub.send(FRAMES)
         messages = await receive(sub, len(FRAMES))
@@ -86,8 +100,8 @@ async def test_recorded_core_frames_are_parsed_without_gaps(context):
     assert all(m.endpoint == pub.endpoint for m in messages)
 
 
-async def test_a_dropped_message_is_reported_as_a_gap(context):
-    pub = Publisher(context)
+async def test_a_dropped_message_is_reported_as_a_gap(context, publisher):
+    pub = publisher()
     async with await subscribed(context, [pub]) as sub:
         with structlog.testing.capture_logs() as logs:
             await pub.send([FRAMES[0], FRAMES[3]])  # rawtx 0x6f, then 0x71: 0x70 was lost
@@ -97,8 +111,8 @@ async def test_a_dropped_message_is_reported_as_a_gap(context):
     assert any(entry["event"] == "zmq.gap" for entry in logs)
 
 
-async def test_malformed_messages_are_logged_skipped_and_count_as_missed(context):
-    pub = Publisher(context)
+async def test_malformed_messages_are_logged_skipped_and_count_as_missed(context, publisher):
+    pub = publisher()
     good_tx, bad_counter, good_tx2 = FRAMES[0], [b"rawtx", FRAMES[2][1], b"\x70\x00"], FRAMES[3]
     async with await subscribed(context, [pub]) as sub:
         with structlog.testing.capture_logs() as logs:
@@ -120,8 +134,8 @@ async def test_malformed_messages_are_logged_skipped_and_count_as_missed(context
     assert len(malformed) == 5
 
 
-async def test_counters_are_tracked_per_endpoint(context):
-    pubs = [Publisher(context), Publisher(context)]
+async def test_counters_are_tracked_per_endpoint(context, publisher):
+    pubs = [publisher(), publisher()]
     async with await subscribed(context, pubs, ("hashblock",)) as sub:
         await pubs[0].send([[b"hashblock", bytes(32), (7).to_bytes(4, "little")]])
         (a,) = await receive(sub, 1)
@@ -137,8 +151,8 @@ async def test_counters_are_tracked_per_endpoint(context):
     assert not (a.gap or b.gap or c.gap)
 
 
-async def test_async_iteration(context):
-    pub = Publisher(context)
+async def test_async_iteration(context, publisher):
+    pub = publisher()
     async with await subscribed(context, [pub], ("hashblock",)) as sub:
         await pub.send([FRAMES[5]])
         async for message in sub:
@@ -174,8 +188,8 @@ def test_from_notifications_uses_the_nodes_endpoints():
         ZmqSubscriber("tcp://127.0.0.1:1", ("blocks",))
 
 
-async def test_topic_map_subscribes_each_endpoint_to_its_own_topics(context):
-    blocks, mempool = Publisher(context), Publisher(context)
+async def test_topic_map_subscribes_each_endpoint_to_its_own_topics(context, publisher):
+    blocks, mempool = publisher(), publisher()
     topic_map = {"hashblock": blocks.endpoint, "sequence": mempool.endpoint}
     async with ZmqSubscriber.from_topic_map(topic_map, context=context) as sub:
         await blocks.wait_subscribed(("hashblock",))
