@@ -24,6 +24,7 @@ import zmq
 import zmq.asyncio
 
 from chaincrawler.crawler.errors import NodeConfigError
+from chaincrawler.errors import ChaincrawlerError
 
 log = structlog.get_logger(__name__)
 
@@ -35,7 +36,7 @@ _KINDS: dict[int, SequenceKind] = {ord("C"): "C", ord("D"): "D", ord("A"): "A", 
 _WILDCARD_HOSTS = frozenset({"0.0.0.0", "*", "::", "[::]"})
 
 
-class MalformedZmqMessage(ValueError):
+class MalformedZmqMessage(ChaincrawlerError, ValueError):
     """A multipart message that is not a valid Core notification (logged and skipped)."""
 
 
