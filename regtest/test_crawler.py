@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from typing import ClassVar
 
@@ -23,6 +26,8 @@ from chaincrawler.examples.balances import AddressBalances
 from chaincrawler.testing.chaingen import ChainGenerator
 from regtest.crawling import active_log, assert_matches_fresh_crawl, client, crawl
 from regtest.nodes import NodeHandle
+
+MODEL = "chaincrawler.examples.balances:AddressBalances"
 
 
 @pytest.fixture
@@ -240,3 +245,37 @@ async def test_node_lost_mid_sync_then_resume_loses_nothing(chain, stores) -> No
     crawler = await crawl(node, store)
     assert crawler.tip is not None and crawler.tip.hash == best
     await assert_matches_fresh_crawl(node, store, crawler.models, stores("fresh"))
+
+
+async def test_rebuild_command_recovers_from_a_deep_reorg(chain, stores) -> None:
+    node, gen = chain
+    store = stores("deep")
+    await crawl(node, store, max_reorg_depth=2)
+    await gen.reorg(4, 5)
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("CHAINCRAWLER_")},
+        **store.env(),
+        "CHAINCRAWLER_NETWORK": "regtest",
+        "CHAINCRAWLER_NODE__URLS": node.url_with_auth,
+        "CHAINCRAWLER_CRAWLER__MAX_REORG_DEPTH": "2",
+    }
+    run = [sys.executable, "-m", "chaincrawler", "run", MODEL, "--no-follow"]
+    refused = subprocess.run(run, env=env, capture_output=True, text=True, timeout=120,
+                             check=False)
+    assert refused.returncode == 1
+    assert "chaincrawler rebuild" in refused.stderr
+    rebuilt = subprocess.run([sys.executable, "-m", "chaincrawler", "rebuild", MODEL, "--yes"],
+                             env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    s = await store.open(writer=False)
+    try:
+        tip = await s.tip()
+        reorgs = await s.reorgs()
+    finally:
+        await s.close()
+    assert tip is not None and tip.hash == await gen.rpc.call("getbestblockhash")
+    assert reorgs == []  # a fresh store: the deep reorg was never replayed into it
+    fresh = stores("fresh")
+    crawler = await crawl(node, fresh)
+    assert await active_log(store) == await active_log(fresh)
+    assert crawler.tip == tip

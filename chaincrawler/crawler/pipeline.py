@@ -56,7 +56,7 @@ class CrawlerOptions:
     poll_interval: float = 1.0
     on_model_error: str = "stop"
     model_error_retries: int = 3
-    prevout_cache_entries: int = 1_000_000
+    prevout_cache_entries: int = 300_000
 
 
 @dataclass(frozen=True, slots=True)

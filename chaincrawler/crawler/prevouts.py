@@ -26,16 +26,18 @@ class PrevoutError(ChaincrawlerError):
 class PrevoutResolver:
     """Fills ``TxIn.prev_txout`` for every non-coinbase input of a block."""
 
-    def __init__(self, node: NodeClient, max_entries: int = 1_000_000) -> None:
+    def __init__(self, node: NodeClient, max_entries: int = 300_000) -> None:
         self._node = node
         self._max = max_entries
-        self._cache: OrderedDict[tuple[bytes, int], TxOut] = OrderedDict()
+        # (txid, vout) -> (value, scriptPubKey): plain tuples, about 250 bytes an entry
+        self._cache: OrderedDict[tuple[bytes, int], tuple[int, bytes]] = OrderedDict()
         self.hits = 0
         self.misses = 0
 
     async def resolve(self, block: Block) -> None:
         """Resolve every input of ``block`` and remember its outputs for later blocks."""
         cache = self._cache
+        network = block.network
         missing = False
         for tx in block.transactions:
             if not tx.is_coinbase:
@@ -47,11 +49,11 @@ class PrevoutResolver:
                     if found is None:
                         missing = True
                     else:
-                        txin.prev_txout = found
+                        txin.prev_txout = TxOut(found[0], found[1], network)
                         self.hits += 1
             txid = tx.txid_bytes
             for vout, txout in enumerate(tx.outputs):
-                cache[(txid, vout)] = txout
+                cache[(txid, vout)] = (txout.value, txout.script_pubkey)
         if missing:
             await self._fill_from_node(block)
         while len(cache) > self._max:
