@@ -16,10 +16,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
+import hashlib
 import json
 import os
 import platform
 import sqlite3
+import statistics
 import sys
 import tempfile
 import time
@@ -34,6 +37,7 @@ import asyncpg
 
 from chaincrawler.eventstore import (
     BlockRecord,
+    EventQuery,
     EventStore,
     PendingEvent,
     PostgresEventStore,
@@ -55,16 +59,22 @@ class Batch:
 
 
 def block_hash(height: int, branch: str = "") -> str:
-    return f"{branch}{height:x}".rjust(64, "0")
+    """A fake block hash; ``branch`` (any text) tells competing branches apart."""
+    tag = hashlib.sha256(branch.encode()).hexdigest()[:16] if branch else ""
+    return f"{tag}{height:048x}".rjust(64, "0")
 
 
-def make_batches(start: int, count: int, blocks_per_batch: int, per_block: int) -> Iterator[Batch]:
+def make_batches(
+    start: int, count: int, blocks_per_batch: int, per_block: int, branch: str = ""
+) -> Iterator[Batch]:
     """``count`` batches of linked blocks from ``start``, each block with ``per_block`` events."""
     height = start
     for _ in range(count):
         blocks, events = [], []
         for _ in range(blocks_per_batch):
-            block = BlockRecord(height, block_hash(height), block_hash(height - 1), 1_600_000_000)
+            block = BlockRecord(
+                height, block_hash(height, branch), block_hash(height - 1, branch), 1_600_000_000
+            )
             blocks.append(block)
             for i in range(per_block):
                 payload = json.dumps({
@@ -135,21 +145,24 @@ async def postgres_ceiling(dsn: str, schema_name: str, rows: list[tuple[Any, ...
         await conn.close()
 
 
-async def time_rollback(store: EventStore, depth: int = 6) -> tuple[float, int]:
-    """Seconds to roll back ``depth`` blocks, then recommit them; events rolled back."""
-    tip = await store.tip()
-    assert tip is not None
-    window = await store.chain_window(depth)
-    branch = [
-        BlockRecord(b.height, block_hash(b.height, "b"), block_hash(b.height - 1, "b"), b.time)
-        for b in window
-    ]
-    branch[0] = BlockRecord(branch[0].height, branch[0].hash, window[0].prev_hash, window[0].time)
-    started = time.perf_counter()
-    reorg = await store.rollback(tip.height - depth)
-    spent = time.perf_counter() - started
-    await store.commit(branch, [])
-    return spent, reorg.rolled_back_events
+async def time_rollback(store: EventStore, repeat: int, depth: int = 6) -> tuple[float, int]:
+    """Median seconds to roll back the last ``depth`` blocks, and the events rolled back.
+
+    Each round rolls back, then commits a competing branch with as many events.
+    """
+    timings, rolled = [], 0
+    for round_ in range(repeat):
+        window = await store.chain_window(depth + 1)
+        fork, old = window[0], window[1:]
+        per_block = len(await store.read_events(EventQuery(from_height=old[-1].height)))
+        (batch,) = make_batches(fork.height + 1, 1, depth, per_block, branch=f"b{round_}")
+        batch.blocks[0] = dataclasses.replace(batch.blocks[0], prev_hash=fork.hash)
+        started = time.perf_counter()
+        reorg = await store.rollback(fork.height)
+        timings.append(time.perf_counter() - started)
+        rolled = reorg.rolled_back_events
+        await store.commit(batch.blocks, batch.events)
+    return statistics.median(timings), rolled
 
 
 async def grow(store: EventStore, target: int, blocks_per_batch: int, per_block: int) -> None:
@@ -158,9 +171,7 @@ async def grow(store: EventStore, target: int, blocks_per_batch: int, per_block:
         tip = await store.tip()
         assert tip is not None
         (batch,) = make_batches(tip.height + 1, 1, blocks_per_batch, per_block)
-        batch.blocks[0] = BlockRecord(
-            batch.blocks[0].height, batch.blocks[0].hash, tip.hash, batch.blocks[0].time
-        )
+        batch.blocks[0] = dataclasses.replace(batch.blocks[0], prev_hash=tip.hash)
         await store.commit(batch.blocks, batch.events)
 
 
@@ -180,9 +191,9 @@ async def rollback_seconds(
     await store.open(network=NETWORK, genesis_hash=GENESIS)
     try:
         await time_store(store, batches)
-        small = (await store.max_position(), *await time_rollback(store))
+        small = (await store.max_position(), *await time_rollback(store, args.repeat))
         await grow(store, args.rollback_events, args.blocks_per_batch, args.events_per_block)
-        big = (await store.max_position(), *await time_rollback(store))
+        big = (await store.max_position(), *await time_rollback(store, args.repeat))
     finally:
         await store.close()
     return {"rollbacks": [small, big]}
@@ -273,7 +284,8 @@ def render(results: list[dict[str, Any]], total: int, args: argparse.Namespace) 
     lines += [
         "",
         "Rollback of the last 6 blocks (one transaction: events marked, reorg row, "
-        "snapshots dropped, blocks orphaned):",
+        f"snapshots dropped, blocks orphaned), median of {args.repeat} rollbacks, each "
+        "followed by a competing branch with as many events:",
         "",
         "| backend | events stored | events rolled back | rollback ms |",
         "|---|---:|---:|---:|",
@@ -299,7 +311,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--blocks-per-batch", type=int, default=50)
     parser.add_argument("--events-per-block", type=int, default=2_000)
     parser.add_argument("--rollback-events", type=int, default=1_000_000)
-    parser.add_argument("--repeat", type=int, default=3, help="append runs; the best counts")
+    parser.add_argument(
+        "--repeat", type=int, default=3,
+        help="append runs (the best counts) and rollbacks (the median counts)",
+    )
     parser.add_argument(
         "--pg-dsn",
         default=os.environ.get(

@@ -65,6 +65,7 @@ _INSERT_BLOCK = sql.numbered(sql.INSERT_BLOCK)
 _MAX_ACTIVE_VERSION = sql.numbered(sql.MAX_ACTIVE_VERSION)
 _UPSERT_SNAPSHOT = sql.numbered(sql.UPSERT_SNAPSHOT)
 _LATEST_SNAPSHOT = sql.numbered(sql.LATEST_SNAPSHOT)
+_FIRST_ACTIVE_ABOVE = sql.numbered(sql.FIRST_ACTIVE_ABOVE)
 _INSERT_REORG = sql.numbered(sql.INSERT_REORG)
 _ROLL_BACK_EVENTS = sql.numbered(sql.ROLL_BACK_EVENTS)
 _SET_REORG_COUNT = sql.numbered(sql.SET_REORG_COUNT)
@@ -346,9 +347,12 @@ class PostgresEventStore(EventStore):
                     f"{'empty' if tip is None else tip.height}"
                 )
             fork_hash = await self._fork_hash(conn, fork_height)
+            last = await conn.fetchval(sql.MAX_POSITION)
+            first = await conn.fetchval(_FIRST_ACTIVE_ABOVE, fork_height)
             reorg_id = await conn.fetchval(
                 _INSERT_REORG, fork_height, fork_hash, tip.height, tip.hash, new_tip_hash,
-                tip.height - fork_height, datetime.now(UTC),
+                tip.height - fork_height, last + 1 if first is None else first, last,
+                datetime.now(UTC),
             )
             status = await conn.execute(_ROLL_BACK_EVENTS, reorg_id, fork_height)
             await conn.execute(_SET_REORG_COUNT, int(status.split()[-1]), reorg_id)

@@ -144,6 +144,9 @@ class EventQuery:
     the rolled-back ones, and ``reorg_id`` keeps only the events a given reorg
     rolled back (it implies ``include_rolled_back``). Events are ordered by
     position, ascending or descending.
+
+    Reads of active events are indexed for every filter, as are ``reorg_id``
+    and position ranges; other filters over rolled-back events scan positions.
     """
 
     model: str | None = None

@@ -12,13 +12,14 @@ Tables:
 - ``reorgs``: one row per rollback.
 - ``checkpoints``: the last position each named subscriber processed.
 
-No foreign keys: the store writes every table itself inside one transaction,
-and PostgreSQL would pay an index check per event row on append and rollback.
-For the same reason ``events`` has no index on ``reorg_id``: a rollback rewrites
-each rolled-back row in every index that covers it (PostgreSQL cannot make the
-update HOT, ``status`` being in an index predicate), so every index on
-``events`` costs rollback time. Events of one reorg are found through
-``block_height`` (they all lie above the reorg's fork).
+Every secondary index of ``events`` is partial, on active events only. A
+rollback rewrites each rolled-back row (PostgreSQL cannot make the update HOT:
+``status`` is in an index predicate), and the new row versions then enter only
+the primary key, not every index: this halves PostgreSQL's rollback cost. Reads
+of active events are indexed by every filter; rolled-back events are found by
+position, and those of one reorg through the position range the ``reorgs`` row
+records. No foreign keys either: the store writes every table itself inside one
+transaction, and each would cost an index probe per event row.
 """
 
 from __future__ import annotations
@@ -76,8 +77,14 @@ sa.Index(
     "ux_events_model_version_active", events.c.model, events.c.version, unique=True,
     sqlite_where=_ACTIVE, postgresql_where=_ACTIVE,
 )
-sa.Index("ix_events_model_position", events.c.model, events.c.position)
-sa.Index("ix_events_block_height", events.c.block_height)
+sa.Index(
+    "ix_events_active_model_position", events.c.model, events.c.position,
+    sqlite_where=_ACTIVE, postgresql_where=_ACTIVE,
+)
+sa.Index(
+    "ix_events_active_block_height", events.c.block_height, events.c.position,
+    sqlite_where=_ACTIVE, postgresql_where=_ACTIVE,
+)
 
 blocks = sa.Table(
     "blocks",
@@ -121,6 +128,9 @@ reorgs = sa.Table(
     sa.Column("new_tip_hash", sa.Text, nullable=True),
     sa.Column("depth", sa.Integer, nullable=False),
     sa.Column("rolled_back_events", sa.BigInteger, nullable=False),
+    # Every event this reorg rolled back has a position in [first, last].
+    sa.Column("first_position", sa.BigInteger, nullable=False),
+    sa.Column("last_position", sa.BigInteger, nullable=False),
     sa.Column("created_at", _Time, nullable=False),
 )
 

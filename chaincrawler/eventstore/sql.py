@@ -66,9 +66,14 @@ LATEST_SNAPSHOT = (
     "SELECT model, block_height, block_hash, state, created_at FROM snapshots "
     "WHERE model = ? AND block_height <= ? ORDER BY block_height DESC LIMIT 1"
 )
+FIRST_ACTIVE_ABOVE = (
+    "SELECT position FROM events WHERE status = 'active' AND block_height > ? "
+    "ORDER BY block_height, position LIMIT 1"
+)
 INSERT_REORG = (
     "INSERT INTO reorgs (fork_height, fork_hash, old_tip_height, old_tip_hash, new_tip_hash, "
-    "depth, rolled_back_events, created_at) VALUES (?, ?, ?, ?, ?, ?, 0, ?) RETURNING id"
+    "depth, rolled_back_events, first_position, last_position, created_at) "
+    "VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?, ?) RETURNING id"
 )
 ROLL_BACK_EVENTS = (
     "UPDATE events SET status = 'rolled_back', reorg_id = ? "
@@ -129,10 +134,14 @@ def select_events(query: EventQuery, style: Style) -> tuple[str, list[Any]]:
     if query.event_types is not None:
         where.append(params.any_of("event_type", query.event_types))
     if query.reorg_id is not None:
-        # No index on reorg_id: the events a reorg rolled back all lie above its fork.
+        # No index on reorg_id: the reorg row records the positions it rolled back.
         where.append(f"reorg_id = {params.add(query.reorg_id)}")
         where.append(
-            "block_height > (SELECT fork_height FROM reorgs WHERE id = "
+            "position >= (SELECT first_position FROM reorgs WHERE id = "
+            f"{params.add(query.reorg_id)})"
+        )
+        where.append(
+            "position <= (SELECT last_position FROM reorgs WHERE id = "
             f"{params.add(query.reorg_id)})"
         )
     elif not query.include_rolled_back:

@@ -276,11 +276,12 @@ class SQLiteEventStore(EventStore):
                     f"{'empty' if tip is None else tip.height}"
                 )
             fork_hash = self._fork_hash(conn, fork_height)
-            now = _now()
+            last = conn.exec_driver_sql(sql.MAX_POSITION).scalar_one()
+            first = conn.exec_driver_sql(sql.FIRST_ACTIVE_ABOVE, (fork_height,)).scalar()
             reorg_id = conn.exec_driver_sql(
                 sql.INSERT_REORG,
                 (fork_height, fork_hash, tip.height, tip.hash, new_tip_hash,
-                 tip.height - fork_height, now),
+                 tip.height - fork_height, last + 1 if first is None else first, last, _now()),
             ).scalar_one()
             rolled_back = conn.exec_driver_sql(sql.ROLL_BACK_EVENTS, (reorg_id, fork_height))
             conn.exec_driver_sql(sql.SET_REORG_COUNT, (rolled_back.rowcount, reorg_id))

@@ -9,6 +9,7 @@ inject faults the public API cannot produce).
 from __future__ import annotations
 
 import abc
+import asyncio
 import dataclasses
 import hashlib
 import json
@@ -347,6 +348,23 @@ class EventStoreConformance:
             await fresh.close()
         assert canonical_events(await store.read_events()) == canonical_events(fresh_events)
 
+    async def test_events_of_each_reorg_across_nested_reorgs(self, store: EventStore) -> None:
+        main = make_chain(1, 8)
+        await store.commit(main, make_events(main, per_block=3))
+        first = await store.rollback(5)
+        branch = make_chain(6, 3, branch="b", prev_hash=main[4].hash)
+        await store.commit(branch, make_events(branch, per_block=3))
+        second = await store.rollback(3)  # deeper: main 4-5 and the whole branch
+
+        everything = await store.read_events(EventQuery(include_rolled_back=True))
+        for reorg, heights in ((first, {6, 7, 8}), (second, {4, 5, 6, 7, 8})):
+            mine = await store.read_events(EventQuery(reorg_id=reorg.id))
+            assert mine == [e for e in everything if e.reorg_id == reorg.id]
+            assert {e.block_height for e in mine} == heights
+            assert len(mine) == reorg.rolled_back_events
+        assert second.rolled_back_events == 6 + 9
+        assert [e.position for e in await store.read_events()] == list(range(1, 10))
+
     async def test_rollback_refuses_impossible_forks(self, store: EventStore) -> None:
         with pytest.raises(StoreConflictError):
             await store.rollback(0)
@@ -486,6 +504,30 @@ class EventStoreConformance:
         finally:
             await reader.close()
             await other_reader.close()
+
+    async def test_readers_never_see_a_partial_commit(
+        self, backend: StoreBackend, store: EventStore
+    ) -> None:
+        first = make_chain(1, 1)
+        await store.commit(first, make_events(first))
+        blocks = make_chain(2, 20, prev_hash=first[0].hash)
+        events = make_events(blocks, models=("a", "b"), per_block=300)
+        reader = await open_store_at(backend, writer=False)
+        try:
+            commit = asyncio.create_task(store.commit(blocks, events))
+            tips, counts, positions = set(), set(), set()
+            while not commit.done():
+                tip = await reader.tip()
+                tips.add(None if tip is None else tip.height)
+                counts.add(len(await reader.read_events(EventQuery(from_position=3))))
+                positions.add(await reader.max_position())
+            await commit
+            assert tips <= {1, 21}
+            assert counts <= {0, len(events)}
+            assert positions <= {2, 2 + len(events)}
+            assert len(await reader.read_events()) == 2 + len(events)
+        finally:
+            await reader.close()
 
     async def test_closed_store_refuses_calls(self, backend: StoreBackend) -> None:
         store = backend.new_store()
