@@ -7,20 +7,11 @@ import os
 import uuid
 from collections.abc import AsyncIterator, Callable
 
-import asyncpg
 import pytest
 
+from chaincrawler.testing.postgres import drop_schemas, unreachable_reason
+
 DEFAULT_PG_DSN = "postgresql://postgres@127.0.0.1:5432/test"
-
-
-async def _reachable(dsn: str) -> str | None:
-    """None if PostgreSQL answers at ``dsn``, else why not."""
-    try:
-        conn = await asyncpg.connect(dsn, timeout=5)
-    except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-        return f"{type(exc).__name__}: {exc}"
-    await conn.close()
-    return None
 
 
 @pytest.fixture(scope="session")
@@ -31,7 +22,7 @@ def pg_dsn() -> str:
     a missing PostgreSQL in CI is an error, not a reason to skip.
     """
     dsn = os.environ.get("CHAINCRAWLER_TEST_PG_DSN", DEFAULT_PG_DSN)
-    problem = asyncio.run(_reachable(dsn))
+    problem = asyncio.run(unreachable_reason(dsn))
     if problem is not None:
         message = f"PostgreSQL not reachable at {dsn} ({problem}); set CHAINCRAWLER_TEST_PG_DSN"
         if os.environ.get("CI", "").lower() == "true":
@@ -50,9 +41,4 @@ async def pg_schemas(pg_dsn: str) -> AsyncIterator[Callable[[], str]]:
         return names[-1]
 
     yield new_name
-    conn = await asyncpg.connect(pg_dsn)
-    try:
-        for name in names:
-            await conn.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
-    finally:
-        await conn.close()
+    await drop_schemas(pg_dsn, names)

@@ -18,7 +18,8 @@ import pytest
 
 from chaincrawler.crawler.node import NodeClient, RetryPolicy
 from chaincrawler.testing.chaingen import ChainGenerator
-from regtest.crawling import StoreFactory, StoreSpec, drop_schemas
+from chaincrawler.testing.postgres import drop_schemas
+from regtest.crawling import StoreFactory, StoreSpec
 from regtest.harness import RawRpc
 from regtest.nodes import NodeHandle, launch
 

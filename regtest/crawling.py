@@ -7,8 +7,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import asyncpg
-
 from chaincrawler.chain.networks import REGTEST
 from chaincrawler.crawler.node import NodeClient, RetryPolicy
 from chaincrawler.crawler.pipeline import Crawler, CrawlerOptions
@@ -45,15 +43,6 @@ class StoreSpec:
 
 
 StoreFactory = Callable[[str], StoreSpec]
-
-
-async def drop_schemas(dsn: str, schemas: Sequence[str]) -> None:
-    conn = await asyncpg.connect(dsn)
-    try:
-        for schema in schemas:
-            await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-    finally:
-        await conn.close()
 
 
 def client(node: NodeHandle, attempts: int = 3) -> NodeClient:

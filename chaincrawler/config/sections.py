@@ -244,7 +244,13 @@ class CrawlerSettings(_Section):
         ),
     )
     snapshot_interval: int = Field(
-        default=1000, ge=1, description="Snapshot every model's state every this many blocks."
+        default=100,
+        ge=1,
+        description=(
+            "Snapshot every model's state every this many blocks. A reorg rebuilds state "
+            "from the newest snapshot at or below the fork plus replay of the events after "
+            "it, so this bounds the replay; a snapshot costs a serialisation of the state."
+        ),
     )
     catchup_batch_blocks: int = Field(
         default=50,

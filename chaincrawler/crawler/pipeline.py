@@ -48,7 +48,7 @@ class CrawlerOptions:
 
     start_height: int = 0
     max_reorg_depth: int = 100
-    snapshot_interval: int = 1000
+    snapshot_interval: int = 100
     catchup_batch_blocks: int = 50
     prefetch_bytes: int = 256 * 1024 * 1024
     fetch_concurrency: int = 4
@@ -216,7 +216,8 @@ class Crawler:
                 return False  # the next step sees the stale tip and handles the reorg
             batch.append(await self._process(fetched, batch))
             at_tip = fetched.height == target
-            if len(batch) >= self.options.catchup_batch_blocks or at_tip:
+            full = len(batch) >= self.options.catchup_batch_blocks
+            if full or at_tip or self._snapshot_due(fetched.height):
                 await self._commit(batch)
                 batch = []
             if self._stopping.is_set():
@@ -306,7 +307,7 @@ class Crawler:
         snapshots = [
             PendingSnapshot(m.name, last.height, last.hash, m.snapshot_state())
             for m in self.models
-            if snapshot and last.height - self._last_snapshot.get(m.name, -1) >= self._interval(m)
+            if snapshot and self._snapshot_due(last.height, m)
         ]
         result = await self.store.commit(records, events, snapshots)
         self._tip = last
@@ -318,8 +319,18 @@ class Crawler:
                                    len(events))
         await self._notify(Committed(tuple(records), result.positions))
 
-    def _interval(self, model: Model) -> int:
-        return model.snapshot_interval or self.options.snapshot_interval
+    def _snapshot_due(self, height: int, model: Model | None = None) -> bool:
+        """True when ``model`` (or any model) is due a snapshot at ``height``.
+
+        A catch-up batch ends at such a height, so snapshots keep their spacing and a
+        reorg never replays more than ``snapshot_interval`` blocks of events.
+        """
+        models = self.models if model is None else [model]
+        return any(
+            height - self._last_snapshot.get(m.name, -1)
+            >= (m.snapshot_interval or self.options.snapshot_interval)
+            for m in models
+        )
 
     async def _snapshot_all(self) -> None:
         """Snapshot every model at the committed tip (clean shutdown).

@@ -146,6 +146,14 @@ def select_events(query: EventQuery, style: Style) -> tuple[str, list[Any]]:
         )
     elif not query.include_rolled_back:
         where.append("status = 'active'")
+        if query.from_height is not None:
+            # Positions follow heights among active events: bound the scan by position
+            # through the height index, so reading the events above a height (a replay
+            # after a snapshot) does not cost a scan of the model's whole history.
+            where.append(
+                "position >= (SELECT MIN(position) FROM events WHERE status = 'active' "
+                f"AND block_height >= {params.add(query.from_height)})"
+            )
     bounds = (
         ("position >=", query.from_position), ("position <=", query.to_position),
         ("block_height >=", query.from_height), ("block_height <=", query.to_height),
