@@ -8,30 +8,16 @@ from __future__ import annotations
 
 import random
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.timing import best_rate
 from chaincrawler.chain.networks import MAINNET
 from chaincrawler.chain.script import address_from_script, classify
 
 RESULTS = Path(__file__).parent / "results" / "addresses.md"
 N_SCRIPTS = 20_000
-
-
-def best_rate(fn: Callable[[], object], count: int, seconds: float = 1.5) -> float:
-    """Best items/second over repeated runs lasting about ``seconds``."""
-    best = float("inf")
-    deadline = time.perf_counter() + seconds
-    runs = 0
-    while runs < 3 or time.perf_counter() < deadline:
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
-        runs += 1
-    return count / best
 
 
 def scripts_of_each_type(rng: random.Random) -> dict[str, list[bytes]]:

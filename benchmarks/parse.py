@@ -7,29 +7,15 @@ Run: ``pip install -e '.[bench]' && python benchmarks/parse.py``. Writes
 from __future__ import annotations
 
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.blockgen import realistic_block
+from benchmarks.timing import best_rate
 from chaincrawler.chain.types import Block
 
 RESULTS = Path(__file__).parent / "results" / "parse.md"
-
-
-def best_rate(fn: Callable[[], object], n_txs: int, seconds: float = 2.0) -> float:
-    """Best transactions/second over repeated runs lasting about ``seconds``."""
-    best = float("inf")
-    deadline = time.perf_counter() + seconds
-    runs = 0
-    while runs < 3 or time.perf_counter() < deadline:
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
-        runs += 1
-    return n_txs / best
 
 
 def main() -> None:

@@ -279,3 +279,19 @@ async def test_rebuild_command_recovers_from_a_deep_reorg(chain, stores) -> None
     crawler = await crawl(node, fresh)
     assert await active_log(store) == await active_log(fresh)
     assert crawler.tip == tip
+
+
+async def test_node_chain_getting_shorter_is_followed_down(chain, stores) -> None:
+    node, gen = chain
+    store = stores("short")
+    before = await crawl(node, store)
+    assert before.tip is not None
+    dropped = await gen.rpc.call("getblockhash", before.tip.height - 2)
+    await gen.rpc.call("invalidateblock", dropped)  # the node's tip is now 3 blocks lower
+    try:
+        after = await crawl(node, store)
+        assert after.tip is not None and after.tip.height == before.tip.height - 3
+        assert after.tip.hash == await gen.rpc.call("getbestblockhash")
+        await assert_matches_fresh_crawl(node, store, after.models, stores("fresh"))
+    finally:
+        await gen.rpc.call("reconsiderblock", dropped)

@@ -95,7 +95,7 @@ def iter_script_ops(script: bytes) -> Iterator[ScriptOp]:
         i += size
 
 
-def _is_push_only(script: bytes, i: int) -> bool:
+def is_push_only(script: bytes, i: int = 0) -> bool:
     """Core's ``IsPushOnly`` from offset ``i``: only pushes and OP_1NEGATE..OP_16."""
     end = len(script)
     while i < end:
@@ -161,7 +161,7 @@ def _classify_rare(script: bytes) -> ScriptType:
         if script == P2A_SCRIPT:
             return ScriptType.P2A
         return ScriptType.NONSTANDARD if script[0] == OP_0 else ScriptType.WITNESS_UNKNOWN
-    if n and script[0] == OP_RETURN and _is_push_only(script, 1):
+    if n and script[0] == OP_RETURN and is_push_only(script, 1):
         return ScriptType.OP_RETURN
     if (n == 67 and script[0] == 65 and script[66] == OP_CHECKSIG and script[1] in (4, 6, 7)) or (
         n == 35 and script[0] == 33 and script[34] == OP_CHECKSIG and script[1] in (2, 3)
@@ -285,7 +285,7 @@ def op_return_data(script: bytes) -> bytes | None:
     (1..16) and OP_1NEGATE gives 0x81: for any ``data``,
     ``op_return_data(b"\\x6a" + push_data(data)) == data``.
     """
-    if not script or script[0] != OP_RETURN or not _is_push_only(script, 1):
+    if not script or script[0] != OP_RETURN or not is_push_only(script, 1):
         return None
     parts: list[bytes] = []
     for op in iter_script_ops(script[1:]):

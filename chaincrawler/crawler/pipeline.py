@@ -26,7 +26,7 @@ from chaincrawler.crawler.errors import (
 from chaincrawler.crawler.node import NodeClient
 from chaincrawler.crawler.prevouts import PrevoutResolver
 from chaincrawler.crawler.progress import Progress
-from chaincrawler.crawler.reorg import find_fork_height
+from chaincrawler.crawler.reorg import find_fork_height, node_hashes
 from chaincrawler.crawler.source import BlockSource, FetchedBlock
 from chaincrawler.eventstore import (
     BlockRecord,
@@ -228,7 +228,7 @@ class Crawler:
     async def _tip_is_stale(self, tip: BlockRecord, node_height: int) -> bool:
         if node_height < tip.height:
             return True
-        return await self.node.get_block_hash(tip.height) != tip.hash
+        return (await node_hashes(self.node, [tip.height]))[0] != tip.hash
 
     # -- processing -----------------------------------------------------------------
 

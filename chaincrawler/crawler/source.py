@@ -10,6 +10,9 @@ from dataclasses import dataclass
 from chaincrawler.chain.networks import Network
 from chaincrawler.chain.types import Block
 from chaincrawler.crawler.node import NodeClient
+from chaincrawler.crawler.reorg import node_hashes
+
+_Chunk = tuple[int, int, list[tuple[str, bytes]]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +53,7 @@ class BlockSource:
 
     async def blocks(self, start: int, stop: int) -> AsyncIterator[FetchedBlock]:
         """Yield blocks ``start..stop`` in height order; stops fetching when closed early."""
-        chunks: asyncio.Queue[asyncio.Task[list[tuple[str, bytes]]] | None] = asyncio.Queue(
+        chunks: asyncio.Queue[asyncio.Task[_Chunk] | None] = asyncio.Queue(
             self._concurrency
         )
         producer = asyncio.create_task(self._produce(start, stop, chunks))
@@ -60,12 +63,15 @@ class BlockSource:
                 task = await chunks.get()
                 if task is None:
                     break
-                for block_hash, raw in await task:
+                first, last, fetched = await task
+                for block_hash, raw in fetched:
                     size = len(raw)
                     block = Block.from_bytes(raw, self._network, height)
                     await self._release(size)
                     yield FetchedBlock(height, block_hash, block, size)
                     height += 1
+                if len(fetched) < last - first + 1:
+                    return  # the node's chain got shorter meanwhile: the caller re-checks
             await producer
         finally:
             producer.cancel()
@@ -83,7 +89,7 @@ class BlockSource:
         self,
         start: int,
         stop: int,
-        chunks: asyncio.Queue[asyncio.Task[list[tuple[str, bytes]]] | None],
+        chunks: asyncio.Queue[asyncio.Task[_Chunk] | None],
     ) -> None:
         for first in range(start, stop + 1, self._chunk):
             last = min(stop, first + self._chunk - 1)
@@ -92,12 +98,17 @@ class BlockSource:
             await chunks.put(asyncio.create_task(self._fetch(first, last)))
         await chunks.put(None)
 
-    async def _fetch(self, first: int, last: int) -> list[tuple[str, bytes]]:
-        hashes = await self._node.get_block_hashes(range(first, last + 1))
-        raws = await self._node.get_raw_blocks(hashes)
+    async def _fetch(self, first: int, last: int) -> _Chunk:
+        """Blocks ``first..last``; fewer (a prefix) if the node's chain is shorter now."""
+        hashes: list[str] = []
+        for block_hash in await node_hashes(self._node, range(first, last + 1)):
+            if block_hash is None:
+                break
+            hashes.append(block_hash)
+        raws = await self._node.get_raw_blocks(hashes) if hashes else []
         async with self._space:
             self._buffered += sum(len(r) for r in raws)
-        return list(zip(hashes, raws, strict=True))
+        return first, last, list(zip(hashes, raws, strict=True))
 
     async def _release(self, size: int) -> None:
         async with self._space:

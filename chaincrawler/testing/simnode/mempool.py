@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from chaincrawler.chain.script import ScriptType, classify
+from chaincrawler.chain.script import ScriptType, classify, is_push_only
 from chaincrawler.chain.types import Block, Transaction
 from chaincrawler.errors import ChaincrawlerError
 from chaincrawler.testing.simnode.chainstate import (
@@ -229,7 +229,7 @@ class Mempool:
         for txin in tx.inputs:
             if len(txin.script_sig) > 1650:
                 raise reject("scriptsig-size")
-            if not _push_only(txin.script_sig):
+            if not is_push_only(txin.script_sig):
                 raise reject("scriptsig-not-pushonly")
         for txout in tx.outputs:
             kind = classify(txout.script_pubkey)
@@ -409,20 +409,3 @@ class Mempool:
         return [e for e in self.with_descendants([entry]) if e is not entry]
 
 
-def _push_only(script: bytes) -> bool:
-    i, end = 0, len(script)
-    while i < end:
-        op = script[i]
-        i += 1
-        if op > 0x60:
-            return False
-        if op < 0x4C:
-            i += op
-        elif op <= 0x4E:
-            width = 1 << (op - 0x4C)
-            if i + width > end:
-                return False
-            i += width + int.from_bytes(script[i : i + width], "little")
-        if i > end:
-            return False
-    return True
