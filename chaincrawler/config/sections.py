@@ -258,9 +258,9 @@ class CrawlerSettings(_Section):
         description="Blocks committed in one transaction while catching up (1 at the tip).",
     )
     prefetch_bytes: ByteSize = Field(
-        default=ByteSize(256 * _MIB),
+        default=ByteSize(64 * _MIB),
         ge=_MIB,
-        description="Bound of the prefetched raw-block queue, in bytes (e.g. 268435456, '256MiB').",
+        description="Bound of the prefetched raw-block queue, in bytes (e.g. 67108864, '64MiB').",
     )
     fetch_concurrency: int = Field(
         default=4, ge=1, description="Blocks fetched from the node in parallel."

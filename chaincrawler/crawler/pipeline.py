@@ -50,7 +50,7 @@ class CrawlerOptions:
     max_reorg_depth: int = 100
     snapshot_interval: int = 100
     catchup_batch_blocks: int = 50
-    prefetch_bytes: int = 256 * 1024 * 1024
+    prefetch_bytes: int = 64 * 1024 * 1024
     fetch_concurrency: int = 4
     fetch_chunk_blocks: int = 8
     poll_interval: float = 1.0

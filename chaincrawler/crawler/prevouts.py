@@ -29,15 +29,15 @@ class PrevoutResolver:
     def __init__(self, node: NodeClient, max_entries: int = 300_000) -> None:
         self._node = node
         self._max = max_entries
-        # (txid, vout) -> (value, scriptPubKey): plain tuples, about 250 bytes an entry
-        self._cache: OrderedDict[tuple[bytes, int], tuple[int, bytes]] = OrderedDict()
+        # (txid, vout) -> the output itself: a spend reuses the address a model already
+        # derived for it. About 300 bytes an entry.
+        self._cache: OrderedDict[tuple[bytes, int], TxOut] = OrderedDict()
         self.hits = 0
         self.misses = 0
 
     async def resolve(self, block: Block) -> None:
         """Resolve every input of ``block`` and remember its outputs for later blocks."""
         cache = self._cache
-        network = block.network
         missing = False
         for tx in block.transactions:
             if not tx.is_coinbase:
@@ -49,11 +49,11 @@ class PrevoutResolver:
                     if found is None:
                         missing = True
                     else:
-                        txin.prev_txout = TxOut(found[0], found[1], network)
+                        txin.prev_txout = found
                         self.hits += 1
             txid = tx.txid_bytes
             for vout, txout in enumerate(tx.outputs):
-                cache[(txid, vout)] = (txout.value, txout.script_pubkey)
+                cache[(txid, vout)] = txout
         if missing:
             await self._fill_from_node(block)
         while len(cache) > self._max:

@@ -150,9 +150,12 @@ def select_events(query: EventQuery, style: Style) -> tuple[str, list[Any]]:
             # Positions follow heights among active events: bound the scan by position
             # through the height index, so reading the events above a height (a replay
             # after a snapshot) does not cost a scan of the model's whole history.
+            # (ORDER BY ... LIMIT 1 rather than MIN(): SQLite would find MIN(position)
+            # by walking the primary key from the oldest event.)
             where.append(
-                "position >= (SELECT MIN(position) FROM events WHERE status = 'active' "
-                f"AND block_height >= {params.add(query.from_height)})"
+                "position >= (SELECT position FROM events WHERE status = 'active' "
+                f"AND block_height >= {params.add(query.from_height)} "
+                "ORDER BY block_height, position LIMIT 1)"
             )
     bounds = (
         ("position >=", query.from_position), ("position <=", query.to_position),

@@ -50,7 +50,7 @@ def test_defaults_follow_a_local_regtest_node_into_sqlite():
     assert s.crawler.start_height is None
     assert s.crawler.max_reorg_depth == 100
     assert s.crawler.snapshot_interval == 100
-    assert s.crawler.prefetch_bytes == 256 * 1024 * 1024
+    assert s.crawler.prefetch_bytes == 64 * 1024 * 1024
     assert (s.http.host, s.http.port) == ("127.0.0.1", 8080)
     assert s.node.zmq_subscriptions == {}
 
