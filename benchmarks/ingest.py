@@ -24,6 +24,7 @@ import platform
 import resource
 import shutil
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -188,11 +189,19 @@ def main() -> None:
         for kind in args.store:
             results[kind] = asyncio.run(ingest(node, kind, first, tip))
             print(kind, results[kind])
-            if not args.skip_reorg:
-                results[kind]["reorgs"] = asyncio.run(reorg_cost(node, kind, first, tip))
-                print(kind, results[kind]["reorgs"])
     finally:
         node.stop()
+    for kind in [] if args.skip_reorg else args.store:
+        # The reorg changes the node's chain: run it on a copy, keep the cache as made.
+        with tempfile.TemporaryDirectory(prefix="chaincrawler-ingest-") as tmp:
+            shutil.copytree(datadir, tmp, dirs_exist_ok=True)
+            copy = NodeHandle("simnode", Path(tmp))
+            copy.start()
+            try:
+                results[kind]["reorgs"] = asyncio.run(reorg_cost(copy, kind, first, tip))
+                print(kind, results[kind]["reorgs"])
+            finally:
+                copy.stop()
     write_report(args, results)
 
 
