@@ -5,15 +5,10 @@ from __future__ import annotations
 import hashlib
 import struct
 
-from chaincrawler.errors import ChainDataError
-
 _sha256 = hashlib.sha256
 _pack_h = struct.Struct("<H").pack
 _pack_i = struct.Struct("<I").pack
 _pack_q = struct.Struct("<Q").pack
-_unpack_h = struct.Struct("<H").unpack_from
-_unpack_i = struct.Struct("<I").unpack_from
-_unpack_q = struct.Struct("<Q").unpack_from
 
 
 def sha256d(data: bytes | bytearray | memoryview) -> bytes:
@@ -30,21 +25,6 @@ def compact_size(n: int) -> bytes:
     if n <= 0xFFFFFFFF:
         return b"\xfe" + _pack_i(n)
     return b"\xff" + _pack_q(n)
-
-
-def read_compact_size(buf: bytes | memoryview, pos: int) -> tuple[int, int]:
-    """Read a CompactSize at ``pos``; return ``(value, new_pos)``."""
-    try:
-        n = buf[pos]
-        if n < 0xFD:
-            return n, pos + 1
-        if n == 0xFD:
-            return _unpack_h(buf, pos + 1)[0], pos + 3
-        if n == 0xFE:
-            return _unpack_i(buf, pos + 1)[0], pos + 5
-        return _unpack_q(buf, pos + 1)[0], pos + 9
-    except (IndexError, struct.error):
-        raise ChainDataError("truncated compact size", pos) from None
 
 
 def hash_to_hex(h: bytes) -> str:
