@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -295,3 +296,44 @@ async def test_node_chain_getting_shorter_is_followed_down(chain, stores) -> Non
         await assert_matches_fresh_crawl(node, store, after.models, stores("fresh"))
     finally:
         await gen.rpc.call("reconsiderblock", dropped)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+async def test_signal_stops_cleanly_with_a_snapshot_at_the_tip(chain, stores, sig) -> None:
+    node, gen = chain
+    store = stores("sig")
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("CHAINCRAWLER_")},
+        **store.env(),
+        "CHAINCRAWLER_NETWORK": "regtest",
+        "CHAINCRAWLER_NODE__URLS": node.url_with_auth,
+        "CHAINCRAWLER_CRAWLER__POLL_INTERVAL": "0.05",
+    }
+    proc = subprocess.Popen([sys.executable, "-m", "chaincrawler", "run", MODEL], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        best = await gen.rpc.call("getbestblockhash")
+        for _ in range(600):  # following the tip once caught up
+            s = await store.open(writer=False)
+            try:
+                tip = await s.tip()
+            finally:
+                await s.close()
+            if tip is not None and tip.hash == best:
+                break
+            await asyncio.sleep(0.05)
+        proc.send_signal(sig)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err
+    s = await store.open(writer=False)
+    try:
+        tip = await s.tip()
+        assert tip is not None and tip.hash == best
+        for model in ("chain", "address_balances"):
+            snapshot = await s.latest_snapshot(model)
+            assert snapshot is not None and snapshot.block_height == tip.height, model
+    finally:
+        await s.close()
