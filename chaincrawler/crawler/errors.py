@@ -130,3 +130,14 @@ class ModelFailedError(CrawlerError):
             f"model {model!r} failed on block {height} ({block_hash}); nothing of that block "
             f"was committed and a restart resumes there.\n{trace}"
         )
+
+
+class InconsistentNodeError(CrawlerError):
+    """The node's answers contradict each other or the data it sent (a lying node)."""
+
+    def __init__(self, nodes: list[str], problem: str) -> None:
+        self.nodes = nodes
+        super().__init__(
+            f"node {', '.join(nodes)} sent inconsistent data: {problem}; nothing of it was "
+            f"committed"
+        )

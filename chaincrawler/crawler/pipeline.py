@@ -20,6 +20,7 @@ import structlog
 from chaincrawler.chain.networks import Network
 from chaincrawler.crawler.errors import (
     DeepReorgError,
+    InconsistentNodeError,
     ModelFailedError,
     NodeNetworkMismatchError,
 )
@@ -213,6 +214,7 @@ class Crawler:
             expected = batch[-1].record.hash if batch else (tip.hash if tip else None)
             if expected is not None and fetched.block.prev_hash != expected:
                 await self._commit(batch)
+                await self._unlinked()
                 return False  # the next step sees the stale tip and handles the reorg
             batch.append(await self._process(fetched, batch))
             at_tip = fetched.height == target
@@ -224,6 +226,26 @@ class Crawler:
                 break
         await self._commit(batch)
         return False
+
+    async def _unlinked(self) -> None:
+        """A fetched block does not extend our tip: a reorg under way, or a lying node.
+
+        When the node, asked now, still has our tip at its height and a block above it
+        that claims another parent, its chain contradicts itself: stop rather than loop.
+        """
+        tip = self._tip
+        if tip is None:
+            return
+        here, above = await node_hashes(self.node, [tip.height, tip.height + 1])
+        if here != tip.hash or above is None:
+            return  # the node's chain changed: the next step handles the reorg
+        parent = (await self.node.get_block_header(above)).get("previousblockhash")
+        if parent != tip.hash:
+            raise InconsistentNodeError(
+                self.node.nodes,
+                f"its block at height {tip.height} is {tip.hash}, but its block {above} at "
+                f"height {tip.height + 1} names {parent} as previous block",
+            )
 
     async def _tip_is_stale(self, tip: BlockRecord, node_height: int) -> bool:
         if node_height < tip.height:

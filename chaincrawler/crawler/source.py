@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from chaincrawler.chain.networks import Network
 from chaincrawler.chain.types import Block
+from chaincrawler.crawler.errors import InconsistentNodeError
 from chaincrawler.crawler.node import NodeClient
 from chaincrawler.crawler.reorg import node_hashes
 
@@ -67,6 +68,7 @@ class BlockSource:
                 for block_hash, raw in fetched:
                     size = len(raw)
                     block = Block.from_bytes(raw, self._network, height)
+                    self._check(block, block_hash, height)
                     await self._release(size)
                     yield FetchedBlock(height, block_hash, block, size)
                     height += 1
@@ -84,6 +86,20 @@ class BlockSource:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await producer
             self._buffered = 0
+
+    def _check(self, block: Block, block_hash: str, height: int) -> None:
+        """The block must be the one asked for, with the transactions its header commits to."""
+        if block.hash != block_hash:
+            raise InconsistentNodeError(
+                self._node.nodes,
+                f"asked for block {block_hash} (height {height}), got block {block.hash}",
+            )
+        if not block.check_merkle_root():
+            raise InconsistentNodeError(
+                self._node.nodes,
+                f"block {block_hash} (height {height}): its transactions do not match the "
+                "merkle root of its header",
+            )
 
     async def _produce(
         self,

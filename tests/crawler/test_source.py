@@ -3,57 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+
+import pytest
 
 from chaincrawler.chain.networks import REGTEST
-from chaincrawler.chain.types import Block, BlockHeader, OutPoint, Transaction, TxIn, TxOut
-from chaincrawler.crawler.errors import RPCError
-from chaincrawler.crawler.rpc import BatchItem
+from chaincrawler.chain.types import Block
+from chaincrawler.crawler.errors import InconsistentNodeError
 from chaincrawler.crawler.source import BlockSource
-
-
-def make_chain(n: int) -> list[Block]:
-    blocks, prev = [], b"\x00" * 32
-    for h in range(n):
-        coinbase = Transaction([TxIn(OutPoint(b"\x00" * 32, 0xFFFFFFFF), bytes([1, h % 256]))],
-                               [TxOut(50, b"\x51")], network=REGTEST)
-        block = Block(BlockHeader(1, prev, coinbase.txid_bytes, h, 0x207FFFFF, 0), [coinbase],
-                      REGTEST, h)
-        blocks.append(block)
-        prev = block.hash_bytes
-    return blocks
-
-
-class FakeNode:
-    """Serves ``chain``; after ``shrink_after`` hash lookups its chain has ``shrunk_to`` blocks."""
-
-    def __init__(self, chain: list[Block], shrink_after: int | None = None,
-                 shrunk_to: int = 0) -> None:
-        self.chain = chain
-        self.lookups = 0
-        self.shrink_after = shrink_after
-        self.shrunk_to = shrunk_to
-        self.max_outstanding = 0
-
-    def height(self) -> int:
-        if self.shrink_after is not None and self.lookups > self.shrink_after:
-            return self.shrunk_to - 1
-        return len(self.chain) - 1
-
-    async def batch_results(self, calls: Sequence[tuple[str, list[Any]]]) -> list[BatchItem]:
-        self.lookups += 1
-        out = []
-        for _, (h,) in calls:
-            if h > self.height():
-                out.append(BatchItem(error=RPCError(-8, "Block height out of range",
-                                                    "getblockhash", "fake")))
-            else:
-                out.append(BatchItem(result=self.chain[h].hash))
-        return out
-
-    async def get_raw_blocks(self, hashes: Sequence[str]) -> list[bytes]:
-        by_hash = {b.hash: b for b in self.chain}
-        return [by_hash[h].serialize() for h in hashes]
+from tests.crawler.fakes import FakeNode, make_chain
 
 
 async def test_blocks_come_in_height_order_with_their_hashes() -> None:
@@ -84,3 +41,33 @@ async def test_prefetch_stops_at_the_byte_bound() -> None:
         seen_max = max(seen_max, source._buffered)
     # fetched-but-unconsumed bytes stay within the bound plus the fetches in flight
     assert seen_max <= 4 * size + 2 * 2 * size
+
+
+class LyingNode(FakeNode):
+    """Answers getblockhash truthfully but serves ``bad`` instead of block ``at``."""
+
+    def __init__(self, chain: list[Block], at: int, bad: bytes) -> None:
+        super().__init__(chain)
+        self.at, self.bad = at, bad
+
+    async def get_raw_blocks(self, hashes: Sequence[str]) -> list[bytes]:
+        raws = await super().get_raw_blocks(hashes)
+        wanted = self.chain[self.at].hash
+        return [self.bad if h == wanted else r for h, r in zip(hashes, raws, strict=True)]
+
+
+async def test_a_block_other_than_the_one_asked_for_is_refused() -> None:
+    chain = make_chain(10)
+    node = LyingNode(chain, 4, chain[7].serialize())
+    source = BlockSource(node, REGTEST, chunk_blocks=2)  # type: ignore[arg-type]
+    with pytest.raises(InconsistentNodeError, match="height 4"):
+        [f async for f in source.blocks(0, 9)]
+
+
+async def test_transactions_not_matching_the_merkle_root_are_refused() -> None:
+    chain = make_chain(10)
+    raw = bytearray(chain[3].serialize())
+    raw[-5] ^= 0xFF  # the coinbase's output script: the header no longer commits to it
+    source = BlockSource(LyingNode(chain, 3, bytes(raw)), REGTEST)  # type: ignore[arg-type]
+    with pytest.raises(InconsistentNodeError, match="merkle root"):
+        [f async for f in source.blocks(0, 9)]

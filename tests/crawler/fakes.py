@@ -1,0 +1,71 @@
+"""A fake node serving a chain made with the chain layer, for crawler unit tests."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from chaincrawler.chain.networks import REGTEST
+from chaincrawler.chain.types import Block, BlockHeader, OutPoint, Transaction, TxIn, TxOut
+from chaincrawler.crawler.errors import RPCError
+from chaincrawler.crawler.rpc import BatchItem
+
+
+def make_chain(n: int, prev: bytes = b"\x00" * 32, first: int = 0) -> list[Block]:
+    """``n`` linked blocks from height ``first`` on top of ``prev`` (no proof of work)."""
+    blocks = []
+    for h in range(first, first + n):
+        coinbase = Transaction([TxIn(OutPoint(b"\x00" * 32, 0xFFFFFFFF), bytes([1, h % 256]))],
+                               [TxOut(50, b"\x51")], network=REGTEST)
+        block = Block(BlockHeader(1, prev, coinbase.txid_bytes, h, 0x207FFFFF, 0), [coinbase],
+                      REGTEST, h)
+        blocks.append(block)
+        prev = block.hash_bytes
+    return blocks
+
+
+class FakeNode:
+    """Serves ``chain``; after ``shrink_after`` hash lookups its chain has ``shrunk_to`` blocks."""
+
+    def __init__(self, chain: list[Block], shrink_after: int | None = None,
+                 shrunk_to: int = 0) -> None:
+        self.chain = chain
+        self.lookups = 0
+        self.shrink_after = shrink_after
+        self.shrunk_to = shrunk_to
+        self.nodes = ["http://127.0.0.1:1"]
+        self.known = {b.hash: b for b in chain}
+
+    def height(self) -> int:
+        if self.shrink_after is not None and self.lookups > self.shrink_after:
+            return self.shrunk_to - 1
+        return len(self.chain) - 1
+
+    async def batch_results(self, calls: Sequence[tuple[str, list[Any]]]) -> list[BatchItem]:
+        self.lookups += 1
+        out = []
+        for _, (h,) in calls:
+            if h > self.height():
+                out.append(BatchItem(error=RPCError(-8, "Block height out of range",
+                                                    "getblockhash", "fake")))
+            else:
+                out.append(BatchItem(result=self.chain[h].hash))
+        return out
+
+    async def get_raw_blocks(self, hashes: Sequence[str]) -> list[bytes]:
+        return [self.known[h].serialize() for h in hashes]
+
+    async def get_block_count(self) -> int:
+        return self.height()
+
+    async def get_block_hash(self, height: int) -> str:
+        return self.chain[height].hash
+
+    async def get_best_block_hash(self) -> str:
+        return self.chain[self.height()].hash
+
+    async def get_block_header(self, block_hash: str) -> dict[str, Any]:
+        return {"hash": block_hash, "previousblockhash": self.known[block_hash].prev_hash}
+
+    async def get_blockchain_info(self) -> dict[str, Any]:
+        return {"chain": "fake"}
