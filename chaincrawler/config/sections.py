@@ -313,10 +313,11 @@ class StoreSettings(_Section):
         description="PostgreSQL: seconds before one SQL statement is cancelled; unset: no limit.",
     )
     sqlite_synchronous: Literal["NORMAL", "FULL"] = Field(
-        default="NORMAL",
+        default="FULL",
         description=(
-            "SQLite PRAGMA synchronous (WAL mode). NORMAL survives a crashed process; FULL also "
-            "a power loss, at the cost of one fsync per commit."
+            "SQLite PRAGMA synchronous (WAL mode). NORMAL survives a crashed process; FULL "
+            "(the default) also a power loss, at the cost of one fsync per commit, which is "
+            "one per catch-up batch or per block at the tip."
         ),
     )
 
