@@ -79,7 +79,7 @@ async def new_store(kind: str, name: str) -> EventStore:
         path = CACHE / f"{name}.db"
         for suffix in ("", "-wal", "-shm", ".lock"):
             path.with_name(path.name + suffix).unlink(missing_ok=True)
-        store = open_store(f"sqlite:///{path}", synchronous="NORMAL")
+        store = open_store(f"sqlite:///{path}")  # the default durability: FULL
     await store.open(network="regtest", genesis_hash=REGTEST.genesis_hash)
     return store
 

@@ -139,7 +139,7 @@ async def store_status(settings: Settings) -> dict[str, Any]:
             "store": settings.store.backend,
             "network": settings.network_params.name,
             "tip": None if tip is None else {"height": tip.height, "hash": tip.hash},
-            "events": await store.max_position(),
+            "last_position": await store.max_position(),  # rolled-back events included
             "reorgs": [
                 {"id": r.id, "fork_height": r.fork_height, "depth": r.depth,
                  "old_tip": r.old_tip_hash, "new_tip": r.new_tip_hash,
