@@ -2,8 +2,10 @@
 
 Outputs created by crawled blocks are kept in a bounded cache keyed by outpoint and
 dropped when spent; most spends hit it. When some of a block's inputs miss (an old
-coin, a restart, a reorg), the block's prevouts come from one ``getblock <hash> 3``
-call, which Bitcoin Core answers from its undo data (no ``-txindex`` needed).
+coin, a restart, a reorg), the transactions that created them are fetched raw in one
+``getrawtransaction`` batch, which needs the node's ``-txindex``; a node without it
+answers from its undo data instead, through one ``getblock <hash> 3`` (verbose JSON,
+slower) for each block with a miss.
 """
 
 from __future__ import annotations
@@ -12,11 +14,12 @@ from collections import OrderedDict
 from decimal import Decimal
 from typing import Any
 
-from chaincrawler.chain.types import Block, TxOut
+from chaincrawler.chain.types import Block, Transaction, TxOut
 from chaincrawler.crawler.node import NodeClient
 from chaincrawler.errors import ChaincrawlerError
 
 _SATS = Decimal(100_000_000)
+NOT_FOUND = -5  # Core's RPC_INVALID_ADDRESS_OR_KEY: unknown transaction (or no -txindex)
 
 
 class PrevoutError(ChaincrawlerError):
@@ -34,6 +37,7 @@ class PrevoutResolver:
         self._cache: OrderedDict[tuple[bytes, int], TxOut] = OrderedDict()
         self.hits = 0
         self.misses = 0
+        self._txindex = True  # until the node shows it has none
 
     async def resolve(self, block: Block) -> None:
         """Resolve every input of ``block`` and remember its outputs for later blocks."""
@@ -60,6 +64,44 @@ class PrevoutResolver:
             cache.popitem(last=False)
 
     async def _fill_from_node(self, block: Block) -> None:
+        if self._txindex and await self._fill_from_txindex(block):
+            return
+        await self._fill_from_undo(block)
+
+    async def _fill_from_txindex(self, block: Block) -> bool:
+        """Fetch the missing prevouts' transactions raw; False if the node cannot."""
+        wanted = {
+            txin.prevout.txid
+            for tx in block.transactions[1:]
+            for txin in tx.inputs
+            if txin.prev_txout is None
+        }
+        txids = sorted(wanted)
+        items = await self._node.batch_results([("getrawtransaction", [t, 0]) for t in txids])
+        found: dict[bytes, Transaction] = {}
+        for txid, item in zip(txids, items, strict=True):
+            if item.error is not None:
+                if item.error.code != NOT_FOUND:
+                    raise item.error
+                if "txindex" in item.error.rpc_message:
+                    self._txindex = False  # the node has no index: use its undo data
+                return False
+            tx = Transaction.from_hex(str(item.result), block.network)
+            if tx.txid != txid:
+                raise PrevoutError(f"getrawtransaction {txid} returned transaction {tx.txid}")
+            found[tx.txid_bytes] = tx
+        for tx in block.transactions[1:]:
+            for txin in tx.inputs:
+                if txin.prev_txout is None:
+                    point = txin.prevout
+                    outputs = found[point.txid_bytes].outputs
+                    if point.vout >= len(outputs):
+                        raise PrevoutError(f"{point.txid} has no output {point.vout}")
+                    txin.prev_txout = outputs[point.vout]
+                    self.misses += 1
+        return True
+
+    async def _fill_from_undo(self, block: Block) -> None:
         verbose = await self._node.get_block_verbose(block.hash, 3)
         jtxs: list[dict[str, Any]] = verbose.get("tx", [])
         if len(jtxs) != len(block.transactions):

@@ -1,0 +1,101 @@
+"""PrevoutResolver: cache hits, the -txindex path, and the fallback to getblock verbosity 3."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import pytest
+
+from chaincrawler.chain.networks import REGTEST
+from chaincrawler.chain.types import Block, BlockHeader, OutPoint, Transaction, TxIn, TxOut
+from chaincrawler.crawler.errors import RPCError
+from chaincrawler.crawler.prevouts import PrevoutError, PrevoutResolver
+from chaincrawler.crawler.rpc import BatchItem
+
+P2WPKH = b"\x00\x14" + b"\x07" * 20
+NO_TXINDEX = ("No such mempool or blockchain transaction. Use -txindex or provide a block "
+              "hash to enable blockchain transaction queries.")
+
+
+def coinbase(tag: int) -> Transaction:
+    return Transaction([TxIn(OutPoint(b"\x00" * 32, 0xFFFFFFFF), bytes([1, tag]))],
+                       [TxOut(50_000, P2WPKH)], network=REGTEST)
+
+
+def spend(prev: Transaction, value: int) -> Transaction:
+    return Transaction([TxIn(OutPoint(prev.txid_bytes, 0))], [TxOut(value, b"\x51")],
+                       network=REGTEST)
+
+
+def block(*txs: Transaction) -> Block:
+    return Block(BlockHeader(1, b"\x00" * 32, b"\x00" * 32, 0, 0, 0), list(txs), REGTEST)
+
+
+class Node:
+    """Knows ``old`` transactions; with ``txindex=False`` answers getrawtransaction as Core."""
+
+    def __init__(self, old: Sequence[Transaction], txindex: bool) -> None:
+        self.old = {tx.txid: tx for tx in old}
+        self.txindex = txindex
+        self.calls: list[str] = []
+
+    async def batch_results(self, calls: Sequence[tuple[str, list[Any]]]) -> list[BatchItem]:
+        self.calls.append("getrawtransaction")
+        if not self.txindex:
+            error = RPCError(-5, NO_TXINDEX, "getrawtransaction", "fake")
+            return [BatchItem(error=error) for _ in calls]
+        return [BatchItem(result=self.old[txid].hex()) for _, (txid, _) in calls]
+
+    async def get_block_verbose(self, block_hash: str, verbosity: int) -> dict[str, Any]:
+        self.calls.append(f"getblock {verbosity}")
+        assert verbosity == 3
+        return {"tx": [self._tx_json(tx) for tx in self.block.transactions]}
+
+    def _tx_json(self, tx: Transaction) -> dict[str, Any]:
+        if tx.is_coinbase:
+            return {"vin": [{"coinbase": "00"}]}
+        vin = []
+        for txin in tx.inputs:
+            prev = self.old[txin.prevout.txid].outputs[txin.prevout.vout]
+            vin.append({"prevout": {"value": prev.value / 1e8,
+                                    "scriptPubKey": {"hex": prev.script_pubkey.hex()}}})
+        return {"vin": vin}
+
+
+async def test_spends_of_cached_outputs_need_no_node_call() -> None:
+    first = coinbase(1)
+    second = block(coinbase(2), spend(first, 40_000))
+    node = Node([], txindex=True)
+    resolver = PrevoutResolver(node)  # type: ignore[arg-type]
+    await resolver.resolve(block(first))
+    await resolver.resolve(second)
+    prev = second.transactions[1].inputs[0].prev_txout
+    assert prev is not None and prev.value == 50_000 and prev.address is not None
+    assert node.calls == [] and resolver.hits == 1
+
+
+@pytest.mark.parametrize("txindex", [True, False])
+async def test_missing_prevouts_come_from_the_node(txindex: bool) -> None:
+    old = coinbase(9)
+    node = Node([old], txindex=txindex)
+    resolver = PrevoutResolver(node)  # type: ignore[arg-type]
+    for round_ in range(2):
+        node.block = block(coinbase(3 + round_), spend(old, 10_000 + round_))
+        await resolver.resolve(node.block)
+        prev = node.block.transactions[1].inputs[0].prev_txout
+        assert prev is not None
+        assert (prev.value, prev.script_pubkey) == (50_000, P2WPKH)
+    if txindex:
+        assert node.calls == ["getrawtransaction", "getrawtransaction"]
+    else:  # learns once that the node has no index, then goes straight to the undo data
+        assert node.calls == ["getrawtransaction", "getblock 3", "getblock 3"]
+
+
+async def test_a_node_answering_with_another_transaction_is_refused() -> None:
+    old, other = coinbase(9), coinbase(10)
+    node = Node([old], txindex=True)
+    node.old[old.txid] = other
+    resolver = PrevoutResolver(node)  # type: ignore[arg-type]
+    with pytest.raises(PrevoutError, match="returned transaction"):
+        await resolver.resolve(block(coinbase(3), spend(old, 1)))
