@@ -33,7 +33,6 @@ from typing import Any, cast
 import asyncpg
 
 from chaincrawler.eventstore import schema, sql
-from chaincrawler.eventstore.base import EventStore
 from chaincrawler.eventstore.commit import check_commit, event_rows, snapshot_off_chain
 from chaincrawler.eventstore.errors import (
     EventStoreError,
@@ -44,15 +43,13 @@ from chaincrawler.eventstore.errors import (
     StoreOperationalError,
 )
 from chaincrawler.eventstore.lock import PG_SCHEMA_LOCK, PG_WRITER_LOCK, pg_lock_key
+from chaincrawler.eventstore.reads import SqlReads
 from chaincrawler.eventstore.records import (
     BlockRecord,
     CommitResult,
-    EventQuery,
     PendingEvent,
     PendingSnapshot,
     Reorg,
-    Snapshot,
-    StoredEvent,
 )
 
 _SCHEMA_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
@@ -60,11 +57,9 @@ _SCHEMA_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 _TIP = sql.numbered(sql.TIP)
 _LOWEST_CANONICAL = sql.numbered(sql.LOWEST_CANONICAL)
 _CANONICAL_AT = sql.numbered(sql.CANONICAL_AT)
-_CHAIN_WINDOW = sql.numbered(sql.CHAIN_WINDOW)
 _INSERT_BLOCK = sql.numbered(sql.INSERT_BLOCK)
 _MAX_ACTIVE_VERSION = sql.numbered(sql.MAX_ACTIVE_VERSION)
 _UPSERT_SNAPSHOT = sql.numbered(sql.UPSERT_SNAPSHOT)
-_LATEST_SNAPSHOT = sql.numbered(sql.LATEST_SNAPSHOT)
 _FIRST_ACTIVE_ABOVE = sql.numbered(sql.FIRST_ACTIVE_ABOVE)
 _INSERT_REORG = sql.numbered(sql.INSERT_REORG)
 _ROLL_BACK_EVENTS = sql.numbered(sql.ROLL_BACK_EVENTS)
@@ -72,8 +67,6 @@ _SET_REORG_COUNT = sql.numbered(sql.SET_REORG_COUNT)
 _DROP_SNAPSHOTS = sql.numbered(sql.DROP_SNAPSHOTS)
 _ORPHAN_BLOCKS = sql.numbered(sql.ORPHAN_BLOCKS)
 _REORG_BY_ID = sql.numbered(sql.REORG_BY_ID)
-_REORGS = sql.numbered(sql.REORGS)
-_GET_CHECKPOINT = sql.numbered(sql.GET_CHECKPOINT)
 _UPSERT_CHECKPOINT = sql.numbered(sql.UPSERT_CHECKPOINT)
 _INSERT_META = sql.numbered(sql.INSERT_META)
 _SET_META = sql.numbered(sql.SET_META)
@@ -100,8 +93,11 @@ def _parse_time(value: Any) -> datetime:
     return cast(datetime, value)  # asyncpg decodes timestamptz itself
 
 
-class PostgresEventStore(EventStore):
+class PostgresEventStore(SqlReads):
     """Event store in one schema of a PostgreSQL database."""
+
+    _style = "numeric"
+    _parse_time = staticmethod(_parse_time)
 
     def __init__(
         self,
@@ -384,47 +380,6 @@ class PostgresEventStore(EventStore):
             await conn.execute(_UPSERT_CHECKPOINT, subscriber, position, datetime.now(UTC))
 
     # -- reads --------------------------------------------------------------------
-
-    async def tip(self) -> BlockRecord | None:
-        rows = await self._fetch(_TIP)
-        return sql.block_from_row(rows[0]) if rows else None
-
-    async def canonical_block(self, height: int) -> BlockRecord | None:
-        rows = await self._fetch(_CANONICAL_AT, height)
-        return sql.block_from_row(rows[0]) if rows else None
-
-    async def chain_window(self, depth: int) -> list[BlockRecord]:
-        rows = await self._fetch(_CHAIN_WINDOW, depth)
-        return [sql.block_from_row(row) for row in reversed(rows)]
-
-    async def orphaned_blocks(
-        self, *, reorg_id: int | None = None, limit: int = 100
-    ) -> list[BlockRecord]:
-        statement, args = sql.select_orphaned_blocks("numeric", reorg_id=reorg_id, limit=limit)
-        return [sql.block_from_row(row) for row in await self._fetch(statement, *args)]
-
-    async def reorgs(self, limit: int = 100) -> list[Reorg]:
-        return [sql.reorg_from_row(r, _parse_time) for r in await self._fetch(_REORGS, limit)]
-
-    async def read_events(self, query: EventQuery | None = None) -> list[StoredEvent]:
-        statement, args = sql.select_events(query or EventQuery(), "numeric")
-        return [sql.event_from_row(r, _parse_time) for r in await self._fetch(statement, *args)]
-
-    async def max_position(self) -> int:
-        rows = await self._fetch(sql.MAX_POSITION)
-        return int(rows[0][0])
-
-    async def latest_snapshot(self, model: str, max_height: int | None = None) -> Snapshot | None:
-        height = sql.MAX_HEIGHT if max_height is None else max_height
-        rows = await self._fetch(_LATEST_SNAPSHOT, model, height)
-        return sql.snapshot_from_row(rows[0], _parse_time) if rows else None
-
-    async def get_checkpoint(self, subscriber: str) -> int | None:
-        rows = await self._fetch(_GET_CHECKPOINT, subscriber)
-        return int(rows[0][0]) if rows else None
-
-    async def meta(self) -> dict[str, str]:
-        return {row[0]: row[1] for row in await self._fetch(sql.META)}
 
 
 @contextlib.asynccontextmanager

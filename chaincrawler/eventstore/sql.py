@@ -8,6 +8,7 @@ compiled SQLAlchemy constructs to keep per-row overhead at the driver's level.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import re
 from collections.abc import Callable, Sequence
@@ -100,6 +101,7 @@ SET_META = "UPDATE meta SET value = ? WHERE key = ?"
 MAX_HEIGHT = 2**62
 
 
+@functools.cache
 def numbered(sql: str) -> str:
     """Rewrite ``?`` placeholders as ``$1, $2, ...`` (asyncpg's style)."""
     counter = itertools.count(1)

@@ -31,7 +31,6 @@ import sqlalchemy as sa
 import sqlalchemy.exc as sa_exc
 
 from chaincrawler.eventstore import schema, sql
-from chaincrawler.eventstore.base import EventStore
 from chaincrawler.eventstore.commit import check_commit, event_rows, snapshot_off_chain
 from chaincrawler.eventstore.errors import (
     EventStoreError,
@@ -41,15 +40,13 @@ from chaincrawler.eventstore.errors import (
     StoreOperationalError,
 )
 from chaincrawler.eventstore.lock import FileLock
+from chaincrawler.eventstore.reads import SqlReads
 from chaincrawler.eventstore.records import (
     BlockRecord,
     CommitResult,
-    EventQuery,
     PendingEvent,
     PendingSnapshot,
     Reorg,
-    Snapshot,
-    StoredEvent,
 )
 
 T = TypeVar("T")
@@ -65,8 +62,11 @@ def _parse_time(value: Any) -> datetime:
     return datetime.fromisoformat(value)
 
 
-class SQLiteEventStore(EventStore):
+class SQLiteEventStore(SqlReads):
     """Event store in one SQLite file (``":memory:"`` for a private in-memory store)."""
+
+    _style = "qmark"
+    _parse_time = staticmethod(_parse_time)
 
     def __init__(
         self,
@@ -318,47 +318,6 @@ class SQLiteEventStore(EventStore):
     async def _fetch(self, statement: str, *args: Any) -> list[Sequence[Any]]:
         self._check_open()
         return await self._run(self._fetch_all, statement, args)
-
-    async def tip(self) -> BlockRecord | None:
-        rows = await self._fetch(sql.TIP)
-        return sql.block_from_row(rows[0]) if rows else None
-
-    async def canonical_block(self, height: int) -> BlockRecord | None:
-        rows = await self._fetch(sql.CANONICAL_AT, height)
-        return sql.block_from_row(rows[0]) if rows else None
-
-    async def chain_window(self, depth: int) -> list[BlockRecord]:
-        rows = await self._fetch(sql.CHAIN_WINDOW, depth)
-        return [sql.block_from_row(row) for row in reversed(rows)]
-
-    async def orphaned_blocks(
-        self, *, reorg_id: int | None = None, limit: int = 100
-    ) -> list[BlockRecord]:
-        statement, args = sql.select_orphaned_blocks("qmark", reorg_id=reorg_id, limit=limit)
-        return [sql.block_from_row(row) for row in await self._fetch(statement, *args)]
-
-    async def reorgs(self, limit: int = 100) -> list[Reorg]:
-        return [sql.reorg_from_row(r, _parse_time) for r in await self._fetch(sql.REORGS, limit)]
-
-    async def read_events(self, query: EventQuery | None = None) -> list[StoredEvent]:
-        statement, args = sql.select_events(query or EventQuery(), "qmark")
-        return [sql.event_from_row(r, _parse_time) for r in await self._fetch(statement, *args)]
-
-    async def max_position(self) -> int:
-        rows = await self._fetch(sql.MAX_POSITION)
-        return int(rows[0][0])
-
-    async def latest_snapshot(self, model: str, max_height: int | None = None) -> Snapshot | None:
-        height = sql.MAX_HEIGHT if max_height is None else max_height
-        rows = await self._fetch(sql.LATEST_SNAPSHOT, model, height)
-        return sql.snapshot_from_row(rows[0], _parse_time) if rows else None
-
-    async def get_checkpoint(self, subscriber: str) -> int | None:
-        rows = await self._fetch(sql.GET_CHECKPOINT, subscriber)
-        return int(rows[0][0]) if rows else None
-
-    async def meta(self) -> dict[str, str]:
-        return {row[0]: row[1] for row in await self._fetch(sql.META)}
 
 
 def _read_meta(conn: sa.Connection) -> dict[str, str] | None:

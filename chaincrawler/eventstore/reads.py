@@ -1,0 +1,80 @@
+"""The reads both SQL backends share: one query text each, rows turned into records."""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, ClassVar
+
+from chaincrawler.eventstore import sql
+from chaincrawler.eventstore.base import EventStore
+from chaincrawler.eventstore.records import BlockRecord, EventQuery, Reorg, Snapshot, StoredEvent
+
+
+class SqlReads(EventStore):
+    """``EventStore``'s reads on top of a backend's ``_fetch``.
+
+    A backend names its placeholder ``_style`` and how it decodes a stored timestamp
+    (``_parse_time``); statements are written once, with ``?`` placeholders, in ``sql``.
+    """
+
+    _style: ClassVar[sql.Style]
+
+    @abc.abstractmethod
+    async def _fetch(self, statement: str, *args: Any) -> Sequence[Sequence[Any]]:
+        """The rows ``statement`` (in this backend's placeholder style) returns."""
+
+    @staticmethod
+    @abc.abstractmethod
+    def _parse_time(value: Any) -> datetime:
+        """A stored timestamp as an aware datetime."""
+
+    async def _rows(self, statement: str, *args: Any) -> Sequence[Sequence[Any]]:
+        """Rows of a ``?``-style statement from ``sql``."""
+        if self._style == "numeric":
+            statement = sql.numbered(statement)
+        return await self._fetch(statement, *args)
+
+    async def tip(self) -> BlockRecord | None:
+        rows = await self._rows(sql.TIP)
+        return sql.block_from_row(rows[0]) if rows else None
+
+    async def canonical_block(self, height: int) -> BlockRecord | None:
+        rows = await self._rows(sql.CANONICAL_AT, height)
+        return sql.block_from_row(rows[0]) if rows else None
+
+    async def chain_window(self, depth: int) -> list[BlockRecord]:
+        rows = await self._rows(sql.CHAIN_WINDOW, depth)
+        return [sql.block_from_row(row) for row in reversed(rows)]
+
+    async def orphaned_blocks(
+        self, *, reorg_id: int | None = None, limit: int = 100
+    ) -> list[BlockRecord]:
+        statement, args = sql.select_orphaned_blocks(self._style, reorg_id=reorg_id, limit=limit)
+        return [sql.block_from_row(row) for row in await self._fetch(statement, *args)]
+
+    async def reorgs(self, limit: int = 100) -> list[Reorg]:
+        rows = await self._rows(sql.REORGS, limit)
+        return [sql.reorg_from_row(row, self._parse_time) for row in rows]
+
+    async def read_events(self, query: EventQuery | None = None) -> list[StoredEvent]:
+        statement, args = sql.select_events(query or EventQuery(), self._style)
+        rows = await self._fetch(statement, *args)
+        return [sql.event_from_row(row, self._parse_time) for row in rows]
+
+    async def max_position(self) -> int:
+        rows = await self._rows(sql.MAX_POSITION)
+        return int(rows[0][0])
+
+    async def latest_snapshot(self, model: str, max_height: int | None = None) -> Snapshot | None:
+        height = sql.MAX_HEIGHT if max_height is None else max_height
+        rows = await self._rows(sql.LATEST_SNAPSHOT, model, height)
+        return sql.snapshot_from_row(rows[0], self._parse_time) if rows else None
+
+    async def get_checkpoint(self, subscriber: str) -> int | None:
+        rows = await self._rows(sql.GET_CHECKPOINT, subscriber)
+        return int(rows[0][0]) if rows else None
+
+    async def meta(self) -> dict[str, str]:
+        return {row[0]: row[1] for row in await self._rows(sql.META)}
