@@ -17,7 +17,7 @@ from chaincrawler.eventstore import (
     open_store,
 )
 from chaincrawler.eventstore.lock import PG_WRITER_LOCK, pg_lock_key
-from tests.eventstore.conformance import (
+from chaincrawler.testing.storesuite import (
     GENESIS,
     NETWORK,
     EventStoreConformance,
@@ -49,6 +49,16 @@ class PostgresBackend(StoreBackend):
 
     async def execute(self, sql: str) -> None:
         await self.fetchval(sql)
+
+    async def location_exists(self) -> bool:
+        return bool(await self.fetchval(
+            f"SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = '{self.schema}')"
+        ))
+
+    async def make_foreign(self) -> None:
+        await self.execute(f'CREATE SCHEMA "{self.schema}"')
+        await self.execute("CREATE TABLE other_app (id INTEGER)")
+        await self.execute("INSERT INTO other_app VALUES (1)")
 
 
 class TestPostgresEventStore(EventStoreConformance):

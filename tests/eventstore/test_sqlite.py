@@ -16,7 +16,7 @@ from chaincrawler.eventstore import (
     SQLiteEventStore,
     StoreLockedError,
 )
-from tests.eventstore.conformance import (
+from chaincrawler.testing.storesuite import (
     GENESIS,
     NETWORK,
     EventStoreConformance,
@@ -51,6 +51,16 @@ class SQLiteBackend(StoreBackend):
 
     async def fetchval(self, sql: str) -> Any:
         return await asyncio.to_thread(self._run, sql)
+
+    async def location_exists(self) -> bool:
+        return any(
+            self.path.with_name(self.path.name + suffix).exists()
+            for suffix in ("", "-wal", "-shm", ".lock")
+        )
+
+    async def make_foreign(self) -> None:
+        await self.execute("CREATE TABLE other_app (id INTEGER)")
+        await self.execute("INSERT INTO other_app VALUES (1)")
 
 
 class TestSQLiteEventStore(EventStoreConformance):
