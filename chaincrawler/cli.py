@@ -7,14 +7,19 @@ import json
 import sys
 from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from chaincrawler import __version__
-from chaincrawler.config import ConfigError, Settings, load_settings
 from chaincrawler.errors import ChaincrawlerError
 from chaincrawler.logs import configure_logging
+
+if TYPE_CHECKING:
+    from chaincrawler.config import Settings
+
+# Commands import what they use when they run: settings build the crawler and the stores,
+# which `--help` and `simnode` do not need to load.
 
 T = TypeVar("T")
 
@@ -30,6 +35,8 @@ config_option = click.option(
 
 
 def _settings(config_file: Path | None, **overrides: Any) -> Settings:
+    from chaincrawler.config import load_settings
+
     if config_file is not None:
         overrides["config_file"] = config_file
     settings = load_settings(**overrides)
@@ -39,6 +46,8 @@ def _settings(config_file: Path | None, **overrides: Any) -> Settings:
 
 def _run(make: Callable[[], Coroutine[Any, Any, T]]) -> T:
     """Run a coroutine; report chaincrawler errors as one clear message and an exit code."""
+    from chaincrawler.config import ConfigError
+
     try:
         return asyncio.run(make())
     except ConfigError as exc:
@@ -136,6 +145,8 @@ def rebuild(models: tuple[str, ...], config_file: Path | None, yes: bool, follow
 @config_option
 def show_config(config_file: Path | None) -> None:
     """Print every setting with its description and current value (secrets masked)."""
+    from chaincrawler.config import ConfigError
+
     try:
         click.echo(_settings(config_file).describe())
     except ConfigError as exc:
