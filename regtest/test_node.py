@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from chaincrawler.crawler.node import NodeClient, RetryPolicy
+from chaincrawler.node.client import NodeClient, RetryPolicy
 from chaincrawler.testing.chaingen import ChainGenerator
 
 
