@@ -4,8 +4,13 @@ Example::
 
     async with NodeClient("http://user:pass@127.0.0.1:18443", rest=True) as node:
         tip = await node.get_block_count()
-        hashes = await node.get_block_hashes(range(tip - 9, tip + 1))
+        hashes = [h for h in await node.get_block_hashes(range(tip - 9, tip + 1)) if h]
         blocks = await node.get_raw_blocks(hashes)
+
+Every typed method checks the shape of the node's answer (a wrong shape is a
+:class:`~chaincrawler.node.errors.NodeProtocolError`) and maps the Core error codes
+it expects (:class:`~chaincrawler.node.errors.RpcErrorCode`) to a return value or a
+named error; ``call``/``batch`` pass anything through.
 """
 
 from __future__ import annotations

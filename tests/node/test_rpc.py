@@ -17,7 +17,13 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from chaincrawler.config import NodeSettings
-from chaincrawler.node.client import MempoolSnapshot, NodeClient, NodeEndpoint, RetryPolicy
+from chaincrawler.node.client import (
+    DEFAULT_TIMEOUT,
+    MempoolSnapshot,
+    NodeClient,
+    NodeEndpoint,
+    RetryPolicy,
+)
 from chaincrawler.node.errors import (
     CookieFileMissingError,
     NodeAuthError,
@@ -544,6 +550,14 @@ async def test_user_and_password_given_apart_from_the_url(core_url):
     async with NodeClient(bare, user="user", password=SECRET, retry=FAST) as node:
         assert await node.get_block_count() == 103
         assert SECRET not in repr(node)
+
+
+def test_node_settings_defaults_are_the_clients() -> None:
+    settings, retry = NodeSettings(), RetryPolicy()
+    assert settings.timeout == DEFAULT_TIMEOUT
+    assert settings.retries + 1 == retry.attempts
+    assert settings.backoff_initial == retry.initial_delay
+    assert settings.backoff_max == retry.max_delay
 
 
 async def test_client_from_node_settings(core_url):
