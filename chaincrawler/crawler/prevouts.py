@@ -16,6 +16,7 @@ from typing import Any, NoReturn
 
 from chaincrawler.chain.types import Block, Transaction, TxOut
 from chaincrawler.crawler.errors import InconsistentNodeError
+from chaincrawler.errors import ChainDataError
 from chaincrawler.node.client import NodeClient
 from chaincrawler.node.errors import NoTxIndexError
 
@@ -86,7 +87,10 @@ class PrevoutResolver:
         for txid, raw in zip(txids, raws, strict=True):
             if raw is None:
                 return False  # not indexed (yet): the undo data has it
-            tx = Transaction.from_bytes(raw, network=block.network)
+            try:
+                tx = Transaction.from_bytes(raw, network=block.network)
+            except ChainDataError as exc:
+                self._fail(f"getrawtransaction {txid} (spent in block {block.hash}): {exc}")
             if tx.txid != txid:
                 self._fail(f"getrawtransaction {txid} returned transaction {tx.txid}")
             found[tx.txid_bytes] = tx

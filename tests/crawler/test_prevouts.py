@@ -98,3 +98,18 @@ async def test_a_node_answering_with_another_transaction_is_refused() -> None:
     resolver = PrevoutResolver(node)  # type: ignore[arg-type]
     with pytest.raises(PrevoutError, match="returned transaction"):
         await resolver.resolve(block(coinbase(3), spend(old, 1)))
+
+
+async def test_a_transaction_that_does_not_parse_names_txid_and_block() -> None:
+    old = coinbase(9)
+    node = Node([old], txindex=True)
+
+    async def truncated(txids: Sequence[str]) -> list[bytes | None]:
+        return [old.serialize()[:-3] for _ in txids]
+
+    node.get_raw_transactions = truncated  # type: ignore[method-assign]
+    spending = block(coinbase(3), spend(old, 1))
+    with pytest.raises(PrevoutError) as caught:
+        await PrevoutResolver(node).resolve(spending)  # type: ignore[arg-type]
+    assert old.txid in str(caught.value) and spending.hash in str(caught.value)
+    assert "http://127.0.0.1:1" in str(caught.value)
