@@ -288,9 +288,9 @@ def _perform(conn: sa.Connection, op: Op) -> Any:
         case Execute(statement, args):
             return conn.exec_driver_sql(statement, args).rowcount
         case ExecuteMany(statement, rows):
-            conn.exec_driver_sql(statement, [tuple(row) for row in rows])
+            conn.exec_driver_sql(statement, list(rows))
         case InsertEvents(rows):
-            conn.exec_driver_sql(sql.INSERT_EVENT, [tuple(row) for row in rows])
+            conn.exec_driver_sql(sql.INSERT_EVENT, list(rows))
         case Tables():
             return [row[0] for row in conn.exec_driver_sql(_TABLES)]
         case CreateTables():

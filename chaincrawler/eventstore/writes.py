@@ -79,14 +79,14 @@ class ExecuteMany:
     """Run a statement once per row of arguments."""
 
     statement: str
-    rows: Sequence[Sequence[Any]]
+    rows: Sequence[tuple[Any, ...]]
 
 
 @dataclass(frozen=True, slots=True)
 class InsertEvents:
     """Insert rows of ``sql.EVENT_COLUMNS`` (PostgreSQL: with COPY)."""
 
-    rows: Sequence[Sequence[Any]]
+    rows: Sequence[tuple[Any, ...]]
 
 
 @dataclass(frozen=True, slots=True)
