@@ -147,6 +147,7 @@ async def test_a_file_that_is_not_a_database_is_refused_untouched(tmp_path: Path
     with pytest.raises(NotAStoreError):
         await SQLiteEventStore(path).destroy()
     assert path.read_bytes() == b"these are my notes, not a database" * 100
+    assert sorted(tmp_path.iterdir()) == [path]
 
 
 async def test_destroy_removes_every_file_of_the_store(tmp_path: Path) -> None:
