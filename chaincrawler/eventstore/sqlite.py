@@ -50,6 +50,7 @@ from chaincrawler.eventstore.writes import (
     ExecuteMany,
     InsertEvents,
     LockLog,
+    Migrate,
     Mode,
     Notify,
     Op,
@@ -288,6 +289,8 @@ def _perform(conn: sa.Connection, op: Op) -> Any:
             return list(conn.exec_driver_sql(statement, args))
         case Execute(statement, args):
             return conn.exec_driver_sql(statement, args).rowcount
+        case Migrate(statement):
+            conn.exec_driver_sql(statement)
         case ExecuteMany(statement, rows):
             conn.exec_driver_sql(statement, list(rows))
         case InsertEvents(rows):

@@ -75,6 +75,13 @@ class Execute:
 
 
 @dataclass(frozen=True, slots=True)
+class Migrate:
+    """Run a statement of a migration: it may rewrite a whole table, so no time limit."""
+
+    statement: str
+
+
+@dataclass(frozen=True, slots=True)
 class ExecuteMany:
     """Run a statement once per row of arguments."""
 
@@ -114,8 +121,8 @@ class CreateTables:
 
 
 Op = (
-    Value | Row | Rows | Execute | ExecuteMany | InsertEvents | LockLog | Notify | Tables
-    | CreateTables
+    Value | Row | Rows | Execute | Migrate | ExecuteMany | InsertEvents | LockLog | Notify
+    | Tables | CreateTables
 )
 
 #: A write: yields operations, is sent their results, returns the write's result.
@@ -198,7 +205,7 @@ def prepare_steps(
     for target, statements in schema.migration_statements(version, dialect):
         log.info("migrating the store in place", store=where, to_schema_version=target)
         for statement in statements:
-            yield Execute(statement)
+            yield Migrate(statement)
         yield Execute(sql.SET_META, (str(target), "schema_version"))
     if schema.same_network(stored, network, genesis_hash):
         return

@@ -10,11 +10,13 @@ import asyncpg
 import pytest
 
 from chaincrawler.eventstore import (
+    SCHEMA_VERSION,
     EventStore,
     PostgresEventStore,
     StoreLockedError,
     StoreOperationalError,
     open_store,
+    schema,
 )
 from chaincrawler.eventstore.lock import PG_WRITER_LOCK, pg_lock_key
 from chaincrawler.eventstore.postgres import notify_channel
@@ -204,3 +206,23 @@ def test_notify_channels_fit_postgres_identifiers() -> None:
     long_a, long_b = "a" * 62 + "b", "a" * 62 + "c"
     assert len(notify_channel(long_a)) <= 63
     assert notify_channel(long_a) != notify_channel(long_b)
+
+
+async def test_a_migration_is_not_bounded_by_the_statement_timeouts(
+    pg_dsn: str, pg_schemas: Callable[[], str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    schema_name = pg_schemas()
+
+    def store() -> PostgresEventStore:
+        return PostgresEventStore(
+            pg_dsn, schema=schema_name, statement_timeout=0.3, command_timeout=0.3
+        )
+
+    async with store() as created:
+        await created.open(network=NETWORK, genesis_hash=GENESIS)
+    monkeypatch.setattr(schema, "SCHEMA_VERSION", SCHEMA_VERSION + 1)
+    slow = schema.Migration(postgresql=["SELECT pg_sleep(1)"])
+    monkeypatch.setattr(schema, "MIGRATIONS", {SCHEMA_VERSION: slow})
+    async with store() as migrated:
+        await migrated.open(network=NETWORK, genesis_hash=GENESIS)
+        assert (await migrated.meta())["schema_version"] == str(SCHEMA_VERSION + 1)
