@@ -16,12 +16,12 @@ from chaincrawler.chain.networks import Network
 from chaincrawler.config import ConfigError, Settings
 from chaincrawler.config.errors import ConfigProblem
 from chaincrawler.crawler.errors import NodeNetworkMismatchError
-from chaincrawler.crawler.node import NodeClient
 from chaincrawler.crawler.pipeline import Crawler
 from chaincrawler.crawler.progress import Progress
 from chaincrawler.errors import ChaincrawlerError
 from chaincrawler.eventstore import BlockRecord, EventStore, SchemaMissingError
 from chaincrawler.models import ChainModel, Model
+from chaincrawler.node.client import NodeClient
 
 log = structlog.get_logger(__name__)
 
@@ -128,7 +128,7 @@ async def check_node_network(node: NodeClient, network: Network) -> None:
 
 async def check_node(settings: Settings) -> None:
     """Check the configured node answers and follows the configured network."""
-    async with NodeClient.from_settings(settings.node) as node:
+    async with settings.node.client() as node:
         await check_node_network(node, settings.network_params)
 
 
@@ -168,7 +168,7 @@ async def run_crawler(
     The node's network is checked before the store is opened, so a misconfigured
     first run creates no store.
     """
-    async with NodeClient.from_settings(settings.node) as node:
+    async with settings.node.client() as node:
         await check_node_network(node, settings.network_params)
         async with opened_store(settings, writer=True) as store:
             crawler = Crawler(node, store, models, settings.network_params,

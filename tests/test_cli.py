@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from chaincrawler.chain.networks import REGTEST
-from chaincrawler.crawler.node import NodeClient
 from chaincrawler.eventstore import BlockRecord, SchemaMissingError, open_store
+from chaincrawler.node.client import NodeClient
 from chaincrawler.testing.chaingen import ChainGenerator
 from chaincrawler.testing.simnode import SimNode
 

@@ -54,13 +54,21 @@ class EventStore(abc.ABC):
     async def open(
         self, *, network: str, genesis_hash: str, writer: bool = True, create_schema: bool = True
     ) -> None:
-        """Connect, create or migrate the schema, check the store's network, take the lock.
+        """Connect, take the lock (writer), create or migrate the store, check its network.
 
-        ``create_schema=False`` turns off automatic schema management: a missing
-        schema raises SchemaMissingError, an older one SchemaVersionError.
-        Raises NetworkMismatchError if the store was created for another
-        network or genesis hash, SchemaVersionError for a newer schema, and
-        StoreLockedError if ``writer`` and another process is writing.
+        Only a writer creates or changes anything: it creates a missing store and
+        migrates an older one in place, in one transaction. ``create_schema=False``
+        turns that off: a missing store raises SchemaMissingError, an older one
+        SchemaVersionError. A reader never creates anything (SchemaMissingError)
+        and refuses an older store. An empty store (no blocks, no events) stamped
+        for another network is re-stamped for the writer, with a warning logged.
+
+        Raises NetworkMismatchError if a store holding blocks or events was created
+        for another network or genesis hash, SchemaVersionError for a newer schema,
+        NotAStoreError when the location holds another application's data,
+        StoreAccessError when it cannot be reached or written (a missing
+        directory, no permission), and StoreLockedError if ``writer`` and another
+        process is writing.
         """
 
     @abc.abstractmethod

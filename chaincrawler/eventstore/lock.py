@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import hashlib
 import os
@@ -32,12 +33,14 @@ class FileLock:
     def __init__(self, path: str) -> None:
         self.path = path
         self._fd: int | None = None
+        self._created = False
 
     def acquire(self, what: str) -> None:
         """Take the lock or raise StoreLockedError naming ``what`` is locked.
 
         Raises StoreAccessError if the lock file cannot be created or opened.
         """
+        self._created = not os.path.exists(self.path)
         try:
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         except FileNotFoundError:
@@ -68,10 +71,13 @@ class FileLock:
         os.pwrite(fd, str(os.getpid()).encode(), 0)
         self._fd = fd
 
-    def release(self) -> None:
-        """Drop the lock (idempotent)."""
+    def release(self, *, remove_if_created: bool = False) -> None:
+        """Drop the lock (idempotent); ``remove_if_created``: delete a lock file it made."""
         if self._fd is not None:
             fd, self._fd = self._fd, None
+            if remove_if_created and self._created:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(self.path)
             os.ftruncate(fd, 0)
             fcntl.flock(fd, fcntl.LOCK_UN)
             os.close(fd)

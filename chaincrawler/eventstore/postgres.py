@@ -55,6 +55,7 @@ from chaincrawler.eventstore.writes import (
     ExecuteMany,
     InsertEvents,
     LockLog,
+    Migrate,
     Mode,
     Notify,
     Op,
@@ -73,6 +74,8 @@ _SCHEMA_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 _LOCK_EVENTS = "LOCK TABLE events IN EXCLUSIVE MODE"
 _TABLES = "SELECT table_name FROM information_schema.tables WHERE table_schema = $1"
 _TRY_WRITER_LOCK = "SELECT pg_try_advisory_lock($1, $2)"
+#: The client-side timeout of a migration statement (asyncpg has no "none" per call).
+_NO_LIMIT = 7 * 24 * 3600.0
 
 #: Errors after which retrying the operation may succeed.
 _TRANSIENT = (
@@ -312,6 +315,9 @@ class PostgresEventStore(SqlWrites):
                 status = await conn.execute(sql.numbered(statement), *args)
                 count = status.split()[-1]
                 return int(count) if count.isdigit() else 0
+            case Migrate(statement):
+                await conn.execute("SET LOCAL statement_timeout = 0")
+                await conn.execute(statement, timeout=_NO_LIMIT)
             case ExecuteMany(statement, rows):
                 await conn.executemany(sql.numbered(statement), rows)
             case InsertEvents(rows):

@@ -50,6 +50,7 @@ from chaincrawler.eventstore.writes import (
     ExecuteMany,
     InsertEvents,
     LockLog,
+    Migrate,
     Mode,
     Notify,
     Op,
@@ -130,7 +131,7 @@ class SQLiteEventStore(SqlWrites):
             if writer:
                 await self._run(self._use_wal_sync)
         except BaseException:
-            await self._shutdown()
+            await self._shutdown(failed_open=True)
             raise
         self._writer = writer
         self._opened = True
@@ -155,14 +156,15 @@ class SQLiteEventStore(SqlWrites):
         self._opened = False
         await self._shutdown()
 
-    async def _shutdown(self) -> None:
+    async def _shutdown(self, *, failed_open: bool = False) -> None:
+        """Close; after a failed open, leave no lock file behind that the open made."""
         if self._executor is not None:
             with contextlib.suppress(EventStoreError):
                 await self._run(self._close_sync)
             self._executor.shutdown(wait=True)
             self._executor = None
         if self._lock is not None:
-            self._lock.release()
+            self._lock.release(remove_if_created=failed_open)
             self._lock = None
 
     def _connect_sync(self) -> None:
@@ -221,7 +223,7 @@ class SQLiteEventStore(SqlWrites):
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(path)
         finally:
-            lock.release()
+            lock.release(remove_if_created=True)
         return ", ".join(existing)
 
     # -- plumbing -----------------------------------------------------------------
@@ -287,10 +289,12 @@ def _perform(conn: sa.Connection, op: Op) -> Any:
             return list(conn.exec_driver_sql(statement, args))
         case Execute(statement, args):
             return conn.exec_driver_sql(statement, args).rowcount
+        case Migrate(statement):
+            conn.exec_driver_sql(statement)
         case ExecuteMany(statement, rows):
-            conn.exec_driver_sql(statement, [tuple(row) for row in rows])
+            conn.exec_driver_sql(statement, list(rows))
         case InsertEvents(rows):
-            conn.exec_driver_sql(sql.INSERT_EVENT, [tuple(row) for row in rows])
+            conn.exec_driver_sql(sql.INSERT_EVENT, list(rows))
         case Tables():
             return [row[0] for row in conn.exec_driver_sql(_TABLES)]
         case CreateTables():

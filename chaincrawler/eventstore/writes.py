@@ -75,18 +75,25 @@ class Execute:
 
 
 @dataclass(frozen=True, slots=True)
+class Migrate:
+    """Run a statement of a migration: it may rewrite a whole table, so no time limit."""
+
+    statement: str
+
+
+@dataclass(frozen=True, slots=True)
 class ExecuteMany:
     """Run a statement once per row of arguments."""
 
     statement: str
-    rows: Sequence[Sequence[Any]]
+    rows: Sequence[tuple[Any, ...]]
 
 
 @dataclass(frozen=True, slots=True)
 class InsertEvents:
     """Insert rows of ``sql.EVENT_COLUMNS`` (PostgreSQL: with COPY)."""
 
-    rows: Sequence[Sequence[Any]]
+    rows: Sequence[tuple[Any, ...]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,8 +121,8 @@ class CreateTables:
 
 
 Op = (
-    Value | Row | Rows | Execute | ExecuteMany | InsertEvents | LockLog | Notify | Tables
-    | CreateTables
+    Value | Row | Rows | Execute | Migrate | ExecuteMany | InsertEvents | LockLog | Notify
+    | Tables | CreateTables
 )
 
 #: A write: yields operations, is sent their results, returns the write's result.
@@ -196,20 +203,20 @@ def prepare_steps(
     stored = {row[0]: row[1] for row in (yield Rows(sql.META))}
     version = schema.stored_version(stored, where=where, may_migrate=writer and create_schema)
     for target, statements in schema.migration_statements(version, dialect):
+        log.info("migrating the store in place", store=where, to_schema_version=target)
         for statement in statements:
-            yield Execute(statement)
+            yield Migrate(statement)
         yield Execute(sql.SET_META, (str(target), "schema_version"))
-        log.info("store migrated", store=where, schema_version=target)
     if schema.same_network(stored, network, genesis_hash):
         return
     if not writer or (yield Value(sql.HOLDS_CHAIN)):
         raise schema.network_mismatch(stored, network, genesis_hash, where)
-    yield Execute(sql.SET_META, (network, "network"))
-    yield Execute(sql.SET_META, (genesis_hash, "genesis_hash"))
     log.warning(
-        "empty store re-stamped for another network", store=where,
+        "re-stamping an empty store for another network", store=where,
         old_network=stored.get("network"), network=network,
     )
+    yield Execute(sql.SET_META, (network, "network"))
+    yield Execute(sql.SET_META, (genesis_hash, "genesis_hash"))
 
 
 def commit_steps(
