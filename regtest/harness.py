@@ -13,18 +13,6 @@ import aiohttp
 import zmq
 import zmq.asyncio
 
-from chaincrawler.chain.networks import REGTEST
-from chaincrawler.chain.script import push_data
-from chaincrawler.chain.types import (
-    Block,
-    BlockHeader,
-    OutPoint,
-    Transaction,
-    TxIn,
-    TxOut,
-    encode_script_number,
-)
-from chaincrawler.testing.chaingen import WALLET_SCRIPT_PUBKEY, subsidy
 from regtest.nodes import NodeHandle
 
 REPLIES = Path(__file__).resolve().parent.parent / "tests" / "data" / "core_replies"
@@ -194,39 +182,3 @@ class ZmqListener:
         for sock in self.sockets.values():
             sock.close(linger=0)
         self._context.term()
-
-
-# ------------------------------------------------------------------------- blocks
-
-
-def build_block(
-    prev_hash: str,
-    prev_time: int,
-    height: int,
-    transactions: list[Transaction] | None = None,
-    *,
-    tag: bytes = b"",
-) -> Block:
-    """A valid regtest block on ``prev_hash``: coinbase with the BIP34 height (and ``tag``)
-    paying the subsidy to the generator's script, witness commitment, merkle root and a
-    nonce meeting the regtest target."""
-    txs = list(transactions or [])
-    script_sig = push_data(encode_script_number(height)) + (push_data(tag) if tag else b"\x00")
-    reserved = b"\x00" * 32
-
-    def coinbase(outputs: list[TxOut]) -> Transaction:
-        txin = TxIn(OutPoint(b"\x00" * 32, 0xFFFFFFFF), script_sig, 0xFFFFFFFF, [reserved])
-        return Transaction([txin], outputs, version=2, network=REGTEST)
-
-    payout = TxOut(subsidy(height), WALLET_SCRIPT_PUBKEY, REGTEST)
-    draft = Block(BlockHeader(0, b"", b"", 0, 0, 0), [coinbase([payout]), *txs], REGTEST)
-    commitment = b"\x6a\x24\xaa\x21\xa9\xed" + draft.compute_witness_commitment(reserved)
-    all_txs = [coinbase([payout, TxOut(0, commitment, REGTEST)]), *txs]
-    merkle = Block(BlockHeader(0, b"", b"", 0, 0, 0), all_txs, REGTEST).compute_merkle_root()
-    prev = bytes.fromhex(prev_hash)[::-1]
-    nonce = 0
-    while True:
-        header = BlockHeader(0x20000000, prev, merkle, prev_time + 1, REGTEST_BITS, nonce)
-        if header.check_proof_of_work():
-            return Block(header, all_txs, REGTEST)
-        nonce += 1

@@ -4,7 +4,9 @@ submitblock, mempool return-on-reorg and conflict eviction."""
 from __future__ import annotations
 
 from chaincrawler.chain.types import Block
-from regtest.harness import build_block, recorded_result
+from chaincrawler.chain.wire import hex_to_hash
+from chaincrawler.testing.blocks import block
+from regtest.harness import recorded_result
 
 
 async def _tips(rpc):
@@ -71,11 +73,11 @@ async def test_more_work_branch_via_submitblock_reorgs_and_returns_transactions(
     (old_tip,) = await gen.mine(1)
     height = await rpc.get_block_count()
     parent = await rpc.get_block_header(await rpc.get_block_hash(height - 1))
-    first = build_block(parent["hash"], parent["time"], height, tag=b"side-1")
+    first = block(height, (), hex_to_hash(parent["hash"]), time=parent["time"] + 1, tag=b"side-1")
     assert await rpc.call("submitblock", first.serialize().hex()) == "inconclusive"
     assert await rpc.get_best_block_hash() == old_tip
     assert (await _tips(rpc))[first.hash]["status"] == "valid-headers"
-    second = build_block(first.hash, first.header.time, height + 1, tag=b"side-2")
+    second = block(height + 1, (), first.hash_bytes, time=first.header.time + 1, tag=b"side-2")
     assert await rpc.call("submitblock", second.serialize().hex()) is None
     assert await rpc.get_best_block_hash() == second.hash
     assert await rpc.get_block_hash(height) == first.hash

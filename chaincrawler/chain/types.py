@@ -16,6 +16,7 @@ import struct
 from collections.abc import Sequence
 from typing import ClassVar
 
+from chaincrawler.chain.consensus import WITNESS_COMMITMENT_PREFIX
 from chaincrawler.chain.networks import MAINNET, Network
 from chaincrawler.chain.script import ScriptType, address_from_script, classify
 from chaincrawler.chain.wire import compact_size, hash_to_hex, merkle_root, sha256d
@@ -32,7 +33,6 @@ _pack_q = struct.Struct("<Q").pack
 _header = struct.Struct("<i32s32sIII")
 
 NULL_HASH = b"\x00" * 32
-WITNESS_COMMITMENT_PREFIX = b"\x6a\x24\xaa\x21\xa9\xed"
 _UNSET: object = object()
 Buffer = bytes
 

@@ -28,6 +28,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from chaincrawler.chain.consensus import (
+    COINBASE_MATURITY,
+    MAX_OP_RETURN_RELAY,
+    MAX_STANDARD_TX_WEIGHT,
+    MIN_STANDARD_TX_NONWITNESS_SIZE,
+    block_subsidy,
+    dust_threshold,
+)
 from chaincrawler.chain.networks import REGTEST
 from chaincrawler.chain.script import (
     ScriptType,
@@ -52,7 +60,6 @@ __all__ = [
     "ReorgResult",
     "RpcClient",
     "dust_threshold",
-    "subsidy",
 ]
 
 WITNESS_SCRIPT = b"\x51"
@@ -62,18 +69,13 @@ WALLET_SCRIPT_PUBKEY = b"\x00\x20" + hashlib.sha256(WITNESS_SCRIPT).digest()
 WALLET_ADDRESS = address_from_script(WALLET_SCRIPT_PUBKEY, REGTEST) or ""
 FEE_RATE = 2
 """Fee rate of generated transactions, sat/vB (Core relays from 1 sat/vB)."""
-COINBASE_MATURITY = 100
 SEQUENCE = 0xFFFFFFFD
-MAX_STANDARD_TX_WEIGHT = 400_000
-MAX_OP_RETURN_DATA = 80
-MIN_STANDARD_TX_NONWITNESS_SIZE = 65
 MAX_BLOCK_TX_WEIGHT = 3_900_000
 """Weight of transactions one fill round may put in a block (Core's limit is 3,996,000)."""
 MAX_CLUSTER = 25
 """Largest group of connected unconfirmed transactions the generator builds (Core: 25
 ancestors, 25 descendants, clusters of 64)."""
 FANOUT_OUTPUTS = 1000
-_DUST_RELAY_FEE = 3  # sat/vB, Core's -dustrelayfee of 3000 sat/kvB
 _MAX_PAYMENT = 50_000
 _OTHER_MINER_TAG = b"chaincrawler/other-miner"
 
@@ -157,23 +159,6 @@ class _Undo:
 
     created: list[OutPoint]
     spent: list[tuple[Coin, str]]  # (coin, txid that spent it)
-
-
-def subsidy(height: int) -> int:
-    """The regtest block subsidy at ``height`` in satoshis (halving every 150 blocks)."""
-    halvings = height // REGTEST.subsidy_halving_interval
-    return 0 if halvings >= 64 else (50 * 100_000_000) >> halvings
-
-
-def dust_threshold(script_pubkey: bytes) -> int:
-    """The smallest value Core relays for an output with ``script_pubkey`` (0 for OP_RETURN)."""
-    if script_pubkey[:1] == b"\x6a":
-        return 0
-    size = 8 + len(compact_size(len(script_pubkey))) + len(script_pubkey)
-    version = script_pubkey[0] if script_pubkey else -1
-    witness = len(script_pubkey) >= 4 and (version == 0 or 0x51 <= version <= 0x60)
-    spend = 32 + 4 + 1 + 107 // 4 + 4 if witness else 32 + 4 + 1 + 107 + 4
-    return (size + spend) * _DUST_RELAY_FEE
 
 
 def _change(tx: Transaction) -> Coin:
@@ -425,7 +410,7 @@ class ChainGenerator:
                 return
             shortfall = value - sum(c.value for c in confirmed)
             if shortfall > 0:
-                per_block = subsidy(self.height + 1)
+                per_block = block_subsidy(self.height + 1, REGTEST)
                 blocks = -(-shortfall // per_block) if per_block else 0
                 if not 0 < blocks <= 1000:
                     raise GeneratorError(
@@ -548,7 +533,7 @@ class ChainGenerator:
             else destination
         )
         if script[:1] == b"\x6a":
-            if len(script) > MAX_OP_RETURN_DATA + 3:
+            if len(script) > MAX_OP_RETURN_RELAY:
                 raise GeneratorError(f"OP_RETURN output of {len(script)} bytes is too large")
         elif value < dust_threshold(script):
             raise GeneratorError(

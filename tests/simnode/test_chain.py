@@ -9,8 +9,9 @@ import aiohttp
 
 from chaincrawler.chain.networks import REGTEST
 from chaincrawler.chain.types import Block, BlockHeader, TxOut
+from chaincrawler.testing.blocks import coinbase, solve_header
 from chaincrawler.testing.simnode import SimNode
-from chaincrawler.testing.simnode.mining import build_block, coinbase_transaction, solve_header
+from chaincrawler.testing.simnode.mining import build_block
 from tests.simnode.helpers import DESCRIPTOR, P2WSH_OP_TRUE, Rpc, spend
 
 OTHER_SCRIPT = bytes.fromhex("0014" + "22" * 20)
@@ -135,7 +136,7 @@ async def test_submitblock_reports_core_reject_reasons(rpc: Rpc, node: SimNode) 
         prev_hash_bytes=orphan.prev_hash_bytes, nonce=orphan.nonce)) == "prev-blk-not-found"
 
     tip = node.engine.chain.tip
-    wrong_height = coinbase_transaction(5, P2WSH_OP_TRUE, 50 * 100_000_000, b"\0" * 32)
+    wrong_height = coinbase(5, [(P2WSH_OP_TRUE, 50 * 100_000_000)], commitment=b"\0" * 32)
     block = Block(BlockHeader(0, b"", b"", 0, 0, 0), [wrong_height], REGTEST)
     header = solve_header(tip.hash, block.compute_merkle_root(), h.time)
     wrong = Block(header, [wrong_height]).serialize().hex()

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from chaincrawler.chain.consensus import is_unspendable
 from chaincrawler.chain.encoding import AddressError
 from chaincrawler.chain.networks import REGTEST
 from chaincrawler.chain.script import script_from_address
@@ -22,7 +23,7 @@ from chaincrawler.chain.types import Block, Transaction
 from chaincrawler.chain.wire import hex_to_hash
 from chaincrawler.errors import ChainDataError
 from chaincrawler.testing.simnode import views
-from chaincrawler.testing.simnode.chainstate import BlockIndex, BlockValidationError, is_unspendable
+from chaincrawler.testing.simnode.chainstate import BlockIndex, BlockValidationError
 from chaincrawler.testing.simnode.descriptors import (
     DescriptorError,
     descriptor_info,
