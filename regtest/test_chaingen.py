@@ -110,7 +110,9 @@ async def test_sent_transactions_pay_every_destination_type(rpc, gen):
 async def test_long_unconfirmed_chains_stay_within_mempool_limits(rpc, gen):
     # Keep spending unconfirmed change while coins() offers it: a chain past Core's
     # 25-transaction limits would be rejected by the node. 40 spends need two chains,
-    # so two mature confirmed coins to start them.
+    # so two mature confirmed coins to start them, and an empty mempool (earlier tests'
+    # unconfirmed coins would start other chains).
+    await gen.mine(1)
     while sum(1 for c in gen.coins() if c.height is not None) < 2:
         await gen.mine(1)
     txids = []
@@ -151,7 +153,7 @@ async def test_a_fresh_generator_sees_the_coins_of_an_earlier_one(rpc, gen):
     txid = await gen.send()
     other = ChainGenerator(rpc, seed="other")
     await other.sync()
-    spent = Transaction.from_bytes(await rpc.get_raw_transaction(txid))
+    spent = Transaction.from_bytes(await rpc.get_raw_transaction(txid), REGTEST)
     assert all(c.outpoint != spent.inputs[0].prevout for c in other.coins(spendable=False))
     await other.send()
     await other.mine(1)

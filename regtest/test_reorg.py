@@ -3,6 +3,7 @@ submitblock, mempool return-on-reorg and conflict eviction."""
 
 from __future__ import annotations
 
+from chaincrawler.chain.networks import REGTEST
 from chaincrawler.chain.types import Block
 from chaincrawler.chain.wire import hex_to_hash
 from chaincrawler.testing.blocks import block
@@ -85,5 +86,5 @@ async def test_more_work_branch_via_submitblock_reorgs_and_returns_transactions(
     assert tips[old_tip]["status"] == "valid-fork" and tips[old_tip]["branchlen"] == 1
     assert txid in await rpc.get_raw_mempool()
     assert await rpc.call("submitblock", second.serialize().hex()) == "duplicate"
-    fetched = Block.from_bytes(await rpc.get_raw_block(second.hash))
+    fetched = Block.from_bytes(await rpc.get_raw_block(second.hash), REGTEST)
     assert fetched.hash == second.hash and fetched.bip34_height == height + 1

@@ -115,7 +115,7 @@ def coinbase(
     outputs = _txouts(pays, network)
     if commitment is not None:
         outputs.append(TxOut(0, WITNESS_COMMITMENT_PREFIX + commitment, network))
-    return Transaction([txin], outputs, 2, max(height - 1, 0), network)
+    return Transaction([txin], outputs, 2, max(height - 1, 0), network=network)
 
 
 def witness_commitment(transactions: Sequence[Transaction]) -> bytes:
@@ -139,7 +139,7 @@ def spend(
     if not spent:
         raise BlockBuildError("a transaction needs at least one output to spend")
     inputs = [TxIn(OutPoint(tx.txid_bytes, vout)) for tx, vout in spent]
-    tx = Transaction(inputs, _txouts(pays, network), 2, 0, network)
+    tx = Transaction(inputs, _txouts(pays, network), network=network)
     if resolve:
         for txin, (prev, vout) in zip(tx.inputs, spent, strict=True):
             txin.prev_txout = prev.outputs[vout]

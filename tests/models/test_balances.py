@@ -85,7 +85,7 @@ async def test_unresolved_prevouts_are_not_debited():
 async def test_outputs_without_an_address_are_ignored():
     cb = coinbase(0, [(A, 10)])
     op_return = Transaction(
-        [TxIn(OutPoint(cb.txid_bytes, 0))], [TxOut(0, b"\x6a\x04data")], network=REGTEST
+        [TxIn(OutPoint(cb.txid_bytes, 0))], [TxOut(0, b"\x6a\x04data", REGTEST)], network=REGTEST
     )
     op_return.inputs[0].prev_txout = cb.outputs[0]
     model = AddressBalances()

@@ -31,7 +31,7 @@ def spend(
 ) -> Transaction:
     """A transaction spending a P2WSH(OP_TRUE) output back to P2WSH(OP_TRUE)."""
     txin = TxIn(OutPoint(bytes.fromhex(txid)[::-1], vout), b"", 0xFFFFFFFD, [OP_TRUE])
-    outs = outputs if outputs is not None else [TxOut(value - fee, P2WSH_OP_TRUE)]
+    outs = outputs if outputs is not None else [TxOut(value - fee, P2WSH_OP_TRUE, REGTEST)]
     return Transaction([txin], outs, version=2, network=REGTEST)
 
 

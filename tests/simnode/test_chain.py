@@ -139,7 +139,7 @@ async def test_submitblock_reports_core_reject_reasons(rpc: Rpc, node: SimNode) 
     wrong_height = coinbase(5, [(P2WSH_OP_TRUE, 50 * 100_000_000)], commitment=b"\0" * 32)
     block = Block(BlockHeader(0, b"", b"", 0, 0, 0), [wrong_height], REGTEST)
     header = solve_header(tip.hash, block.compute_merkle_root(), h.time)
-    wrong = Block(header, [wrong_height]).serialize().hex()
+    wrong = Block(header, [wrong_height], REGTEST).serialize().hex()
     assert await rpc("submitblock", wrong) == "bad-cb-height"
 
     missing = spend("ab" * 32, 0, 10_000)
@@ -174,7 +174,7 @@ async def test_generateblock_mines_given_transactions_and_checks_them(rpc: Rpc) 
 async def test_blocks_include_fees_and_order_parents_first(rpc: Rpc) -> None:
     coins = await rpc.mature_coins(2)
     parent = spend(coins[0][0], 0, coins[0][1], fee=1000,
-                   outputs=[TxOut(coins[0][1] - 1000, P2WSH_OP_TRUE)])
+                   outputs=[TxOut(coins[0][1] - 1000, P2WSH_OP_TRUE, REGTEST)])
     child = spend(parent.txid, 0, parent.outputs[0].value, fee=50_000)
     other = spend(coins[1][0], 0, coins[1][1], fee=20_000)
     for tx in (parent, child, other):

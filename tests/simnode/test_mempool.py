@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from chaincrawler.chain.networks import REGTEST
 from chaincrawler.chain.types import TxOut
 from tests.simnode.helpers import DESCRIPTOR, P2WSH_OP_TRUE, Rpc, spend
 
@@ -23,7 +24,7 @@ async def test_double_spend_needs_more_fee_to_replace(rpc: Rpc) -> None:
     first = spend(coin[0], 0, coin[1], fee=10_000)
     await rpc("sendrawtransaction", first.hex())
     same_fee = spend(coin[0], 0, coin[1], fee=10_000,
-                     outputs=[TxOut(coin[1] - 10_000, bytes.fromhex("0014" + "33" * 20))])
+                     outputs=[TxOut(coin[1] - 10_000, bytes.fromhex("0014" + "33" * 20), REGTEST)])
     err = await rpc.error("sendrawtransaction", same_fee.hex())
     assert err["code"] == -26
     assert err["message"].startswith(f"insufficient fee, rejecting replacement {same_fee.txid}")
@@ -34,15 +35,15 @@ async def test_double_spend_needs_more_fee_to_replace(rpc: Rpc) -> None:
 
 async def test_policy_rejections(rpc: Rpc) -> None:
     (coin,) = await rpc.mature_coins(1)
-    too_much = spend(coin[0], 0, coin[1], outputs=[TxOut(coin[1] + 1, P2WSH_OP_TRUE)])
+    too_much = spend(coin[0], 0, coin[1], outputs=[TxOut(coin[1] + 1, P2WSH_OP_TRUE, REGTEST)])
     err = await rpc.error("sendrawtransaction", too_much.hex())
     assert err == {"code": -26, "message":
                    "bad-txns-in-belowout, value in (50.00) < value out (50.00000001)"}
     free = spend(coin[0], 0, coin[1], fee=0)
     err = await rpc.error("sendrawtransaction", free.hex())
     assert err == {"code": -26, "message": f"min relay fee not met, 0 < {-(-free.vsize // 10)}"}
-    dust = spend(coin[0], 0, coin[1], outputs=[TxOut(100, P2WSH_OP_TRUE),
-                                                TxOut(coin[1] - 10_000, P2WSH_OP_TRUE)])
+    dust = spend(coin[0], 0, coin[1], outputs=[TxOut(100, P2WSH_OP_TRUE, REGTEST),
+                                                TxOut(coin[1] - 10_000, P2WSH_OP_TRUE, REGTEST)])
     assert await rpc.error("sendrawtransaction", dust.hex()) == {"code": -26, "message": "dust"}
     pricey = spend(coin[0], 0, coin[1], fee=coin[1] // 2)
     err = await rpc.error("sendrawtransaction", pricey.hex())

@@ -89,7 +89,7 @@ def regtest_genesis() -> Block:
     h = mainnet.header
     header = BlockHeader(h.version, h.prev_hash_bytes, h.merkle_root_bytes, GENESIS_TIME,
                          REGTEST_BITS, GENESIS_NONCE)
-    block = Block.from_bytes(Block(header, mainnet.transactions).serialize(), REGTEST)
+    block = Block.from_bytes(Block(header, mainnet.transactions, MAINNET).serialize(), REGTEST)
     if block.hash != REGTEST.genesis_hash:
         raise AssertionError("regtest genesis hash mismatch")
     return block
