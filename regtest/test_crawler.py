@@ -25,8 +25,8 @@ from chaincrawler.crawler.pipeline import Committed, Crawler, CrawlerOptions, Ro
 from chaincrawler.eventstore import EventQuery, EventStatus, NetworkMismatchError, open_store
 from chaincrawler.examples.balances import AddressBalances
 from chaincrawler.testing.chaingen import ChainGenerator
+from chaincrawler.testing.nodeproc import NodeHandle
 from regtest.crawling import active_log, assert_matches_fresh_crawl, client, crawl
-from regtest.nodes import NodeHandle
 
 MODEL = "chaincrawler.examples.balances:AddressBalances"
 

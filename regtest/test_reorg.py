@@ -7,7 +7,7 @@ from chaincrawler.chain.networks import REGTEST
 from chaincrawler.chain.types import Block
 from chaincrawler.chain.wire import hex_to_hash
 from chaincrawler.testing.blocks import block
-from regtest.harness import recorded_result
+from chaincrawler.testing.recorded import recorded_result
 
 
 async def _tips(rpc):

@@ -7,7 +7,8 @@ import pytest
 from chaincrawler.chain.networks import REGTEST
 from chaincrawler.chain.script import ScriptType
 from chaincrawler.chain.types import Block, BlockHeader, Transaction
-from regtest.harness import assert_shape, recorded_result
+from chaincrawler.testing.recorded import recorded_result
+from regtest.harness import assert_shape
 
 pytestmark = pytest.mark.rest
 

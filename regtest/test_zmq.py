@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from regtest.harness import ZmqListener, recorded
-from regtest.nodes import ZMQ_TOPICS
+from chaincrawler.testing.nodeproc import ZMQ_TOPICS
+from chaincrawler.testing.recorded import recorded
+from regtest.harness import ZmqListener
 
 pytestmark = pytest.mark.zmq
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
@@ -20,9 +19,10 @@ from chaincrawler.chain.types import (
     encode_script_number,
 )
 from chaincrawler.errors import ChainDataError
+from chaincrawler.testing.recorded import CORE_REPLIES
 from tests.chain import vectors as v
 
-REPLIES = Path(__file__).parent.parent / "data" / "core_replies"
+REPLIES = CORE_REPLIES
 
 
 def core_result(name: str) -> object:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from chaincrawler.chain.networks import REGTEST
 from chaincrawler.chain.types import TxOut
-from tests.simnode.helpers import DESCRIPTOR, P2WSH_OP_TRUE, Rpc, spend
+from chaincrawler.testing.rawrpc import RawRpc
+from tests.simnode.helpers import DESCRIPTOR, P2WSH_OP_TRUE, mature_coins, spend
 
 
-async def test_missing_inputs_and_already_confirmed(rpc: Rpc) -> None:
-    (coin,) = await rpc.mature_coins(1)
+async def test_missing_inputs_and_already_confirmed(rpc: RawRpc) -> None:
+    (coin,) = await mature_coins(rpc, 1)
     err = await rpc.error("sendrawtransaction", spend("ab" * 32, 0, 10_000).hex())
     assert err == {"code": -25, "message": "bad-txns-inputs-missingorspent"}
     tx = spend(coin[0], 0, coin[1])
@@ -19,8 +20,8 @@ async def test_missing_inputs_and_already_confirmed(rpc: Rpc) -> None:
     assert err == {"code": -27, "message": "Transaction outputs already in utxo set"}
 
 
-async def test_double_spend_needs_more_fee_to_replace(rpc: Rpc) -> None:
-    (coin,) = await rpc.mature_coins(1)
+async def test_double_spend_needs_more_fee_to_replace(rpc: RawRpc) -> None:
+    (coin,) = await mature_coins(rpc, 1)
     first = spend(coin[0], 0, coin[1], fee=10_000)
     await rpc("sendrawtransaction", first.hex())
     same_fee = spend(coin[0], 0, coin[1], fee=10_000,
@@ -33,8 +34,8 @@ async def test_double_spend_needs_more_fee_to_replace(rpc: Rpc) -> None:
     assert await rpc("getrawmempool") == [better.txid]
 
 
-async def test_policy_rejections(rpc: Rpc) -> None:
-    (coin,) = await rpc.mature_coins(1)
+async def test_policy_rejections(rpc: RawRpc) -> None:
+    (coin,) = await mature_coins(rpc, 1)
     too_much = spend(coin[0], 0, coin[1], outputs=[TxOut(coin[1] + 1, P2WSH_OP_TRUE, REGTEST)])
     err = await rpc.error("sendrawtransaction", too_much.hex())
     assert err == {"code": -26, "message":
@@ -55,7 +56,7 @@ async def test_policy_rejections(rpc: Rpc) -> None:
                    "message": "TX decode failed. Make sure the tx has at least one input."}
 
 
-async def test_immature_coinbase_spend_is_refused(rpc: Rpc) -> None:
+async def test_immature_coinbase_spend_is_refused(rpc: RawRpc) -> None:
     hashes = await rpc("generatetodescriptor", 99, DESCRIPTOR)
     coinbase = (await rpc("getblock", hashes[0], 2))["tx"][0]["txid"]
     err = await rpc.error("sendrawtransaction", spend(coinbase, 0, 50 * 100_000_000).hex())
@@ -63,8 +64,8 @@ async def test_immature_coinbase_spend_is_refused(rpc: Rpc) -> None:
                    "bad-txns-premature-spend-of-coinbase, tried to spend coinbase at depth 99"}
 
 
-async def test_chained_transactions_report_their_links(rpc: Rpc) -> None:
-    (coin,) = await rpc.mature_coins(1)
+async def test_chained_transactions_report_their_links(rpc: RawRpc) -> None:
+    (coin,) = await mature_coins(rpc, 1)
     parent = spend(coin[0], 0, coin[1])
     child = spend(parent.txid, 0, parent.outputs[0].value)
     await rpc("sendrawtransaction", parent.hex())
