@@ -16,14 +16,13 @@ from pathlib import Path
 
 import pytest
 
+from chaincrawler.chain.consensus import COIN
 from chaincrawler.crawler.node import NodeClient, RetryPolicy
 from chaincrawler.testing.chaingen import ChainGenerator
 from chaincrawler.testing.nodeproc import NodeHandle, launch
 from chaincrawler.testing.postgres import drop_schemas
 from chaincrawler.testing.rawrpc import RawRpc
 from regtest.crawling import StoreFactory, StoreSpec
-
-COIN = 100_000_000
 
 
 def pytest_configure(config: pytest.Config) -> None:
