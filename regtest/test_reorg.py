@@ -51,6 +51,7 @@ async def test_generator_reorg_replaces_the_top_blocks(rpc, gen):
 
 
 async def test_reorg_with_double_spend_evicts_the_conflicting_transaction(rpc, gen):
+    await gen.mine(1)  # empty the mempool: the reorged blocks hold only this test's spends
     victim = await gen.send()
     await gen.mine(1)
     child = await gen.send()  # likely spends the victim's change: evicted with it
