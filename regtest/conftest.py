@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from chaincrawler.chain.consensus import COIN
-from chaincrawler.crawler.node import NodeClient, RetryPolicy
+from chaincrawler.node.client import NodeClient, RetryPolicy
 from chaincrawler.testing.chaingen import ChainGenerator
 from chaincrawler.testing.nodeproc import NodeHandle, launch
 from chaincrawler.testing.postgres import drop_schemas

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from chaincrawler.crawler.errors import RPCError
+from chaincrawler.node.errors import RPCError
 from chaincrawler.testing.rawrpc import basic_auth
 from chaincrawler.testing.recorded import recorded
 

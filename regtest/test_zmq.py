@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from chaincrawler.testing.nodeproc import ZMQ_TOPICS
+from chaincrawler.node.zmq import ZMQ_TOPICS
 from chaincrawler.testing.recorded import recorded
 from regtest.harness import ZmqListener
 

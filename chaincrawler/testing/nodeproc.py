@@ -30,8 +30,8 @@ from pathlib import Path
 from typing import Any
 
 from chaincrawler.errors import ChaincrawlerError
+from chaincrawler.node.zmq import ZMQ_TOPICS
 
-ZMQ_TOPICS = ("hashblock", "hashtx", "rawblock", "rawtx", "sequence")
 STARTUP_TIMEOUT = 60.0
 STOP_TIMEOUT = 30.0
 

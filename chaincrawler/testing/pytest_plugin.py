@@ -24,9 +24,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import pytest
 
 if TYPE_CHECKING:
-    from chaincrawler.crawler.node import NodeClient
     from chaincrawler.eventstore import EventStore
     from chaincrawler.models import Model
+    from chaincrawler.node.client import NodeClient
     from chaincrawler.testing.chaingen import ChainGenerator
     from chaincrawler.testing.simnode import SimNode
 

@@ -11,7 +11,6 @@ from chaincrawler.testing.rawrpc import RawRpc
 OP_TRUE = b"\x51"
 P2WSH_OP_TRUE = b"\x00\x20" + hashlib.sha256(OP_TRUE).digest()
 DESCRIPTOR = f"raw({P2WSH_OP_TRUE.hex()})"
-ALL_TOPICS = ("hashblock", "hashtx", "rawblock", "rawtx", "sequence")
 
 
 def spend(
