@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from chaincrawler.chain.networks import REGTEST
 from chaincrawler.chain.script import ScriptType
 from chaincrawler.chain.types import Block, BlockHeader, Transaction
-from regtest.harness import assert_shape, recorded_result
+from chaincrawler.testing.recorded import recorded_result
+from regtest.harness import assert_shape
 
 pytestmark = pytest.mark.rest
 
@@ -24,7 +26,7 @@ async def test_block_in_three_formats(raw, rpc, node, mined):
     block_hash, txid = mined
     status, body = await raw.get(f"/rest/block/{block_hash}.bin")
     assert status == 200 and body == await rpc.get_raw_block(block_hash)
-    block = Block.from_bytes(body)
+    block = Block.from_bytes(body, REGTEST)
     assert block.hash == block_hash and txid in [t.txid for t in block.transactions]
     status, text = await raw.get(f"/rest/block/{block_hash}.hex")
     assert status == 200 and text == body.hex().encode() + b"\n"
@@ -63,7 +65,7 @@ async def test_blockhash_by_height_in_three_formats(raw, rpc, mined):
 async def test_transaction_in_three_formats(raw, rpc, mined):
     block_hash, txid = mined
     status, body = await raw.get(f"/rest/tx/{txid}.bin")
-    assert status == 200 and Transaction.from_bytes(body).txid == txid
+    assert status == 200 and Transaction.from_bytes(body, REGTEST).txid == txid
     status, text = await raw.get(f"/rest/tx/{txid}.hex")
     assert text == body.hex().encode() + b"\n"
     as_json = await raw.get_json(f"/rest/tx/{txid}.json")

@@ -19,11 +19,11 @@ NO_TXINDEX = ("No such mempool or blockchain transaction. Use -txindex or provid
 
 def coinbase(tag: int) -> Transaction:
     return Transaction([TxIn(OutPoint(b"\x00" * 32, 0xFFFFFFFF), bytes([1, tag]))],
-                       [TxOut(50_000, P2WPKH)], network=REGTEST)
+                       [TxOut(50_000, P2WPKH, REGTEST)], network=REGTEST)
 
 
 def spend(prev: Transaction, value: int) -> Transaction:
-    return Transaction([TxIn(OutPoint(prev.txid_bytes, 0))], [TxOut(value, b"\x51")],
+    return Transaction([TxIn(OutPoint(prev.txid_bytes, 0))], [TxOut(value, b"\x51", REGTEST)],
                        network=REGTEST)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from chaincrawler.models import BlockConnected, ChainModel, ChainReorganized, Event, ModelError
-from tests.models.blocks import block, chain
+from chaincrawler.testing.blocks import block, chain
 
 
 async def feed(model: ChainModel, blocks) -> list[Event]:
@@ -46,7 +46,7 @@ async def test_a_noted_reorg_is_applied_with_the_first_block_of_the_new_branch()
     model.restore_state(fork.snapshot_state())
     model.note_reorg(fork_height=2, depth=2, old_tip_height=4, old_tip_hash=old[4].hash)
     assert model._take_pending() == []  # nothing happens until the next block
-    new = chain(3, start=3, prev_hash=old[2].hash_bytes, nonce=1)
+    new = chain(3, start=3, prev_hash=old[2].hash_bytes, tag=b"1")
     events = await feed(model, new)
     assert [type(e) for e in events] == [ChainReorganized] + [BlockConnected] * 3
     reorg = events[0]
@@ -71,7 +71,7 @@ async def test_the_reorg_handler_trims_the_window_even_without_a_restore():
     old = chain(4)
     await feed(model, old)
     model.note_reorg(1, 2, 3, old[3].hash)
-    await feed(model, chain(1, start=2, prev_hash=old[1].hash_bytes, nonce=7))
+    await feed(model, chain(1, start=2, prev_hash=old[1].hash_bytes, tag=b"7"))
     assert [b["height"] for b in model.run_query("window")] == [0, 1, 2]
     assert model.tip_height == 2
 
@@ -82,7 +82,7 @@ async def test_reorgs_are_listed_newest_first_and_limited():
     await feed(model, blocks)
     for i in range(3):
         model.note_reorg(0, 1, 1, f"{i:064x}")
-        await feed(model, chain(1, start=1, prev_hash=blocks[0].hash_bytes, nonce=10 + i))
+        await feed(model, chain(1, start=1, prev_hash=blocks[0].hash_bytes, tag=bytes([10 + i])))
     reorgs = model.run_query("reorgs", {"limit": 2})
     assert [r["old_tip_hash"][-1] for r in reorgs] == ["2", "1"]
     assert len(model.run_query("reorgs")) == 3
@@ -105,7 +105,7 @@ async def test_chain_model_state_survives_a_snapshot():
     await feed(model, chain(3))
     model.note_reorg(1, 1, 2, "ab" * 32)
     fork_hash = bytes.fromhex(model.recent_blocks[1].hash)[::-1]
-    await feed(model, chain(1, start=2, prev_hash=fork_hash, nonce=3))
+    await feed(model, chain(1, start=2, prev_hash=fork_hash, tag=b"3"))
     copy = ChainModel()
     copy.restore_state(model.snapshot_state())
     assert copy.state_dict() == model.state_dict()

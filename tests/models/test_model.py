@@ -16,7 +16,7 @@ from chaincrawler.models import (
     on,
     validate_models,
 )
-from tests.models.blocks import chain
+from chaincrawler.testing.blocks import chain
 
 
 class Added(Event):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,8 +12,9 @@ from aiohttp.test_utils import TestServer
 
 from chaincrawler.node.client import NodeClient, RetryPolicy
 from chaincrawler.node.errors import NodeProtocolError, NodeUnreachableError, RESTError
+from chaincrawler.testing.recorded import CORE_REPLIES
 
-REPLIES = Path(__file__).resolve().parent.parent / "data" / "core_replies"
+REPLIES = CORE_REPLIES
 FAST = RetryPolicy(attempts=3, initial_delay=0.001, max_delay=0.005)
 TIP = "14d8298e0c805e8cd5534dd2d92a4ba4984616e47262f6a2252ea50b8d826c93"
 PREV = "4ffd0602fd511a51b04d80d85b6d8995b4c3cb00ea4fb2475099009f7b05147d"

@@ -7,8 +7,10 @@ from pathlib import Path
 
 import aiohttp
 
+from chaincrawler.testing.rawrpc import RawRpc
+from chaincrawler.testing.recorded import recorded
 from chaincrawler.testing.simnode import SimNode
-from tests.simnode.helpers import DESCRIPTOR, Rpc, recorded, spend
+from tests.simnode.helpers import DESCRIPTOR, mature_coins, spend
 from tests.simnode.test_core_shapes import shape
 
 
@@ -17,7 +19,7 @@ async def get(http: aiohttp.ClientSession, url: str) -> tuple[int, str, bytes]:
         return resp.status, resp.headers.get("Content-Type", ""), await resp.read()
 
 
-async def test_block_formats(rpc: Rpc, node: SimNode, http: aiohttp.ClientSession) -> None:
+async def test_block_formats(rpc: RawRpc, node: SimNode, http: aiohttp.ClientSession) -> None:
     (h,) = await rpc("generatetodescriptor", 1, DESCRIPTOR)
     raw = bytes.fromhex(await rpc("getblock", h, 0))
     assert await get(http, f"{node.rest_url}/block/{h}.bin") == (
@@ -49,9 +51,9 @@ async def test_rest_errors_are_plain_text(node: SimNode, http: aiohttp.ClientSes
 
 
 async def test_headers_chaininfo_mempool_and_tx(
-    rpc: Rpc, node: SimNode, http: aiohttp.ClientSession
+    rpc: RawRpc, node: SimNode, http: aiohttp.ClientSession
 ) -> None:
-    coins = await rpc.mature_coins(1)
+    coins = await mature_coins(rpc, 1)
     tx = spend(coins[0][0], 0, coins[0][1])
     await rpc("sendrawtransaction", tx.hex())
     h1 = await rpc("getblockhash", 1)

@@ -11,8 +11,9 @@ import pytest
 import zmq
 import zmq.asyncio
 
+from chaincrawler.testing.rawrpc import RawRpc
 from chaincrawler.testing.simnode import SimNode
-from tests.simnode.helpers import DESCRIPTOR, Rpc, spend
+from tests.simnode.helpers import DESCRIPTOR, mature_coins, spend
 
 OTHER = "raw(0014" + "44" * 20 + ")"
 
@@ -51,8 +52,8 @@ async def sub(node: SimNode) -> AsyncIterator[Subscriber]:
     subscriber.close()
 
 
-async def test_transaction_then_block_frames(rpc: Rpc, sub: Subscriber) -> None:
-    (coin,) = await rpc.mature_coins(1)
+async def test_transaction_then_block_frames(rpc: RawRpc, sub: Subscriber) -> None:
+    (coin,) = await mature_coins(rpc, 1)
     await sub.drain()
     tx = spend(coin[0], 0, coin[1])
     await rpc("sendrawtransaction", tx.hex())
@@ -77,7 +78,7 @@ async def test_transaction_then_block_frames(rpc: Rpc, sub: Subscriber) -> None:
     assert frames[-1][1] == bytes.fromhex(await rpc("getblock", h, 0))
 
 
-async def test_reorg_publishes_disconnects_then_connects(rpc: Rpc, sub: Subscriber) -> None:
+async def test_reorg_publishes_disconnects_then_connects(rpc: RawRpc, sub: Subscriber) -> None:
     base = await rpc("generatetodescriptor", 3, DESCRIPTOR)
     await sub.drain()
     await rpc("invalidateblock", base[1])
