@@ -12,10 +12,10 @@ from chaincrawler.models.chain import (
     ChainBlock,
     ChainModel,
     ChainReorganized,
-    ReorgRecord,
 )
 from chaincrawler.models.errors import (
     ApplyOutsideBlockError,
+    EventEncodeError,
     EventLoadError,
     ModelDefinitionError,
     ModelError,
@@ -26,7 +26,7 @@ from chaincrawler.models.errors import (
     UnknownQueryError,
 )
 from chaincrawler.models.events import Event, EventRegistry
-from chaincrawler.models.model import Model, on, validate_models
+from chaincrawler.models.model import Model, Tip, on, validate_models
 from chaincrawler.models.query import QuerySpec, query
 
 __all__ = [
@@ -36,6 +36,7 @@ __all__ = [
     "ChainModel",
     "ChainReorganized",
     "Event",
+    "EventEncodeError",
     "EventLoadError",
     "EventRegistry",
     "Model",
@@ -44,8 +45,8 @@ __all__ = [
     "QueryError",
     "QueryParamsError",
     "QuerySpec",
-    "ReorgRecord",
     "StateError",
+    "Tip",
     "UnhandledEventError",
     "UnknownQueryError",
     "on",

@@ -45,6 +45,10 @@ class EventLoadError(ModelError):
         )
 
 
+class EventEncodeError(ModelError):
+    """An event a model applied cannot be serialised to JSON (a field pydantic cannot dump)."""
+
+
 class StateError(ModelError):
     """Model state cannot be serialised to, or restored from, a snapshot."""
 

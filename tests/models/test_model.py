@@ -56,8 +56,7 @@ class Counter(Model):
 async def run(model: Model, blocks: list[Block]) -> list[Event]:
     events: list[Event] = []
     for b in blocks:
-        await model._run_block(b)
-        events.extend(model._take_pending())
+        events.extend(await model.run_block(b))
     return events
 
 
@@ -101,7 +100,7 @@ async def test_apply_runs_the_handler_at_once_and_records_the_event():
     assert model.seen == [0, 1, 3]
     assert model.totals == {"h": 3}
     assert events == [Added(key="h", amount=0), Added(key="h", amount=1), Added(key="h", amount=2)]
-    assert model._take_pending() == []
+    assert await model.run_block(chain(4)[3]) == [Added(key="h", amount=3)]  # nothing left over
     assert model.current_block is None
 
 
@@ -117,12 +116,22 @@ async def test_current_block_is_the_block_being_processed():
     assert seen == [0, 1]
 
 
-def test_apply_of_an_event_the_model_does_not_handle_names_model_and_handlers():
-    model = Counter()
-    model._begin_block(chain(1)[0])
+async def test_apply_of_an_event_the_model_does_not_handle_names_model_and_handlers():
+    class Straying(Counter):
+        name = "counter"
+        stray = True
+
+        def process_block(self, block: Block) -> None:
+            super().process_block(block)
+            if self.stray:
+                self.apply(Stray())
+
+    model = Straying()
     with pytest.raises(UnhandledEventError, match=r"'counter'.*Stray.*Added, Removed"):
-        model.apply(Stray())
-    assert model._take_pending() == []
+        await model.run_block(chain(1)[0])
+    assert model.current_block is None
+    model.stray = False
+    assert await model.run_block(chain(1)[0]) == [Added(key="h", amount=0)]  # none left over
 
 
 def test_apply_outside_a_block_is_refused():
@@ -154,24 +163,27 @@ async def test_replaying_the_events_on_a_fresh_instance_rebuilds_the_state():
     events = await run(model, chain(5))
     fresh = Counter()
     for event in events:
-        fresh._replay(event)
+        fresh.replay(event)
     assert fresh.totals == model.totals
-    assert fresh._take_pending() == []
+    assert await fresh.run_block(chain(6)[5]) == [Added(key="h", amount=5)]  # none recorded
 
 
 def test_replay_of_an_unhandled_event_fails():
     with pytest.raises(UnhandledEventError):
-        Counter()._replay(Stray())
+        Counter().replay(Stray())
 
 
 async def test_reset_restores_the_defaults_and_drops_pending_events():
-    model = Counter()
-    await run(model, chain(2))
-    model._begin_block(chain(1)[0])
-    model.apply(Added(key="z", amount=1))
-    model.reset()
+    class Resetting(Counter):
+        def process_block(self, block: Block) -> None:
+            self.apply(Added(key="z", amount=1))
+            self.reset()
+
+    model = Resetting()
+    await run(Counter(), chain(2))
+    assert await model.run_block(chain(1)[0]) == []
     assert model.state_dict() == {"totals": {}, "seen": []}
-    assert model._take_pending() == []
+    assert model.tip is None
 
 
 def test_event_registry_lists_the_handled_event_classes():
@@ -199,8 +211,8 @@ def test_one_handler_may_take_several_event_classes():
             self.count += 1
 
     model = Both()
-    model._replay(Added(key="a", amount=1))
-    model._replay(Removed(key="a"))
+    model.replay(Added(key="a", amount=1))
+    model.replay(Removed(key="a"))
     assert model.count == 2
 
 
