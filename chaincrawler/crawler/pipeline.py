@@ -245,6 +245,7 @@ class Crawler:
         Raises ModelNotInStoreError for a model the store holds no history of.
         """
         await self._check_node_network()
+        await self._dirty()
         self._tip = await self.store.tip()
         await check_models(self.store, [m.name for m in self.models], self._tip,
                            always_run=self.chain_model.name)
@@ -262,8 +263,8 @@ class Crawler:
         self._blocks_committed = 0
         self._idle = None
         self._failed = False
-        await self.start()
         try:
+            await self.start()
             async with self._follower:
                 await self._crawl(follow, until_height)
         finally:

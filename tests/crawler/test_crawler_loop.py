@@ -14,6 +14,7 @@ import pytest
 from chaincrawler.chain.networks import REGTEST
 from chaincrawler.chain.types import Block
 from chaincrawler.crawler.errors import (
+    CrawlerError,
     ModelFailedError,
     ModelNotInStoreError,
     NodeUnreachableError,
@@ -172,8 +173,12 @@ async def test_a_failed_rebuild_after_a_reorg_saves_no_snapshot(
     await crawl(rpc, store, [Heights()])  # snapshots at the tip (10) on shutdown
     await rpc.call("invalidateblock", await rpc.get_block_hash(9))
     await mine(rpc, 3, "52")  # fork at 8, new tip 11
+    failing = Crawler(rpc, store, [broken()], REGTEST)
     with pytest.raises(error, match=r"handler bug on replay|cannot load event 'Seen'"):
-        await crawl(rpc, store, [broken()])
+        await failing.run(follow=False)
+    with pytest.raises(CrawlerError, match="uncommitted state"):  # nothing serves it either
+        async with failing.committed():
+            pass
     snapshot = await store.latest_snapshot("heights")
     if snapshot is not None:  # any snapshot left must be exact
         assert json.loads(snapshot.state)["heights"] == list(range(snapshot.block_height + 1))
