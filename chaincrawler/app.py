@@ -14,7 +14,6 @@ import structlog
 
 from chaincrawler.config import ConfigError, Settings
 from chaincrawler.config.errors import ConfigProblem
-from chaincrawler.crawler.node import NodeClient
 from chaincrawler.crawler.pipeline import Crawler, CrawlerOptions
 from chaincrawler.crawler.progress import Progress
 from chaincrawler.eventstore import EventStore, SchemaMissingError, open_store
@@ -110,7 +109,7 @@ async def run_crawler(
 ) -> Crawler:
     """Crawl with ``models`` until stopped (SIGINT/SIGTERM: commit, snapshot, return)."""
     async with (
-        NodeClient.from_settings(settings.node) as node,
+        settings.node.client() as node,
         opened_store(settings, writer=True) as store,
     ):
         crawler = Crawler(node, store, models, settings.network_params,

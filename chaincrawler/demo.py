@@ -10,7 +10,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 from chaincrawler.chain.networks import REGTEST
-from chaincrawler.crawler.node import NodeClient
 from chaincrawler.crawler.pipeline import (
     Committed,
     Crawler,
@@ -22,6 +21,7 @@ from chaincrawler.crawler.pipeline import (
 from chaincrawler.crawler.restore import restore_model
 from chaincrawler.eventstore import EventStore, open_store
 from chaincrawler.examples.balances import AddressBalances
+from chaincrawler.node.client import NodeClient
 from chaincrawler.testing.chaingen import ChainGenerator
 from chaincrawler.testing.simnode import SimNode
 

@@ -18,12 +18,12 @@ from chaincrawler.crawler.errors import (
     DeepReorgError,
     ModelFailedError,
     NodeNetworkMismatchError,
-    NodeUnreachableError,
 )
-from chaincrawler.crawler.node import NodeClient, RetryPolicy
 from chaincrawler.crawler.pipeline import Committed, Crawler, CrawlerOptions, RolledBack
 from chaincrawler.eventstore import EventQuery, EventStatus, NetworkMismatchError, open_store
 from chaincrawler.examples.balances import AddressBalances
+from chaincrawler.node.client import NodeClient, RetryPolicy
+from chaincrawler.node.errors import NodeUnreachableError
 from chaincrawler.testing.chaingen import ChainGenerator
 from regtest.crawling import active_log, assert_matches_fresh_crawl, client, crawl
 from regtest.nodes import NodeHandle

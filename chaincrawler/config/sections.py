@@ -22,9 +22,10 @@ from pydantic import (
 from pydantic_settings import NoDecode
 
 from chaincrawler.logs import LOG_LEVELS, redact_text
+from chaincrawler.node.client import DEFAULT_TIMEOUT, NodeClient, RetryPolicy
+from chaincrawler.node.zmq import ZMQ_TOPICS
 
 __all__ = [
-    "ZMQ_TOPICS",
     "CrawlerSettings",
     "HttpSettings",
     "ImportPath",
@@ -34,9 +35,9 @@ __all__ = [
     "split_list",
 ]
 
-ZMQ_TOPICS: tuple[str, ...] = ("hashblock", "hashtx", "rawblock", "rawtx", "sequence")
 # Topics a single `zmq_url` subscribes to: new blocks, and the mempool's adds and removes.
 _ZMQ_URL_TOPICS = ("hashblock", "rawtx", "sequence")
+_DEFAULT_RETRY = RetryPolicy()  # the node client's defaults are the settings' defaults
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 _IMPORT_PATH = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_][\w.]*")
 _MIB = 1024 * 1024
@@ -163,15 +164,23 @@ class NodeSettings(_Section):
             "entries of zmq_endpoints take precedence."
         ),
     )
-    timeout: float = Field(default=30.0, gt=0, description="Seconds to wait for one RPC reply.")
+    timeout: float = Field(
+        default=DEFAULT_TIMEOUT, gt=0, description="Seconds to wait for one RPC reply."
+    )
     retries: int = Field(
-        default=5, ge=0, description="Retries of a failed RPC call before giving up."
+        default=_DEFAULT_RETRY.attempts - 1,
+        ge=0,
+        description="Retries of a failed RPC call before giving up.",
     )
     backoff_initial: float = Field(
-        default=0.5, gt=0, description="Seconds before the first retry; doubles on each retry."
+        default=_DEFAULT_RETRY.initial_delay,
+        gt=0,
+        description="Seconds before the first retry; doubles on each retry.",
     )
     backoff_max: float = Field(
-        default=30.0, gt=0, description="Longest wait in seconds between two retries."
+        default=_DEFAULT_RETRY.max_delay,
+        gt=0,
+        description="Longest wait in seconds between two retries.",
     )
 
     @field_validator("urls", mode="before")
@@ -215,6 +224,23 @@ class NodeSettings(_Section):
         if initial is not None and backoff_max < initial:
             raise ValueError(f"must be >= backoff_initial ({initial})")
         return backoff_max
+
+    def client(self) -> NodeClient:
+        """The :class:`~chaincrawler.node.client.NodeClient` these settings describe."""
+        password = self.rpc_password
+        return NodeClient(
+            self.urls,
+            user=self.rpc_user,
+            password=password.get_secret_value() if password is not None else None,
+            cookie_file=self.cookie_file,
+            timeout=self.timeout,
+            retry=RetryPolicy(
+                attempts=self.retries + 1,
+                initial_delay=self.backoff_initial,
+                max_delay=self.backoff_max,
+            ),
+            rest=self.rest,
+        )
 
     @property
     def zmq_subscriptions(self) -> dict[str, str]:

@@ -17,12 +17,9 @@ from typing import Self
 
 import structlog
 
-from chaincrawler.crawler.errors import NodeError, NodeUnreachableError, RPCError
+from chaincrawler.node.errors import NodeError, NodeUnreachableError, RPCError, RpcErrorCode
 
 log = structlog.get_logger(__name__)
-
-RPC_IN_WARMUP = -28  # Core's RPC_IN_WARMUP: a restarted node is loading its block index
-
 
 class TipFollower(abc.ABC):
     """Waits until the node may have something new (a block, a reorg), or until stopped.
@@ -69,7 +66,7 @@ def is_outage(exc: BaseException) -> bool:
     """Whether ``exc`` means the node is down or restarting (worth waiting for)."""
     if isinstance(exc, NodeUnreachableError):
         return True
-    return isinstance(exc, RPCError) and exc.code == RPC_IN_WARMUP
+    return isinstance(exc, RPCError) and exc.code == RpcErrorCode.IN_WARMUP
 
 
 class NodeOutage:

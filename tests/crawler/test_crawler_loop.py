@@ -13,18 +13,14 @@ import pytest
 
 from chaincrawler.chain.networks import REGTEST
 from chaincrawler.chain.types import Block
-from chaincrawler.crawler.errors import (
-    CrawlerError,
-    ModelFailedError,
-    ModelNotInStoreError,
-    NodeUnreachableError,
-)
+from chaincrawler.crawler.errors import CrawlerError, ModelFailedError, ModelNotInStoreError
 from chaincrawler.crawler.follow import TipFollower
-from chaincrawler.crawler.node import NodeClient, RetryPolicy
 from chaincrawler.crawler.pipeline import Committed, Crawler, CrawlerOptions, Notification
 from chaincrawler.crawler.restore import replay_events, restore_model
 from chaincrawler.eventstore import EventQuery, EventStore, SQLiteEventStore
 from chaincrawler.models import Event, EventLoadError, Model, Tip, on, query
+from chaincrawler.node.client import NodeClient, RetryPolicy
+from chaincrawler.node.errors import NodeUnreachableError
 from chaincrawler.testing.simnode import SimNode
 
 
