@@ -21,6 +21,7 @@ from chaincrawler.node.errors import NodeError, NodeUnreachableError, RPCError, 
 
 log = structlog.get_logger(__name__)
 
+
 class TipFollower(abc.ABC):
     """Waits until the node may have something new (a block, a reorg), or until stopped.
 

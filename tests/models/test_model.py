@@ -12,6 +12,7 @@ from chaincrawler.models import (
     Event,
     Model,
     ModelDefinitionError,
+    Tip,
     UnhandledEventError,
     on,
     validate_models,
@@ -132,6 +133,51 @@ async def test_apply_of_an_event_the_model_does_not_handle_names_model_and_handl
     assert model.current_block is None
     model.stray = False
     assert await model.run_block(chain(1)[0]) == [Added(key="h", amount=0)]  # none left over
+
+
+async def test_the_tip_is_the_block_being_processed_then_the_last_one():
+    blocks = chain(3)
+    tips: list[Tip | None] = []
+
+    class Watcher(Model):
+        def process_block(self, block: Block) -> None:
+            tips.append(self.tip)
+
+    model = Watcher()
+    assert model.tip is None
+    await run(model, blocks)
+    assert tips == [Tip(b.height or 0, b.hash) for b in blocks]
+    assert model.tip == Tip(2, blocks[2].hash)
+    model.reset()
+    assert model.tip is None
+
+
+async def test_a_model_configured_by_keyword_arguments_snapshots_and_replays():
+    class Threshold(Model):
+        totals: dict[str, int] = {}  # noqa: RUF012
+
+        def __init__(self, *, at_least: int) -> None:
+            super().__init__()
+            self.at_least = at_least
+
+        def process_block(self, block: Block) -> None:
+            self.apply(Added(key="h", amount=block.height or 0))
+
+        @on(Added)
+        def _added(self, event: Added) -> None:
+            if event.amount >= self.at_least:
+                self.totals[event.key] = self.totals.get(event.key, 0) + event.amount
+
+    model = Threshold(at_least=2)
+    events = await run(model, chain(4))
+    assert model.totals == {"h": 5} and model.at_least == 2
+    assert "at_least" not in model.snapshot_state()
+    restored = Threshold(at_least=2)
+    restored.restore_state(model.snapshot_state())
+    replayed = Threshold(at_least=2)
+    for event in events:
+        replayed.replay(event)
+    assert restored.state_dict() == replayed.state_dict() == model.state_dict()
 
 
 def test_apply_outside_a_block_is_refused():
