@@ -87,10 +87,14 @@ class RunSummary:
 
 @dataclass(frozen=True, slots=True)
 class Committed:
-    """Blocks (with their events at ``positions``) are now in the store."""
+    """Blocks (with their events at ``positions``) are now in the store.
+
+    ``commit_seconds`` is the store's commit transaction.
+    """
 
     blocks: tuple[BlockRecord, ...]
     positions: range
+    commit_seconds: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -456,7 +460,9 @@ class Crawler:
             for m in self.models
             if state_matches and self._snapshot_due(last.height, m)
         ]
+        started = time.perf_counter()
         result = await self.store.commit(records, events, snapshots)
+        commit_seconds = time.perf_counter() - started
         self._tip = last
         self._blocks_committed += len(records)
         for s in snapshots:
@@ -466,7 +472,7 @@ class Crawler:
         if self._progress:
             self._progress.advance(last.height, len(batch), sum(p.tx_count for p in batch),
                                    len(events))
-        await self._notify(Committed(tuple(records), result.positions))
+        await self._notify(Committed(tuple(records), result.positions, commit_seconds))
 
     def _snapshot_due(self, height: int, model: Model | None = None) -> bool:
         """True when ``model`` (or any model) is due a snapshot at ``height``.
