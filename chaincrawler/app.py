@@ -7,7 +7,6 @@ import contextlib
 import importlib
 import signal
 from collections.abc import AsyncIterator, Iterable, Sequence
-from pathlib import Path
 from typing import Any
 
 import structlog
@@ -16,7 +15,7 @@ from chaincrawler.config import ConfigError, Settings
 from chaincrawler.config.errors import ConfigProblem
 from chaincrawler.crawler.pipeline import Crawler, CrawlerOptions
 from chaincrawler.crawler.progress import Progress
-from chaincrawler.eventstore import EventStore, SchemaMissingError, open_store
+from chaincrawler.eventstore import EventStore, open_store
 from chaincrawler.models import Model
 
 log = structlog.get_logger(__name__)
@@ -153,26 +152,4 @@ async def wipe_store(settings: Settings) -> str:
 
     Refuses (StoreLockedError) while a crawler is writing to the store.
     """
-    with contextlib.suppress(SchemaMissingError):
-        async with opened_store(settings, writer=True):
-            pass  # only proves no other writer holds the store
-    s = settings.store
-    if s.backend == "postgresql":
-        import asyncpg
-
-        schema = s.schema_name or "chaincrawler"
-        conn = await asyncpg.connect(s.url, timeout=s.connect_timeout)
-        try:
-            await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-        finally:
-            await conn.close()
-        return f"schema {schema!r}"
-    store = store_from_settings(settings)
-    path = Path(getattr(store, "path", ""))
-    removed = []
-    for suffix in ("", "-wal", "-shm", ".lock"):
-        candidate = path.with_name(path.name + suffix)
-        if candidate.exists():
-            candidate.unlink()
-            removed.append(candidate.name)
-    return ", ".join(removed) or "nothing (no store yet)"
+    return await store_from_settings(settings).destroy()
