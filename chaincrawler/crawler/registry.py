@@ -9,7 +9,6 @@ registered before the first commit.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol, runtime_checkable
 
 import structlog
 
@@ -21,15 +20,6 @@ log = structlog.get_logger(__name__)
 _LEFT_OUT = "chaincrawler.model_left_out:"  # checkpoint: the tip height it was left out at
 
 
-@runtime_checkable
-class ModelRegistry(Protocol):
-    """The store's record of the models it has crawled (only the writer registers)."""
-
-    async def known_models(self) -> set[str]: ...
-
-    async def register_models(self, names: Sequence[str]) -> None: ...
-
-
 async def check_models(
     store: EventStore, names: Sequence[str], tip: BlockRecord | None, *, always_run: str
 ) -> None:
@@ -39,11 +29,10 @@ async def check_models(
     back later is refused, as its state stops at this height. ``always_run`` (the chain
     model) is in every run: it is neither refused nor left out.
     """
-    registry = _registry(store, names)
     if tip is None:
-        await registry.register_models(names)
+        await store.register_models(names)
         return
-    known = await registry.known_models()
+    known = await store.known_models()
     refused: dict[str, str] = {}
     for name in names:
         if name == always_run:
@@ -60,29 +49,4 @@ async def check_models(
             log.warning("model left out of this run: its state stops here; adding it back "
                         "later needs `chaincrawler rebuild`", model=name, height=tip.height)
             await store.set_checkpoint(_LEFT_OUT + name, tip.height)
-    await registry.register_models(names)
-
-
-def _registry(store: EventStore, names: Sequence[str]) -> ModelRegistry:
-    if isinstance(store, ModelRegistry):
-        return store
-    return _CheckpointRegistry(store, names)
-
-
-class _CheckpointRegistry:
-    """Stand-in until the store records its models itself (``known_models``): one
-    checkpoint per model; it knows only the models it is asked about. TO REMOVE AT MERGE."""
-
-    _PREFIX = "chaincrawler.model:"
-
-    def __init__(self, store: EventStore, names: Sequence[str]) -> None:
-        self._store = store
-        self._names = list(names)
-
-    async def known_models(self) -> set[str]:
-        return {n for n in self._names
-                if await self._store.get_checkpoint(self._PREFIX + n) is not None}
-
-    async def register_models(self, names: Sequence[str]) -> None:
-        for name in names:
-            await self._store.set_checkpoint(self._PREFIX + name, 0)
+    await store.register_models(names)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -89,20 +89,6 @@ class Other(Model):
         self.count += 1
 
 
-class RegistryStore(SQLiteEventStore):
-    """A store recording the models it crawled (the store's own registry, in memory)."""
-
-    def __init__(self, path: Path) -> None:
-        super().__init__(path)
-        self.registered: set[str] = set()
-
-    async def known_models(self) -> set[str]:
-        return set(self.registered)
-
-    async def register_models(self, names: Sequence[str]) -> None:
-        self.registered.update(names)
-
-
 @pytest.fixture
 async def sim(tmp_path: Path) -> AsyncIterator[SimNode]:
     async with SimNode(tmp_path / "node", rpc_port=0, rest=True) as node:
@@ -118,7 +104,7 @@ async def rpc(sim: SimNode) -> AsyncIterator[NodeClient]:
 
 @pytest.fixture
 async def store(tmp_path: Path) -> AsyncIterator[EventStore]:
-    s = RegistryStore(tmp_path / "store.db")
+    s = SQLiteEventStore(tmp_path / "store.db")
     await s.open(network=REGTEST.name, genesis_hash=REGTEST.genesis_hash)
     yield s
     await s.close()
@@ -220,22 +206,29 @@ async def test_a_model_left_out_then_added_back_is_refused(
 async def test_the_models_of_a_first_crawl_are_registered_and_run_again(
     rpc: NodeClient, tmp_path: Path
 ) -> None:
-    """Without a registry of its own, the store still records the models (checkpoints)."""
     await mine(rpc, 3)
-    plain = SQLiteEventStore(tmp_path / "plain.db")
-    await plain.open(network=REGTEST.name, genesis_hash=REGTEST.genesis_hash)
-    try:
-        await crawl(rpc, plain, [Heights(), Other()])
+    path = tmp_path / "reopened.db"
+    for _ in range(2):  # the registry outlives the store object
+        store = SQLiteEventStore(path)
+        await store.open(network=REGTEST.name, genesis_hash=REGTEST.genesis_hash)
+        try:
+            await crawl(rpc, store, [Heights(), Other()])
+            assert await store.known_models() >= {"heights", "other"}
+        finally:
+            await store.close()
         await mine(rpc, 1)
-        crawler = await crawl(rpc, plain, [Heights(), Other()])
-        assert crawler.tip is not None and crawler.tip.height == 4
-        with pytest.raises(ModelNotInStoreError, match="'late' was never crawled"):
-            class Late(Other):
-                name = "late"
+    store = SQLiteEventStore(path)
+    await store.open(network=REGTEST.name, genesis_hash=REGTEST.genesis_hash)
+    try:
+        assert (await store.tip() or pytest.fail("no tip")).height == 4
 
-            await crawl(rpc, plain, [Heights(), Other(), Late()])
+        class Late(Other):
+            name = "late"
+
+        with pytest.raises(ModelNotInStoreError, match="'late' was never crawled"):
+            await crawl(rpc, store, [Heights(), Other(), Late()])
     finally:
-        await plain.close()
+        await store.close()
 
 
 # -- B5: an event that cannot be serialised gets the model error policy -----------------------
