@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import structlog
 
 from chaincrawler.eventstore import BlockRecord, EventQuery, EventStore, StoredEvent
-from chaincrawler.models import Model, StateError, Tip
+from chaincrawler.models import Model, ReplayError, StateError, Tip
 
 log = structlog.get_logger(__name__)
 
@@ -75,7 +75,8 @@ async def replay_events(
 
     The events must be exactly those after the point the state is at, up to ``tip``,
     which ``model.tip`` then becomes. Returns how many were replayed. Raises
-    EventLoadError for an event the model cannot load; the state is then undefined.
+    EventLoadError for an event the model cannot load and ReplayError for a handler
+    that raises; the state is then undefined.
     """
     registry = model.event_registry()
     count = 0
@@ -86,7 +87,11 @@ async def replay_events(
             return
         event = registry.load(stored.event_type, stored.event_version, stored.payload,
                               model=model.name, position=stored.position)
-        model.replay(event)
+        try:
+            model.replay(event)
+        except Exception as exc:
+            raise ReplayError(model.name, stored.event_type, stored.position,
+                              stored.block_height, exc) from exc
         count += 1
 
     if isinstance(events, AsyncIterable):

@@ -18,7 +18,7 @@ from chaincrawler.crawler.follow import TipFollower
 from chaincrawler.crawler.pipeline import Committed, Crawler, CrawlerOptions, Notification
 from chaincrawler.crawler.restore import replay_events, restore_model
 from chaincrawler.eventstore import EventQuery, EventStore, SQLiteEventStore
-from chaincrawler.models import Event, EventLoadError, Model, Tip, on, query
+from chaincrawler.models import Event, EventLoadError, Model, ReplayError, Tip, on, query
 from chaincrawler.node.client import NodeClient, RetryPolicy
 from chaincrawler.node.errors import NodeUnreachableError
 from chaincrawler.testing.simnode import SimNode
@@ -145,7 +145,7 @@ async def wait_for(condition: Any, task: asyncio.Task[Any] | None = None) -> Non
 
 
 @pytest.mark.parametrize(("broken", "error"), [
-    (ReplayRaises, RuntimeError),  # a handler that raises during the replay
+    (ReplayRaises, ReplayError),  # a handler that raises during the replay
     (RenamedField, EventLoadError),  # an event that fails to load
 ])
 async def test_a_failed_rebuild_after_a_reorg_saves_no_snapshot(
@@ -156,7 +156,9 @@ async def test_a_failed_rebuild_after_a_reorg_saves_no_snapshot(
     await rpc.call("invalidateblock", await rpc.get_block_hash(9))
     await mine(rpc, 3, "52")  # fork at 8, new tip 11
     failing = Crawler(rpc, store, [broken()], REGTEST)
-    with pytest.raises(error, match=r"handler bug on replay|cannot load event 'Seen'"):
+    with pytest.raises(error, match=r"'Seen' at position \d+ \(block 0\) raised while rebuilding "
+                                    r"state: RuntimeError: handler bug on replay|cannot load "
+                                    r"event 'Seen'"):
         await failing.run(follow=False)
     with pytest.raises(CrawlerError, match="uncommitted state"):  # nothing serves it either
         async with failing.committed():
