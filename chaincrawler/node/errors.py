@@ -21,6 +21,8 @@ class RpcErrorCode(IntEnum):
     """Unknown block or transaction (also: a confirmed transaction without ``-txindex``)."""
     INVALID_PARAMETER = -8
     """A parameter out of range, e.g. ``getblockhash`` above the tip."""
+    IN_WARMUP = -28
+    """The node is starting (loading its block index): it answers soon."""
 
 
 class NodeError(ChaincrawlerError):

@@ -27,8 +27,7 @@ def scenario() -> list[Block]:
 async def crawl(model: AddressBalances, blocks: list[Block]) -> list[Event]:
     events: list[Event] = []
     for b in blocks:
-        await model._run_block(b)
-        events.extend(model._take_pending())
+        events.extend(await model.run_block(b))
     return events
 
 
@@ -57,7 +56,7 @@ async def test_replay_and_snapshot_rebuild_the_same_state():
     events = await crawl(model, scenario())
     replayed = AddressBalances()
     for event in events:
-        replayed._replay(event)
+        replayed.replay(event)
     restored = AddressBalances()
     restored.restore_state(model.snapshot_state())
     assert replayed.state_dict() == restored.state_dict() == model.state_dict()

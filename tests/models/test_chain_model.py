@@ -11,8 +11,7 @@ from chaincrawler.testing.blocks import block, chain
 async def feed(model: ChainModel, blocks) -> list[Event]:
     events: list[Event] = []
     for b in blocks:
-        await model._run_block(b)
-        events.extend(model._take_pending())
+        events.extend(await model.run_block(b))
     return events
 
 
@@ -45,7 +44,7 @@ async def test_a_noted_reorg_is_applied_with_the_first_block_of_the_new_branch()
     pre_reorg = await feed(fork, old[:3])
     model.restore_state(fork.snapshot_state())
     model.note_reorg(fork_height=2, depth=2, old_tip_height=4, old_tip_hash=old[4].hash)
-    assert model._take_pending() == []  # nothing happens until the next block
+    assert model.state_dict() == fork.state_dict()  # nothing happens until the next block
     new = chain(3, start=3, prev_hash=old[2].hash_bytes, tag=b"1")
     events = await feed(model, new)
     assert [type(e) for e in events] == [ChainReorganized] + [BlockConnected] * 3
@@ -62,7 +61,7 @@ async def test_a_noted_reorg_is_applied_with_the_first_block_of_the_new_branch()
     # replaying the canonical log from scratch gives the same state
     replayed = ChainModel()
     for event in pre_reorg + events:
-        replayed._replay(event)
+        replayed.replay(event)
     assert replayed.state_dict() == model.state_dict()
 
 
@@ -97,7 +96,7 @@ async def test_a_block_without_height_is_refused():
     b = block(0, chain(1)[0].transactions)
     b.height = None
     with pytest.raises(ModelError, match="without a height"):
-        await ChainModel()._run_block(b)
+        await ChainModel().run_block(b)
 
 
 async def test_chain_model_state_survives_a_snapshot():
