@@ -206,6 +206,7 @@ class Crawler:
             chunk_blocks=self.options.fetch_chunk_blocks,
             concurrency=self.options.fetch_concurrency,
             max_bytes=self.options.prefetch_bytes,
+            spent_outputs=self._resolver is not None,
         )
         if self._progress:
             self._progress.target(target)
@@ -271,7 +272,7 @@ class Crawler:
         block = fetched.block
         self._state_ahead = True
         if self._resolver is not None:
-            await self._resolver.resolve(block)
+            await self._resolver.resolve(block, fetched.spent)
         events: list[PendingEvent] = []
         for model in self.models:
             try:

@@ -1,11 +1,14 @@
 """Resolve the outputs that a block's inputs spend (value, scriptPubKey, address).
 
-Outputs created by crawled blocks are kept in a bounded cache keyed by outpoint and
-dropped when spent; most spends hit it. When some of a block's inputs miss (an old
-coin, a restart, a reorg), the transactions that created them are fetched raw in one
-``getrawtransaction`` batch, which needs the node's ``-txindex``; a node without it
-answers from its undo data instead, through one ``getblock <hash> 3`` (verbose JSON,
-slower) for each block with a miss.
+When the block comes with its spent outputs (REST ``spenttxouts``, Bitcoin Core >= 30,
+fetched with the block by :class:`~chaincrawler.crawler.source.BlockSource`), they fill
+every input and nothing else is needed. Otherwise outputs created by crawled blocks
+are kept in a bounded cache keyed by outpoint and dropped when spent; most spends hit
+it. When some of a block's inputs miss (an old coin, a restart, a reorg), the
+transactions that created them are fetched raw in one ``getrawtransaction`` batch,
+which needs the node's ``-txindex``; a node without it answers from its undo data
+instead, through one ``getblock <hash> 3`` (verbose JSON, slower) for each block with
+a miss.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from typing import Any, NoReturn
 from chaincrawler.chain.types import Block, Transaction, TxOut
 from chaincrawler.crawler.errors import InconsistentNodeError
 from chaincrawler.errors import ChainDataError
-from chaincrawler.node.client import NodeClient
+from chaincrawler.node.client import NodeClient, SpentOutput
 from chaincrawler.node.errors import NoTxIndexError
 
 _SATS = Decimal(100_000_000)
@@ -40,8 +43,13 @@ class PrevoutResolver:
         self.misses = 0
         self._txindex = True  # until the node shows it has none
 
-    async def resolve(self, block: Block) -> None:
-        """Resolve every input of ``block`` and remember its outputs for later blocks."""
+    async def resolve(self, block: Block, spent: list[list[SpentOutput]] | None = None) -> None:
+        """Resolve every input of ``block``: from ``spent`` (the outputs each of its
+        transactions spends, coinbase first) when given, else from the cache and the node,
+        remembering the block's outputs for later blocks."""
+        if spent is not None:
+            self._fill_from_spent(block, spent)
+            return
         cache = self._cache
         missing = False
         for tx in block.transactions:
@@ -63,6 +71,25 @@ class PrevoutResolver:
             await self._fill_from_node(block)
         while len(cache) > self._max:
             cache.popitem(last=False)
+
+    def _fill_from_spent(self, block: Block, spent: list[list[SpentOutput]]) -> None:
+        txs = block.transactions
+        if len(spent) != len(txs) or spent[0]:
+            self._fail(
+                f"spenttxouts of block {block.hash} lists {len(spent)} transactions"
+                f"{' and spends for the coinbase' if spent and spent[0] else ''}, "
+                f"the block has {len(txs)}"
+            )
+        network = block.network
+        for tx, outputs in zip(txs[1:], spent[1:], strict=True):
+            inputs = tx.inputs
+            if len(outputs) != len(inputs):
+                self._fail(
+                    f"spenttxouts of block {block.hash} lists {len(outputs)} spent outputs "
+                    f"for {tx.txid}, which has {len(inputs)} inputs"
+                )
+            for txin, (value, script) in zip(inputs, outputs, strict=True):
+                txin.prev_txout = TxOut(value, script, network)
 
     async def _fill_from_node(self, block: Block) -> None:
         if self._txindex and await self._fill_from_txindex(block):
@@ -121,7 +148,10 @@ class PrevoutResolver:
                     continue
                 prevout = jin.get("prevout")
                 if prevout is None:
-                    self._fail(f"getblock {block.hash} 3 gave no prevout for {tx.txid}")
+                    self._fail(
+                        f"getblock {block.hash} 3 gave no prevout for {tx.txid} (does the "
+                        "node still have the block's undo data?)"
+                    )
                 value = int(Decimal(str(prevout["value"])) * _SATS)
                 script = bytes.fromhex(prevout["scriptPubKey"]["hex"])
                 txin.prev_txout = TxOut(value, script, block.network)
