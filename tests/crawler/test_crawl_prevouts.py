@@ -1,5 +1,6 @@
-"""A crawl from a height above 0 on a node without -txindex resolves every input, with
-REST spenttxouts and without (simnode in process; its -txindex refused as Core does)."""
+"""Crawls and what the node keeps: a crawl from a height above 0 on a node without
+-txindex resolves every input, with REST spenttxouts and without (simnode in process, its
+-txindex refused as Core does); a pruned node refuses a start below its prune height."""
 
 from __future__ import annotations
 
@@ -10,14 +11,16 @@ from typing import Any
 
 import pytest
 
-from chaincrawler.chain.networks import REGTEST
+from chaincrawler.chain.networks import REGTEST, Network
 from chaincrawler.crawler.pipeline import Crawler, CrawlerOptions
+from chaincrawler.crawler.source import PrunedBelowStartError
 from chaincrawler.eventstore import open_store
 from chaincrawler.examples.balances import AddressBalances
 from chaincrawler.node.client import NodeClient, RetryPolicy
 from chaincrawler.node.errors import NoTxIndexError
 from chaincrawler.testing.chaingen import ChainGenerator
 from chaincrawler.testing.simnode import SimNode
+from tests.crawler.fakes import FakeNode, make_chain
 
 NO_TXINDEX = ("No such mempool or blockchain transaction. Use -txindex or provide a block "
               "hash to enable blockchain transaction queries.")
@@ -106,3 +109,24 @@ async def test_a_crawl_from_above_0_without_txindex_resolves_every_input(
         assert calls == ["spenttxouts"] * (tip + 1 - start)
     else:  # the first block's misses: no index, so its undo data; later blocks hit the cache
         assert calls == ["getrawtransaction", "getblock 3"]
+
+
+async def test_a_crawl_below_a_pruned_node_s_prune_height_is_refused_at_once() -> None:
+    chain = make_chain(30)
+    node = FakeNode(chain)
+
+    async def pruned() -> dict[str, Any]:
+        return {"chain": "fake", "pruned": True, "pruneheight": 20}
+
+    node.get_blockchain_info = pruned  # type: ignore[method-assign]
+    network = Network("fake", "bcrt", 0x6F, 0xC4, chain[0].hash, 150, 1)
+    store = open_store("sqlite://")
+    await store.open(network=network.name, genesis_hash=network.genesis_hash)
+    try:
+        crawler = Crawler(node, store, [AddressBalances()], network,  # type: ignore[arg-type]
+                          CrawlerOptions(start_height=12))
+        with pytest.raises(PrunedBelowStartError, match=r"from height 20 on.*at height 12"):
+            await crawler.run(follow=False)
+        assert await store.tip() is None and node.lookups == 0
+    finally:
+        await store.close()
