@@ -10,12 +10,11 @@ from chaincrawler.chain.networks import Network
 from chaincrawler.chain.types import Block
 from chaincrawler.crawler.errors import CrawlerError, InconsistentNodeError
 from chaincrawler.errors import ChainDataError
-from chaincrawler.node.client import NodeClient, SpentOutput
+from chaincrawler.node.client import NodeClient
 from chaincrawler.node.errors import RESTError, RPCError, RpcErrorCode
-from chaincrawler.node.rest import parse_spent_txouts
 
-# (height, hash, raw block, raw spent outputs or None)
-_Fetched = tuple[int, str, bytes, bytes | None]
+# (hash, raw block, raw spent outputs or None)
+_Fetched = tuple[str, bytes, bytes | None]
 _Chunk = tuple[int, int, list[_Fetched]]
 
 
@@ -49,14 +48,15 @@ class BlockUnavailableError(CrawlerError):
 @dataclass(frozen=True, slots=True)
 class FetchedBlock:
     """A block as fetched: its height, the hash the node gave for it, the parsed block, its
-    size in bytes as fetched, and (when fetched) the outputs each of its transactions spends
-    (REST ``spenttxouts``: the coinbase's list is empty)."""
+    size in bytes as fetched, and (when fetched) the outputs its transactions spend: the
+    REST ``spenttxouts`` body, which :func:`~chaincrawler.node.rest.parse_spent_txouts`
+    reads."""
 
     height: int
     hash: str
     block: Block
     size: int
-    spent: list[list[SpentOutput]] | None = None
+    spent: bytes | None = None
 
 
 class BlockSource:
@@ -110,14 +110,11 @@ class BlockSource:
                     break
                 unconsumed.discard(task)
                 first, last, fetched = await task
-                for _, block_hash, raw, raw_spent in fetched:
+                for block_hash, raw, raw_spent in fetched:
                     size = len(raw) + (len(raw_spent) if raw_spent is not None else 0)
                     block = self._parse(raw, block_hash, height)
-                    spent = None
-                    if raw_spent is not None:
-                        spent = self._parse_spent(raw_spent, block_hash, height)
                     await self._release(size)
-                    yield FetchedBlock(height, block_hash, block, size, spent)
+                    yield FetchedBlock(height, block_hash, block, size, raw_spent)
                     height += 1
                 if len(fetched) < last - first + 1:
                     return  # the node's chain got shorter meanwhile: the caller re-checks
@@ -141,15 +138,6 @@ class BlockSource:
             ) from exc
         self._check(block, block_hash, height)
         return block
-
-    def _parse_spent(self, raw: bytes, block_hash: str, height: int) -> list[list[SpentOutput]]:
-        try:
-            return parse_spent_txouts(raw)
-        except ValueError as exc:
-            raise InconsistentNodeError(
-                self._node.nodes,
-                f"the spent outputs of block {block_hash} (height {height}) do not parse: {exc}",
-            ) from exc
 
     async def _check_not_pruned(self, start: int) -> None:
         info = await self._node.get_blockchain_info()
@@ -211,8 +199,7 @@ class BlockSource:
             raise missing from exc
         async with self._space:
             self._buffered += sum(len(r) for r in raws) + sum(len(s or b"") for s in spent)
-        heights = range(first, first + len(hashes))
-        return first, last, list(zip(heights, hashes, raws, spent, strict=True))
+        return first, last, list(zip(hashes, raws, spent, strict=True))
 
     def _unavailable(
         self, exc: RESTError | RPCError, first: int, hashes: Sequence[str]

@@ -9,8 +9,8 @@ import pytest
 
 from chaincrawler.chain.networks import REGTEST
 from chaincrawler.chain.types import Block, BlockHeader, OutPoint, Transaction, TxIn, TxOut
+from chaincrawler.chain.wire import compact_size
 from chaincrawler.crawler.prevouts import PrevoutError, PrevoutResolver
-from chaincrawler.node.client import SpentOutput
 from chaincrawler.node.errors import NoTxIndexError
 
 P2WPKH = b"\x00\x14" + b"\x07" * 20
@@ -116,33 +116,42 @@ async def test_a_transaction_that_does_not_parse_names_txid_and_block() -> None:
     assert "http://127.0.0.1:1" in str(caught.value)
 
 
-async def test_spent_outputs_given_with_the_block_fill_every_input_without_node_calls() -> None:
-    old_a, old_b = coinbase(7), coinbase(8)
-    inputs = [TxIn(OutPoint(old_a.txid_bytes, 0)), TxIn(OutPoint(old_b.txid_bytes, 0))]
+def spent_bin(*per_tx: list[TxOut]) -> bytes:
+    """A ``/rest/spenttxouts/<hash>.bin`` body listing ``per_tx`` (coinbase first)."""
+    out = compact_size(len(per_tx))
+    for outputs in per_tx:
+        out += compact_size(len(outputs)) + b"".join(o.serialize() for o in outputs)
+    return out
+
+
+async def test_spent_outputs_given_with_the_block_fill_misses_without_node_calls() -> None:
+    cached, old_a, old_b = coinbase(5), coinbase(7), coinbase(8)
+    inputs = [TxIn(OutPoint(old_a.txid_bytes, 0)), TxIn(OutPoint(cached.txid_bytes, 0))]
     two_inputs = Transaction(inputs, [TxOut(90_000, b"\x51")], network=REGTEST)
-    spending = block(coinbase(3), spend(coinbase(6), 1), two_inputs)
-    spent = [[], [SpentOutput(50_000, P2WPKH)],
-             [SpentOutput(50_000, P2WPKH), SpentOutput(40_000, b"\x51")]]
+    spending = block(coinbase(3), spend(old_b, 1), two_inputs)
+    raw = spent_bin([], [TxOut(40_000, b"\x51")], [TxOut(30_000, P2WPKH), cached.outputs[0]])
     node = Node([], txindex=True)
     resolver = PrevoutResolver(node)  # type: ignore[arg-type]
-    await resolver.resolve(spending, spent)
+    await resolver.resolve(block(cached))
+    await resolver.resolve(spending, raw)
     got = [(i.prev_txout.value, i.prev_txout.script_pubkey)
            for tx in spending.transactions[1:] for i in tx.inputs if i.prev_txout]
-    assert got == [(50_000, P2WPKH), (50_000, P2WPKH), (40_000, b"\x51")]
-    assert spending.transactions[1].inputs[0].prev_txout.address is not None  # type: ignore[union-attr]
-    assert node.calls == []
+    assert got == [(40_000, b"\x51"), (30_000, P2WPKH), (50_000, P2WPKH)]
+    # a cache hit keeps the very output object (and the address a model derived for it)
+    assert two_inputs.inputs[1].prev_txout is cached.outputs[0]
+    assert two_inputs.inputs[0].prev_txout.address is not None  # type: ignore[union-attr]
+    assert node.calls == [] and (resolver.hits, resolver.misses) == (1, 2)
 
 
-@pytest.mark.parametrize(("spent", "problem"), [
-    ([[]], "lists 1 transactions"),
-    ([[SpentOutput(1, b"")], [SpentOutput(1, b"")]], "spends for the coinbase"),
-    ([[], []], "0 spent outputs"),
-    ([[], [SpentOutput(1, b""), SpentOutput(2, b"")]], "2 spent outputs"),
+@pytest.mark.parametrize(("raw", "problem"), [
+    (spent_bin([]), "lists 1 transactions"),
+    (spent_bin([TxOut(1, b"")], [TxOut(1, b"")]), "spends for the coinbase"),
+    (spent_bin([], []), "0 spent outputs"),
+    (spent_bin([], [TxOut(1, b""), TxOut(2, b"")]), "2 spent outputs"),
+    (spent_bin([], [TxOut(1, b"")])[:-1], "do not parse"),
 ])
-async def test_spent_outputs_not_matching_the_block_are_refused(
-    spent: list[list[SpentOutput]], problem: str
-) -> None:
+async def test_spent_outputs_not_matching_the_block_are_refused(raw: bytes, problem: str) -> None:
     spending = block(coinbase(3), spend(coinbase(9), 1))
     with pytest.raises(PrevoutError, match=problem) as caught:
-        await PrevoutResolver(Node([], txindex=True)).resolve(spending, spent)  # type: ignore[arg-type]
+        await PrevoutResolver(Node([], txindex=True)).resolve(spending, raw)  # type: ignore[arg-type]
     assert spending.hash in str(caught.value)

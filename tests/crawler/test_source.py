@@ -15,7 +15,6 @@ from chaincrawler.crawler.errors import InconsistentNodeError
 from chaincrawler.crawler.source import BlockSource, BlockUnavailableError, PrunedBelowStartError
 from chaincrawler.errors import ChainDataError
 from chaincrawler.node.errors import NodeUnreachableError, RESTError, RPCError
-from chaincrawler.node.rest import parse_spent_txouts
 from tests.crawler.fakes import FakeNode, make_chain
 
 
@@ -149,7 +148,7 @@ async def test_spent_outputs_come_with_each_block_in_the_byte_budget() -> None:
     async for fetched in source.blocks(0, 19):
         seen_max = max(seen_max, source._buffered)
         got.append(fetched)
-    assert all(f.spent == parse_spent_txouts(SPENT) for f in got)
+    assert all(f.spent == SPENT for f in got)
     assert all(f.size == block_size + len(SPENT) for f in got)
     # more than all 20 blocks weigh: the spent outputs count against the prefetch bound
     assert seen_max > 20 * block_size

@@ -145,20 +145,22 @@ class RestHandler:
         spent = _spent_per_tx(idx)
         if spent is None:
             return _error(404, f"{param} undo not available")
+        if fmt == "json":
+            as_json = [
+                [
+                    {"value": Amount(c.value), "scriptPubKey": views.script_pubkey_json(c.script)}
+                    for c in coins
+                ]
+                for coins in spent
+            ]
+            return _reply(fmt, b"", as_json)
         raw = bytearray(compact_size(len(spent)))
         for coins in spent:
             raw += compact_size(len(coins))
             for coin in coins:
                 raw += coin.value.to_bytes(8, "little", signed=True)
                 raw += compact_size(len(coin.script)) + coin.script
-        as_json = [
-            [
-                {"value": Amount(c.value), "scriptPubKey": views.script_pubkey_json(c.script)}
-                for c in coins
-            ]
-            for coins in spent
-        ]
-        return _reply(fmt, bytes(raw), as_json)
+        return _reply(fmt, bytes(raw), None)
 
     def _chaininfo(self, part: str, request: web.Request) -> web.Response:
         _, fmt = _parse_format(part)
