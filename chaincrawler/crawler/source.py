@@ -26,9 +26,9 @@ class PrunedBelowStartError(CrawlerError):
         self.prune_height = prune_height
         super().__init__(
             f"node {', '.join(nodes)} is pruned: it keeps blocks from height {prune_height} "
-            f"on, but the crawl starts at height {start}. Start at height {prune_height} or "
-            f"later (crawler.start_height, with an empty store), or use a node that is not "
-            f"pruned"
+            f"on, but the crawl needs them from height {start}. Start at height "
+            f"{prune_height} or later (crawler.start_height, with an empty store), or use a "
+            f"node that is not pruned"
         )
 
 

@@ -125,7 +125,7 @@ async def test_a_crawl_below_a_pruned_node_s_prune_height_is_refused_at_once() -
     try:
         crawler = Crawler(node, store, [AddressBalances()], network,  # type: ignore[arg-type]
                           CrawlerOptions(start_height=12))
-        with pytest.raises(PrunedBelowStartError, match=r"from height 20 on.*at height 12"):
+        with pytest.raises(PrunedBelowStartError, match=r"from height 20 on.*from height 12"):
             await crawler.run(follow=False)
         assert await store.tip() is None and node.lookups == 0
     finally:
