@@ -329,6 +329,7 @@ class Crawler:
             chunk_blocks=self.options.fetch_chunk_blocks,
             concurrency=self.options.fetch_concurrency,
             max_bytes=self.options.prefetch_bytes,
+            spent_outputs=self._resolver is not None,
         )
         if self._progress:
             self._progress.target(target)
@@ -402,7 +403,7 @@ class Crawler:
         block = fetched.block
         await self._dirty()
         if self._resolver is not None:
-            await self._resolver.resolve(block)
+            await self._resolver.resolve(block, fetched.spent)
         events: list[PendingEvent] = []
         for model in self.models:
             try:

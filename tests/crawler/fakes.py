@@ -60,4 +60,7 @@ class FakeNode:
         return {"hash": block_hash, "previousblockhash": self.known[block_hash].prev_hash}
 
     async def get_blockchain_info(self) -> dict[str, Any]:
-        return {"chain": "fake"}
+        return {"chain": "fake", "pruned": False}
+
+    async def serves_spent_txouts(self) -> bool:
+        return False
