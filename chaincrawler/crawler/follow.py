@@ -12,7 +12,6 @@ import abc
 import asyncio
 import contextlib
 import time
-from types import TracebackType
 from typing import Self
 
 import structlog
@@ -32,12 +31,7 @@ class TipFollower(abc.ABC):
     async def __aenter__(self) -> Self:
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         return None
 
     @abc.abstractmethod

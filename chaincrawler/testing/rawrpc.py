@@ -15,7 +15,6 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Mapping
-from types import TracebackType
 from typing import Any
 
 import aiohttp
@@ -67,10 +66,7 @@ class RawRpc:
     async def __aenter__(self) -> RawRpc:
         return self
 
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         await self.close()
 
     async def post(
