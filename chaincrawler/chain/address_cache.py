@@ -5,10 +5,11 @@ conversion); looking one up costs a dict probe. Scripts repeat on a real chain -
 outputs, exchanges' hot addresses, outputs spent soon after they are created -- so
 :attr:`TxOut.address <chaincrawler.chain.types.TxOut.address>` goes through here.
 
-Each network has its own table of at most :data:`MAX_ENTRIES` scripts; when a table is
-full it is emptied and refills with what comes next (cheaper per hit than an LRU, and the
-scripts that repeat come back at once). At about 200 bytes per entry (the script, its
-address, the dict slot), a full table holds some 13 MB.
+Each Network object has its own table (there are a handful) of at most
+:data:`MAX_ENTRIES` scripts; when a table is full it is emptied and refills with what
+comes next: cheaper on a crawl than functools' LRU (measured in
+``benchmarks/addresses.py``), and the scripts that repeat come back at once. At about 200
+bytes per entry (the script, its address, the dict slot), a full table holds some 13 MB.
 
 Safe to call from several threads: each step is one dict operation under the GIL, and
 a race at worst derives the same address twice.
