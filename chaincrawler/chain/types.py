@@ -21,9 +21,10 @@ import struct
 from collections.abc import Sequence
 from typing import ClassVar
 
+from chaincrawler.chain.address_cache import cached_address
 from chaincrawler.chain.consensus import WITNESS_COMMITMENT_PREFIX
 from chaincrawler.chain.networks import Network
-from chaincrawler.chain.script import ScriptType, address_from_script, classify
+from chaincrawler.chain.script import ScriptType, classify
 from chaincrawler.chain.wire import compact_size, hash_to_hex, merkle_root, sha256d
 from chaincrawler.errors import ChainDataError
 
@@ -106,7 +107,7 @@ class TxOut:
         """The address this output pays, or None when the script has none."""
         a = self._address
         if a is _UNSET:
-            a = self._address = address_from_script(self.script_pubkey, self.network)
+            a = self._address = cached_address(self.script_pubkey, self.network)
         return a  # type: ignore[return-value]
 
     def serialize(self) -> bytes:

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from chaincrawler.chain.address_cache import cached_address
 from chaincrawler.chain.encoding import AddressError, base58check_encode
 from chaincrawler.chain.networks import MAINNET, NETWORKS, REGTEST, SIGNET, TESTNET, get_network
 from chaincrawler.chain.script import (
@@ -317,6 +318,8 @@ def test_core_address_vectors(address, script_hex, chain):
     network = get_network(chain)
     script = bytes.fromhex(script_hex)
     assert address_from_script(script, network) == address
+    assert cached_address(script, network) == address
+    assert cached_address(bytes(bytearray(script)), network) == address  # a hit this time
     assert script_from_address(address, network) == script
     if address[0] in "bt":  # Bech32 addresses may be written in upper case
         assert script_from_address(address.upper(), network) == script
