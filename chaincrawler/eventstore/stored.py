@@ -1,9 +1,9 @@
 """Stored collections: a commit's writes and their undo records, restore on rollback, reads.
 
-Written once, as steps over the primitive operations of ``writes``, for both
+Written once, as steps over the primitive operations of ``ops``, for both
 backends. Where the drivers take a batch differently, ``dialect`` picks the
 statement: SQLite gets ``executemany`` and a list of keys as one JSON array
-(``json_each``); PostgreSQL one statement over arrays (``unnest``, ``ANY``).
+(``json_each``); PostgreSQL one statement over arrays (``unnest``).
 
 Undo records: for each block, the value every key it changed had before it
 (NULL when the key was absent). Rolling back to a fork restores each key from
@@ -20,8 +20,7 @@ pruned, below which neither a rollback nor a read "at height" can be answered.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
-from typing import Any
+from collections.abc import Iterable, Mapping, Sequence
 
 from chaincrawler.eventstore import sql
 from chaincrawler.eventstore.errors import HistoryPrunedError, StoreConflictError
@@ -34,9 +33,31 @@ Key = tuple[str, str, str]
 UNDO_COLUMNS = ("block_height", "model", "collection", "key", "old_value")
 PRUNED_THROUGH = "undo_pruned_through"
 
-_KEYS_IN = {
-    "sqlite": "key IN (SELECT value FROM json_each(?))",
-    "postgresql": "key = ANY(?::text[])",
+# Keys of one (model, collection): SQLite reads a JSON array, PostgreSQL an array. The
+# PostgreSQL form joins from the array so that the plan is always one index probe per
+# key (``key = ANY($3)`` may get a generic plan that scans the table per key).
+_VALUES_OF = {
+    "sqlite": (
+        "SELECT key, value FROM collection_values WHERE model = ? AND collection = ? "
+        "AND key IN (SELECT value FROM json_each(?))"
+    ),
+    "postgresql": (
+        "SELECT v.key, v.value FROM unnest(?::text[]) AS k(key) JOIN collection_values v "
+        "ON v.model = ? AND v.collection = ? AND v.key = k.key"
+    ),
+}
+# Undo records above a height for some keys, the highest block first.
+_UNDO_OF = {
+    "sqlite": (
+        "SELECT key, old_value FROM collection_undo WHERE block_height > ? AND model = ? "
+        "AND collection = ? AND key IN (SELECT value FROM json_each(?)) "
+        "ORDER BY block_height DESC"
+    ),
+    "postgresql": (
+        "SELECT u.key, u.old_value FROM unnest(?::text[]) AS k(key) JOIN collection_undo u "
+        "ON u.block_height > ? AND u.model = ? AND u.collection = ? AND u.key = k.key "
+        "ORDER BY u.block_height DESC"
+    ),
 }
 _PUT = {
     "sqlite": (
@@ -57,18 +78,9 @@ _DELETE = {
     ),
 }
 
-# Rollback to a fork, in this order: every key changed above the fork is deleted, the
-# keys that had a value at the fork get it back, the records used are dropped.
-DELETE_CHANGED = (
-    "DELETE FROM collection_values WHERE (model, collection, key) IN "
-    "(SELECT model, collection, key FROM collection_undo WHERE block_height > ?)"
-)
-RESTORE_OLD = (
-    "INSERT INTO collection_values (model, collection, key, value) "
-    "SELECT model, collection, key, old_value FROM ("
-    "SELECT model, collection, key, old_value, ROW_NUMBER() OVER "
-    "(PARTITION BY model, collection, key ORDER BY block_height) AS n "
-    "FROM collection_undo WHERE block_height > ?) AS oldest WHERE n = 1 AND old_value IS NOT NULL"
+UNDO_ABOVE = (
+    "SELECT model, collection, key, old_value FROM collection_undo WHERE block_height > ? "
+    "ORDER BY block_height DESC"
 )
 DROP_UNDO_ABOVE = "DELETE FROM collection_undo WHERE block_height > ?"
 PRUNE_UNDO = "DELETE FROM collection_undo WHERE block_height <= ?"
@@ -84,24 +96,31 @@ SCAN_FROM_START = (
 COUNT = "SELECT COUNT(*) FROM collection_values WHERE model = ? AND collection = ?"
 
 
-def _values_of(dialect: str) -> str:
-    return (
-        "SELECT key, value FROM collection_values WHERE model = ? AND collection = ? AND "
-        + _KEYS_IN[dialect]
-    )
+def _values_of(dialect: str, model: str, collection: str, keys: Sequence[str]) -> Rows:
+    if dialect == "sqlite":
+        return Rows(_VALUES_OF[dialect], (model, collection, json.dumps(keys)))
+    return Rows(_VALUES_OF[dialect], (list(keys), model, collection))
 
 
-def _undo_of(dialect: str) -> str:
-    """Undo records above a height for some keys, the highest block first."""
-    return (
-        "SELECT key, old_value FROM collection_undo WHERE block_height > ? AND model = ? "
-        f"AND collection = ? AND {_KEYS_IN[dialect]} ORDER BY block_height DESC"
-    )
+def _undo_of(
+    dialect: str, height: int, model: str, collection: str, keys: Sequence[str]
+) -> Rows:
+    if dialect == "sqlite":
+        return Rows(_UNDO_OF[dialect], (height, model, collection, json.dumps(keys)))
+    return Rows(_UNDO_OF[dialect], (list(keys), height, model, collection))
 
 
-def _key_list(dialect: str, keys: Sequence[str]) -> Any:
-    """``keys`` as the one argument of ``_KEYS_IN[dialect]``."""
-    return json.dumps(keys) if dialect == "sqlite" else list(keys)
+def _set_values(dialect: str, values: Mapping[Key, str | None]) -> Steps[None]:
+    """Give each key its value: put those with one, delete those with None."""
+    put = [(*key, value) for key, value in values.items() if value is not None]
+    gone = [key for key, value in values.items() if value is None]
+    for statements, rows in ((_PUT, put), (_DELETE, gone)):
+        if not rows:
+            continue
+        if dialect == "sqlite":
+            yield ExecuteMany(statements[dialect], rows)
+        else:  # one statement over one array per column
+            yield Execute(statements[dialect], tuple(list(c) for c in zip(*rows, strict=True)))
 
 
 def check_writes(blocks: Sequence[BlockRecord], writes: Sequence[CollectionWrite]) -> None:
@@ -139,29 +158,16 @@ def apply_steps(
 ) -> Steps[None]:
     """Apply a commit's ``writes``, record their undo, prune undo below the window."""
     keys = {(w.model, w.collection, w.key) for w in writes}
-    values: dict[Key, str | None] = {}
+    values: dict[Key, str | None] = dict.fromkeys(keys)
     for (model, collection), names in _grouped(keys).items():
-        rows = yield Rows(_values_of(dialect), (model, collection, _key_list(dialect, names)))
+        rows = yield _values_of(dialect, model, collection, names)
         values.update(((model, collection, row[0]), row[1]) for row in rows)
     undo = []
     for write in sorted(writes, key=lambda w: w.block_height):
         key = (write.model, write.collection, write.key)
-        undo.append((write.block_height, *key, values.get(key)))
+        undo.append((write.block_height, *key, values[key]))
         values[key] = write.value
-    put = [(*key, values[key]) for key in keys if values[key] is not None]
-    gone = [key for key in keys if values[key] is None]
-    if put:
-        if dialect == "sqlite":
-            yield ExecuteMany(_PUT[dialect], put)
-        else:
-            yield Execute(_PUT[dialect], tuple(list(column) for column in zip(*put, strict=True)))
-    if gone:
-        if dialect == "sqlite":
-            yield ExecuteMany(_DELETE[dialect], gone)
-        else:
-            yield Execute(
-                _DELETE[dialect], tuple(list(column) for column in zip(*gone, strict=True))
-            )
+    yield from _set_values(dialect, values)
     yield InsertRows("collection_undo", UNDO_COLUMNS, undo)
     if retention is not None:
         horizon = tip_height - retention.max_reorg_depth
@@ -169,7 +175,7 @@ def apply_steps(
             yield Execute(sql.UPSERT_META, (PRUNED_THROUGH, str(horizon)))
 
 
-def restore_steps(fork_height: int) -> Steps[None]:
+def restore_steps(dialect: str, fork_height: int) -> Steps[None]:
     """Restore every collection to its state at ``fork_height`` (part of a rollback)."""
     pruned = yield from _pruned_through()
     if pruned is not None and fork_height < pruned:
@@ -178,8 +184,10 @@ def restore_steps(fork_height: int) -> Steps[None]:
             f"collections are kept only above height {pruned} (the reorg window); "
             "rebuild the store from the node"
         )
-    yield Execute(DELETE_CHANGED, (fork_height,))
-    yield Execute(RESTORE_OLD, (fork_height,))
+    restored: dict[Key, str | None] = {}
+    for model, collection, key, old_value in (yield Rows(UNDO_ABOVE, (fork_height,))):
+        restored[(model, collection, key)] = old_value  # the lowest block above the fork last
+    yield from _set_values(dialect, restored)
     yield Execute(DROP_UNDO_ABOVE, (fork_height,))
 
 
@@ -195,13 +203,11 @@ def get_many_steps(
     row = yield Row(sql.TIP)
     tip = None if row is None else sql.block_from_row(row)
     names = list(dict.fromkeys(keys))
-    rows = yield Rows(_values_of(dialect), (model, collection, _key_list(dialect, names)))
+    rows = yield _values_of(dialect, model, collection, names)
     found: dict[str, str] = {row[0]: row[1] for row in rows}
     if at_height is not None:
         yield from _check_height(at_height, tip)
-        undo = yield Rows(
-            _undo_of(dialect), (at_height, model, collection, _key_list(dialect, names))
-        )
+        undo = yield _undo_of(dialect, at_height, model, collection, names)
         for key, old_value in undo:  # the lowest block above at_height comes last
             if old_value is None:
                 found.pop(key, None)

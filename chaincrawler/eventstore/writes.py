@@ -157,7 +157,8 @@ def commit_steps(
 
 
 def rollback_steps(
-    fork_height: int, new_tip_hash: str | None, now: Any, parse_time: sql.TimeParser
+    dialect: str, fork_height: int, new_tip_hash: str | None, now: Any,
+    parse_time: sql.TimeParser,
 ) -> Steps[Reorg]:
     """``EventStore.rollback``: mark events, drop snapshots, orphan blocks, record the reorg."""
     yield LockLog()
@@ -175,7 +176,7 @@ def rollback_steps(
         (fork_height, fork_hash, tip.height, tip.hash, new_tip_hash, tip.height - fork_height,
          last + 1 if first is None else first, last, now),
     )
-    yield from stored.restore_steps(fork_height)
+    yield from stored.restore_steps(dialect, fork_height)
     rolled_back = yield Execute(sql.ROLL_BACK_EVENTS, (reorg_id, fork_height))
     yield Execute(sql.SET_REORG_COUNT, (rolled_back, reorg_id))
     yield Execute(sql.DROP_SNAPSHOTS, (fork_height,))
@@ -254,7 +255,9 @@ class SqlWrites(SqlReads):
 
     async def rollback(self, fork_height: int, new_tip_hash: str | None = None) -> Reorg:
         self._check_writer()
-        steps = rollback_steps(fork_height, new_tip_hash, self._now(), self._parse_time)
+        steps = rollback_steps(
+            self._dialect, fork_height, new_tip_hash, self._now(), self._parse_time
+        )
         return await self._transact(steps, "writer")
 
     async def set_checkpoint(self, subscriber: str, position: int) -> None:
