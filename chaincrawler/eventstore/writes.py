@@ -121,7 +121,8 @@ def commit_steps(
     """``EventStore.commit``: check linkage under the log lock, then append and prune."""
     yield LockLog()
     tip = _block((yield Row(sql.TIP)))
-    stored.check_writes(blocks, writes)
+    if writes:
+        stored.check_writes(blocks, writes)
     for snapshot in check_commit(tip, blocks, events, snapshots):
         block = _block((yield Row(sql.CANONICAL_AT, (snapshot.block_height,))))
         if block is None or block.hash != snapshot.block_hash:
