@@ -10,6 +10,7 @@ from __future__ import annotations
 from chaincrawler.eventstore.base import EventStore
 from chaincrawler.eventstore.errors import (
     EventStoreError,
+    HistoryPrunedError,
     NetworkMismatchError,
     NotAStoreError,
     SchemaMissingError,
@@ -24,14 +25,17 @@ from chaincrawler.eventstore.errors import (
 from chaincrawler.eventstore.factory import open_store
 from chaincrawler.eventstore.postgres import PostgresEventStore
 from chaincrawler.eventstore.records import (
+    AtTip,
     BlockRecord,
     BlockStatus,
+    CollectionWrite,
     CommitResult,
     EventQuery,
     EventStatus,
     PendingEvent,
     PendingSnapshot,
     Reorg,
+    Retention,
     Snapshot,
     StoredEvent,
 )
@@ -40,19 +44,23 @@ from chaincrawler.eventstore.sqlite import SQLiteEventStore
 
 __all__ = [
     "SCHEMA_VERSION",
+    "AtTip",
     "BlockRecord",
     "BlockStatus",
+    "CollectionWrite",
     "CommitResult",
     "EventQuery",
     "EventStatus",
     "EventStore",
     "EventStoreError",
+    "HistoryPrunedError",
     "NetworkMismatchError",
     "NotAStoreError",
     "PendingEvent",
     "PendingSnapshot",
     "PostgresEventStore",
     "Reorg",
+    "Retention",
     "SQLiteEventStore",
     "SchemaMissingError",
     "SchemaVersionError",

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import abc
 import dataclasses
-from collections.abc import AsyncGenerator, AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
 from typing import Self
 
 from chaincrawler.eventstore.errors import StoreClosedError, StoreReadOnlyError
 from chaincrawler.eventstore.records import (
+    AtTip,
     BlockRecord,
+    CollectionWrite,
     CommitResult,
     EventQuery,
     PendingEvent,
     PendingSnapshot,
     Reorg,
+    Retention,
     Snapshot,
     StoredEvent,
 )
@@ -88,17 +91,28 @@ class EventStore(abc.ABC):
         blocks: Sequence[BlockRecord],
         events: Sequence[PendingEvent],
         snapshots: Sequence[PendingSnapshot] = (),
+        writes: Sequence[CollectionWrite] = (),
+        *,
+        retention: Retention | None = None,
     ) -> CommitResult:
-        """Append blocks on top of the canonical tip, with their events and snapshots.
+        """Append blocks on top of the canonical tip, with their events, snapshots and writes.
 
         One transaction, all or nothing. ``blocks`` must be consecutive and the
         first must extend the stored tip (any height on an empty store); every
         event must belong to one of ``blocks``, in block order; a snapshot must
-        name one of ``blocks`` or a stored canonical block. Otherwise raises
-        StoreConflictError and writes nothing, which is what makes a restart
-        after a crash never store a block twice. Events get gap-free global
-        positions in the given order and per-model versions continuing each
-        model's active stream.
+        name one of ``blocks`` or a stored canonical block; every collection
+        write must name one of ``blocks``, at most once per key and block.
+        Otherwise raises StoreConflictError and writes nothing, which is what
+        makes a restart after a crash never store a block twice. Events get
+        gap-free global positions in the given order and per-model versions
+        continuing each model's active stream.
+
+        ``writes`` change stored collections; the store reads the values they
+        replace and keeps them as per-block undo records for ``rollback``.
+        With ``retention``, the same transaction deletes what it does not keep:
+        undo records of blocks at or below ``tip - max_reorg_depth`` (in a
+        commit with writes) and, for each model snapshotted in this commit, its
+        snapshots that ``Retention`` does not keep. Without it, nothing is deleted.
         """
 
     @abc.abstractmethod
@@ -107,10 +121,13 @@ class EventStore(abc.ABC):
 
         Their events are marked rolled back with the new reorg's id (never
         deleted, payloads untouched), snapshots above the fork are deleted,
-        the blocks are kept as orphaned, and a reorg row is recorded.
-        ``new_tip_hash`` (the tip of the winning branch, if known) is recorded
-        with it. Costs O(events rolled back). Raises StoreConflictError if
-        ``fork_height`` is not below the tip or not on the stored chain.
+        stored collections are restored to their values at the fork from the
+        undo records (which are dropped), the blocks are kept as orphaned, and
+        a reorg row is recorded. ``new_tip_hash`` (the tip of the winning
+        branch, if known) is recorded with it. Costs O(events rolled back +
+        keys the rolled-back blocks changed). Raises StoreConflictError if
+        ``fork_height`` is not below the tip or not on the stored chain, and
+        HistoryPrunedError if undo records above ``fork_height`` were pruned.
         """
 
     # -- chain ----------------------------------------------------------------
@@ -200,6 +217,44 @@ class EventStore(abc.ABC):
 
         Idempotent (a recorded name stays as it was); writer only.
         """
+
+    @abc.abstractmethod
+    async def model_versions(self) -> dict[str, str | None]:
+        """Each known model's recorded version (None: none recorded yet)."""
+
+    @abc.abstractmethod
+    async def set_model_versions(self, versions: Mapping[str, str]) -> None:
+        """Record the version of the code of each model (registering new ones); writer only."""
+
+    # -- stored collections ----------------------------------------------------------
+    #
+    # Each read runs in one read transaction and returns the canonical tip it saw with
+    # its result (``AtTip``): the values are those committed with that tip. Values are
+    # JSON text exactly as written; keys are ordered by their UTF-8 bytes.
+
+    @abc.abstractmethod
+    async def get_many(
+        self, model: str, collection: str, keys: Sequence[str], *, at_height: int | None = None
+    ) -> AtTip[dict[str, str]]:
+        """The values of those ``keys`` that are present, in the order asked (one batch).
+
+        ``at_height``: the values after the canonical block at that height, from
+        the undo records (cost O(undo records above it)); raises
+        HistoryPrunedError above the tip or below the heights the undo covers.
+        """
+
+    @abc.abstractmethod
+    async def scan(
+        self, model: str, collection: str, *, after: str | None = None, limit: int = 1000
+    ) -> AtTip[list[tuple[str, str]]]:
+        """Up to ``limit`` (key, value) pairs in key order, after the key ``after``.
+
+        Page on with ``after=`` the last key of a page; each page reports its tip.
+        """
+
+    @abc.abstractmethod
+    async def count(self, model: str, collection: str) -> AtTip[int]:
+        """How many keys the collection holds (cost O(keys) on both backends)."""
 
     # -- following, removing -------------------------------------------------------
 

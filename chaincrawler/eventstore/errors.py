@@ -31,6 +31,14 @@ class StoreConflictError(EventStoreError):
     """
 
 
+class HistoryPrunedError(EventStoreError):
+    """The state asked for is older than the history the store keeps (the reorg window).
+
+    Raised by a read of stored collections "at height" outside the window, and by a
+    rollback deeper than the undo records kept; a rollback raising it wrote nothing.
+    """
+
+
 class StoreLockedError(EventStoreError):
     """Another process holds the store's single-writer lock."""
 

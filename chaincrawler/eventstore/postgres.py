@@ -49,11 +49,11 @@ from chaincrawler.eventstore.errors import (
     StoreOperationalError,
 )
 from chaincrawler.eventstore.lock import PG_WRITER_LOCK, pg_lock_key
-from chaincrawler.eventstore.writes import (
+from chaincrawler.eventstore.ops import (
     CreateTables,
     Execute,
     ExecuteMany,
-    InsertEvents,
+    InsertRows,
     LockLog,
     Migrate,
     Mode,
@@ -61,13 +61,13 @@ from chaincrawler.eventstore.writes import (
     Op,
     Row,
     Rows,
-    SqlWrites,
     Steps,
     T,
     Tables,
     Value,
     drive_async,
 )
+from chaincrawler.eventstore.writes import SqlWrites
 
 _SCHEMA_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 
@@ -320,9 +320,9 @@ class PostgresEventStore(SqlWrites):
                 await conn.execute(statement, timeout=_NO_LIMIT)
             case ExecuteMany(statement, rows):
                 await conn.executemany(sql.numbered(statement), rows)
-            case InsertEvents(rows):
+            case InsertRows(table, columns, rows):
                 await conn.copy_records_to_table(
-                    "events", schema_name=self.schema, columns=sql.EVENT_COLUMNS, records=rows
+                    table, schema_name=self.schema, columns=columns, records=rows
                 )
             case LockLog():
                 await conn.execute(_LOCK_EVENTS)
@@ -411,10 +411,14 @@ async def _within_transaction(
 ) -> AsyncIterator[None]:
     """Run the block in a transaction on ``conn``; commit if it succeeds.
 
-    Unlike ``conn.transaction()``, a connection lost mid-way surfaces as the
+    Unlike a bare ``conn.transaction()``, a connection lost mid-way surfaces as the
     loss itself (retryable), not as a failure to roll back.
     """
-    transaction = conn.transaction(readonly=readonly)
+    # A read-only transaction reads one snapshot (REPEATABLE READ): a read of several
+    # statements sees one committed tip.
+    transaction = conn.transaction(
+        isolation="repeatable_read" if readonly else None, readonly=readonly
+    )
     await transaction.start()
     try:
         yield

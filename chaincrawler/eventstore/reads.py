@@ -8,19 +8,34 @@ from collections.abc import AsyncGenerator, Sequence
 from datetime import datetime
 from typing import Any, ClassVar
 
-from chaincrawler.eventstore import sql
+from chaincrawler.eventstore import sql, stored
 from chaincrawler.eventstore.base import EventStore
-from chaincrawler.eventstore.records import BlockRecord, EventQuery, Reorg, Snapshot, StoredEvent
+from chaincrawler.eventstore.ops import Mode, Steps, T
+from chaincrawler.eventstore.records import (
+    AtTip,
+    BlockRecord,
+    EventQuery,
+    Reorg,
+    Snapshot,
+    StoredEvent,
+)
 
 
 class SqlReads(EventStore):
-    """``EventStore``'s reads on top of a backend's ``_fetch``.
+    """``EventStore``'s reads on top of a backend's ``_fetch`` and ``_transact``.
 
-    A backend names its placeholder ``_style`` and how it decodes a stored timestamp
-    (``_parse_time``); statements are written once, with ``?`` placeholders, in ``sql``.
+    A backend names its placeholder ``_style``, its ``_dialect`` ("sqlite" or
+    "postgresql": the schema's DDL, migrations, batch statements) and how it decodes
+    a stored timestamp (``_parse_time``); statements are written once, with ``?``
+    placeholders, in ``sql`` and ``stored``.
     """
 
     _style: ClassVar[sql.Style]
+    _dialect: ClassVar[str]
+
+    @abc.abstractmethod
+    async def _transact(self, steps: Steps[T], mode: Mode) -> T:
+        """Run ``steps`` in one transaction (``read``: one consistent snapshot)."""
 
     @abc.abstractmethod
     async def _fetch(self, statement: str, *args: Any) -> Sequence[Sequence[Any]]:
@@ -101,6 +116,28 @@ class SqlReads(EventStore):
 
     async def known_models(self) -> set[str]:
         return {row[0] for row in await self._rows(sql.KNOWN_MODELS)}
+
+    async def model_versions(self) -> dict[str, str | None]:
+        return {row[0]: row[1] for row in await self._rows(sql.MODEL_VERSIONS)}
+
+    async def get_many(
+        self, model: str, collection: str, keys: Sequence[str], *, at_height: int | None = None
+    ) -> AtTip[dict[str, str]]:
+        self._check_open()
+        steps = stored.get_many_steps(self._dialect, model, collection, keys, at_height)
+        return await self._transact(steps, "read")
+
+    async def scan(
+        self, model: str, collection: str, *, after: str | None = None, limit: int = 1000
+    ) -> AtTip[list[tuple[str, str]]]:
+        self._check_open()
+        if limit < 1:
+            raise ValueError(f"limit must be >= 1, not {limit}")
+        return await self._transact(stored.scan_steps(model, collection, after, limit), "read")
+
+    async def count(self, model: str, collection: str) -> AtTip[int]:
+        self._check_open()
+        return await self._transact(stored.count_steps(model, collection), "read")
 
     async def meta(self) -> dict[str, str]:
         return {row[0]: row[1] for row in await self._rows(sql.META)}

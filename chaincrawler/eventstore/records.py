@@ -10,7 +10,9 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Generic, Literal, TypeVar
+
+T = TypeVar("T")
 
 
 class BlockStatus(enum.StrEnum):
@@ -98,6 +100,51 @@ class Snapshot:
     block_hash: str
     state: str
     created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class CollectionWrite:
+    """A change the block at ``block_height`` made to one key of a stored collection.
+
+    ``value`` is the key's new value as JSON text (kept byte for byte), or None
+    when the block deleted the key. A commit takes at most one write per key
+    per block: the key's value after that block.
+    """
+
+    model: str
+    collection: str
+    key: str
+    value: str | None
+    block_height: int
+    block_hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class Retention:
+    """What a commit keeps of the history it may delete (in its own transaction).
+
+    Restoring within ``max_reorg_depth`` blocks of the tip stays possible: the
+    undo records of every block above ``tip - max_reorg_depth``, and per model
+    every snapshot above that height plus the newest at or below it. Besides
+    those, the newest ``snapshots`` snapshots of each model are kept.
+    """
+
+    max_reorg_depth: int
+    snapshots: int = 1
+
+    def __post_init__(self) -> None:
+        if self.max_reorg_depth < 0:
+            raise ValueError(f"max_reorg_depth must be >= 0, not {self.max_reorg_depth}")
+        if self.snapshots < 0:
+            raise ValueError(f"snapshots must be >= 0, not {self.snapshots}")
+
+
+@dataclass(frozen=True, slots=True)
+class AtTip(Generic[T]):
+    """A read's ``result`` and the committed tip it is consistent with (one snapshot)."""
+
+    tip: BlockRecord | None
+    result: T
 
 
 @dataclass(frozen=True, slots=True)

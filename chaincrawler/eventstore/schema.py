@@ -11,8 +11,12 @@ Tables:
 - ``snapshots``: model state at a block height, one per (model, height).
 - ``reorgs``: one row per rollback.
 - ``checkpoints``: the last position each named subscriber processed.
-- ``models``: every model the store has crawled for, since when (and, for a later
-  schema, which version of it).
+- ``models``: every model the store has crawled for, since when, and the version
+  of the model's code that wrote its history (``set_model_versions``).
+- ``collection_values``: the stored collections of models, one row per key at the
+  canonical tip (value as JSON text).
+- ``collection_undo``: per block of the reorg window, the value each key it
+  changed had before it (NULL: the key was absent); rollbacks restore from it.
 
 Payloads and snapshot states are JSON text kept byte for byte (PostgreSQL ``json``,
 not ``jsonb``, which reorders keys), so state rebuilt from the store has the key
@@ -67,18 +71,35 @@ _MODELS_TABLE = (
     "CREATE TABLE models (name TEXT NOT NULL, version TEXT, "
     "registered_at {time} NOT NULL, PRIMARY KEY (name))"
 )
+_VALUES_TABLE = (
+    "CREATE TABLE collection_values (model TEXT NOT NULL, collection TEXT NOT NULL, "
+    "key TEXT{collate} NOT NULL, value {json} NOT NULL, "
+    "PRIMARY KEY (model, collection, key)){rowid}"
+)
+_UNDO_TABLE = (
+    "CREATE TABLE collection_undo (block_height BIGINT NOT NULL, model TEXT NOT NULL, "
+    "collection TEXT NOT NULL, key TEXT{collate} NOT NULL, old_value {json}, "
+    "PRIMARY KEY (block_height, model, collection, key)){rowid}"
+)
 
 #: ``MIGRATIONS[v]`` takes a store from version ``v`` to ``v + 1``, in place.
 MIGRATIONS: Mapping[int, Migration] = {
     # 2: payloads and states keep their text on PostgreSQL (json, not jsonb; the key
     # order jsonb already dropped cannot come back); a record of the models crawled,
-    # filled from the models that have events or snapshots.
+    # filled from the models that have events or snapshots; stored collections and
+    # their undo records (empty).
     1: Migration(
-        sqlite=[_MODELS_TABLE.format(time="DATETIME")],
+        sqlite=[
+            _MODELS_TABLE.format(time="DATETIME"),
+            _VALUES_TABLE.format(json="TEXT", collate="", rowid=" WITHOUT ROWID"),
+            _UNDO_TABLE.format(json="TEXT", collate="", rowid=" WITHOUT ROWID"),
+        ],
         postgresql=[
             "ALTER TABLE events ALTER COLUMN payload TYPE json USING payload::json",
             "ALTER TABLE snapshots ALTER COLUMN state TYPE json USING state::json",
             _MODELS_TABLE.format(time="TIMESTAMP WITH TIME ZONE"),
+            _VALUES_TABLE.format(json="JSON", collate=' COLLATE "C"', rowid=""),
+            _UNDO_TABLE.format(json="JSON", collate=' COLLATE "C"', rowid=""),
         ],
         both=[
             "INSERT INTO models (name, version, registered_at) "
@@ -96,6 +117,8 @@ _CANONICAL = sa.text("status = 'canonical'")
 _Id = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 _Json = sa.Text().with_variant(postgresql.JSON(), "postgresql")
 _Time = sa.DateTime(timezone=True)
+# Keys sort by their bytes on both backends (SQLite's BINARY is PostgreSQL's "C").
+_Key = sa.Text().with_variant(sa.Text(collation="C"), "postgresql")
 
 metadata = sa.MetaData()
 
@@ -197,6 +220,28 @@ models = sa.Table(
     sa.Column("name", sa.Text, primary_key=True),
     sa.Column("version", sa.Text, nullable=True),
     sa.Column("registered_at", _Time, nullable=False),
+)
+
+collection_values = sa.Table(
+    "collection_values",
+    metadata,
+    sa.Column("model", sa.Text, primary_key=True),
+    sa.Column("collection", sa.Text, primary_key=True),
+    sa.Column("key", _Key, primary_key=True),
+    sa.Column("value", _Json, nullable=False),
+    sqlite_with_rowid=False,
+)
+
+# Keyed by height first: a rollback and a prune take a range of heights.
+collection_undo = sa.Table(
+    "collection_undo",
+    metadata,
+    sa.Column("block_height", sa.BigInteger, primary_key=True),
+    sa.Column("model", sa.Text, primary_key=True),
+    sa.Column("collection", sa.Text, primary_key=True),
+    sa.Column("key", _Key, primary_key=True),
+    sa.Column("old_value", _Json, nullable=True),
+    sqlite_with_rowid=False,
 )
 
 DIALECTS: Mapping[str, Dialect] = {

@@ -57,7 +57,15 @@ MAX_POSITION = "SELECT COALESCE(MAX(position), 0) FROM events"
 MAX_ACTIVE_VERSION = (
     "SELECT COALESCE(MAX(version), 0) FROM events WHERE model = ? AND status = 'active'"
 )
-INSERT_EVENT = f"INSERT INTO events ({', '.join(EVENT_COLUMNS)}) VALUES ({', '.join('?' * 10)})"
+
+
+@functools.cache
+def insert_statement(table: str, columns: tuple[str, ...]) -> str:
+    """``INSERT INTO table (columns) VALUES (?, ...)``."""
+    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
+
+
+INSERT_EVENT = insert_statement("events", EVENT_COLUMNS)
 UPSERT_SNAPSHOT = (
     "INSERT INTO snapshots (model, block_height, block_hash, state, created_at) "
     "VALUES (?, ?, ?, ?, ?) ON CONFLICT (model, block_height) DO UPDATE SET "
@@ -94,9 +102,22 @@ UPSERT_CHECKPOINT = (
     "updated_at = excluded.updated_at"
 )
 KNOWN_MODELS = "SELECT name FROM models"
+MODEL_VERSIONS = "SELECT name, version FROM models"
 REGISTER_MODEL = (
     "INSERT INTO models (name, version, registered_at) VALUES (?, NULL, ?) "
     "ON CONFLICT (name) DO NOTHING"
+)
+SET_MODEL_VERSION = (
+    "INSERT INTO models (name, version, registered_at) VALUES (?, ?, ?) "
+    "ON CONFLICT (name) DO UPDATE SET version = excluded.version"
+)
+#: Deletes the snapshots of one model that ``Retention`` does not keep: at or below
+#: the horizon, older than the newest there, and not among the newest N.
+PRUNE_SNAPSHOTS = (
+    "DELETE FROM snapshots WHERE model = ? AND block_height <= ? AND block_height < "
+    "(SELECT MAX(block_height) FROM snapshots WHERE model = ? AND block_height <= ?) "
+    "AND block_height NOT IN "
+    "(SELECT block_height FROM snapshots WHERE model = ? ORDER BY block_height DESC LIMIT ?)"
 )
 HOLDS_CHAIN = "SELECT EXISTS (SELECT 1 FROM blocks) OR EXISTS (SELECT 1 FROM events)"
 META = "SELECT key, value FROM meta"
@@ -107,6 +128,11 @@ CHANGE_MARKER = (
 )
 INSERT_META = "INSERT INTO meta (key, value) VALUES (?, ?)"
 SET_META = "UPDATE meta SET value = ? WHERE key = ?"
+GET_META = "SELECT value FROM meta WHERE key = ?"
+UPSERT_META = (
+    "INSERT INTO meta (key, value) VALUES (?, ?) "
+    "ON CONFLICT (key) DO UPDATE SET value = excluded.value"
+)
 
 #: Far above any block height: the bound used when a caller gives none.
 MAX_HEIGHT = 2**62

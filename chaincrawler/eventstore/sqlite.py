@@ -44,11 +44,11 @@ from chaincrawler.eventstore.errors import (
     StoreOperationalError,
 )
 from chaincrawler.eventstore.lock import FileLock
-from chaincrawler.eventstore.writes import (
+from chaincrawler.eventstore.ops import (
     CreateTables,
     Execute,
     ExecuteMany,
-    InsertEvents,
+    InsertRows,
     LockLog,
     Migrate,
     Mode,
@@ -56,12 +56,12 @@ from chaincrawler.eventstore.writes import (
     Op,
     Row,
     Rows,
-    SqlWrites,
     Steps,
     Tables,
     Value,
     drive,
 )
+from chaincrawler.eventstore.writes import SqlWrites
 
 T = TypeVar("T")
 
@@ -293,8 +293,8 @@ def _perform(conn: sa.Connection, op: Op) -> Any:
             conn.exec_driver_sql(statement)
         case ExecuteMany(statement, rows):
             conn.exec_driver_sql(statement, list(rows))
-        case InsertEvents(rows):
-            conn.exec_driver_sql(sql.INSERT_EVENT, list(rows))
+        case InsertRows(table, columns, rows):
+            conn.exec_driver_sql(sql.insert_statement(table, tuple(columns)), list(rows))
         case Tables():
             return [row[0] for row in conn.exec_driver_sql(_TABLES)]
         case CreateTables():

@@ -1,163 +1,53 @@
 """The writes both SQL backends share, written once as steps over primitive operations.
 
 Each write (commit, rollback, checkpoint, model registration, and preparing the
-schema on open) is a generator: it yields an operation -- a statement, a batch of
-rows -- and is sent back its result. So the same code runs on SQLite, synchronously
-on its worker thread, and on PostgreSQL, awaited; a backend runs the whole
-generator inside one transaction (``SqlWrites._transact``): all or nothing.
+schema on open) is a generator of ``ops`` steps; a backend runs the whole
+generator inside one transaction (``SqlReads._transact``): all or nothing.
 Statements have ``?`` placeholders; a backend rewrites them as its driver needs.
 """
 
 from __future__ import annotations
 
 import abc
-from collections.abc import Awaitable, Callable, Generator, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any, ClassVar, Literal, TypeVar
+from typing import Any
 
 import structlog
 
-from chaincrawler.eventstore import schema, sql
+from chaincrawler.eventstore import schema, sql, stored
 from chaincrawler.eventstore.commit import check_commit, event_rows, snapshot_off_chain
 from chaincrawler.eventstore.errors import (
     NotAStoreError,
     SchemaMissingError,
     StoreConflictError,
 )
+from chaincrawler.eventstore.ops import (
+    CreateTables,
+    Execute,
+    ExecuteMany,
+    InsertRows,
+    LockLog,
+    Migrate,
+    Notify,
+    Row,
+    Rows,
+    Steps,
+    Tables,
+    Value,
+)
 from chaincrawler.eventstore.reads import SqlReads
 from chaincrawler.eventstore.records import (
     BlockRecord,
+    CollectionWrite,
     CommitResult,
     PendingEvent,
     PendingSnapshot,
     Reorg,
+    Retention,
 )
-
-T = TypeVar("T")
 
 log = structlog.get_logger(__name__)
-
-
-# -- the primitive operations a backend performs --------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Value:
-    """Run a statement; result: the first column of its first row, or None."""
-
-    statement: str
-    args: tuple[Any, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class Row:
-    """Run a statement; result: its first row, or None."""
-
-    statement: str
-    args: tuple[Any, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class Rows:
-    """Run a statement; result: all its rows."""
-
-    statement: str
-    args: tuple[Any, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class Execute:
-    """Run a statement; result: the number of rows it changed (0 for DDL)."""
-
-    statement: str
-    args: tuple[Any, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class Migrate:
-    """Run a statement of a migration: it may rewrite a whole table, so no time limit."""
-
-    statement: str
-
-
-@dataclass(frozen=True, slots=True)
-class ExecuteMany:
-    """Run a statement once per row of arguments."""
-
-    statement: str
-    rows: Sequence[tuple[Any, ...]]
-
-
-@dataclass(frozen=True, slots=True)
-class InsertEvents:
-    """Insert rows of ``sql.EVENT_COLUMNS`` (PostgreSQL: with COPY)."""
-
-    rows: Sequence[tuple[Any, ...]]
-
-
-@dataclass(frozen=True, slots=True)
-class LockLog:
-    """Wait for every other append or rollback, never for readers.
-
-    PostgreSQL: ``LOCK TABLE events IN EXCLUSIVE MODE``; SQLite's write
-    transaction already holds the database's only write lock.
-    """
-
-
-@dataclass(frozen=True, slots=True)
-class Notify:
-    """Wake the readers following the store once the transaction commits."""
-
-
-@dataclass(frozen=True, slots=True)
-class Tables:
-    """Result: the names of the tables at the store's location (its schema or file)."""
-
-
-@dataclass(frozen=True, slots=True)
-class CreateTables:
-    """Create the store's schema and every table and index of ``schema``."""
-
-
-Op = (
-    Value | Row | Rows | Execute | Migrate | ExecuteMany | InsertEvents | LockLog | Notify
-    | Tables | CreateTables
-)
-
-#: A write: yields operations, is sent their results, returns the write's result.
-Steps = Generator[Op, Any, T]
-
-#: ``read``: a read-only transaction; ``write``: any store may write (checkpoints);
-#: ``writer``: only the writer (PostgreSQL first checks it still holds its lock).
-Mode = Literal["read", "write", "writer"]
-
-
-def drive(steps: Steps[T], perform: Callable[[Op], Any]) -> T:
-    """Run ``steps``, performing each operation synchronously."""
-    result: Any = None
-    try:
-        while True:
-            result = perform(steps.send(result))
-    except StopIteration as stop:
-        return stop.value  # type: ignore[no-any-return]
-    finally:
-        steps.close()
-
-
-async def drive_async(steps: Steps[T], perform: Callable[[Op], Awaitable[Any]]) -> T:
-    """Run ``steps``, awaiting each operation."""
-    result: Any = None
-    try:
-        while True:
-            result = await perform(steps.send(result))
-    except StopIteration as stop:
-        return stop.value  # type: ignore[no-any-return]
-    finally:
-        steps.close()
-
-
-# -- the writes --------------------------------------------------------------------------
 
 
 def _block(row: Sequence[Any] | None) -> BlockRecord | None:
@@ -220,14 +110,19 @@ def prepare_steps(
 
 
 def commit_steps(
+    dialect: str,
     blocks: Sequence[BlockRecord],
     events: Sequence[PendingEvent],
     snapshots: Sequence[PendingSnapshot],
+    writes: Sequence[CollectionWrite],
+    retention: Retention | None,
     now: Any,
 ) -> Steps[CommitResult]:
-    """``EventStore.commit``: check linkage under the log lock, then append."""
+    """``EventStore.commit``: check linkage under the log lock, then append and prune."""
     yield LockLog()
     tip = _block((yield Row(sql.TIP)))
+    if writes:
+        stored.check_writes(blocks, writes)
     for snapshot in check_commit(tip, blocks, events, snapshots):
         block = _block((yield Row(sql.CANONICAL_AT, (snapshot.block_height,))))
         if block is None or block.hash != snapshot.block_hash:
@@ -241,18 +136,30 @@ def commit_steps(
             sql.INSERT_BLOCK, [(b.height, b.hash, b.prev_hash, b.time, now) for b in blocks]
         )
     if events:
-        yield InsertEvents(event_rows(events, first, versions, now))
+        yield InsertRows("events", sql.EVENT_COLUMNS, event_rows(events, first, versions, now))
+    new_tip = blocks[-1].height if blocks else None if tip is None else tip.height
+    if writes:
+        assert new_tip is not None  # check_writes: every write names one of ``blocks``
+        yield from stored.apply_steps(dialect, writes, retention, new_tip)
     if snapshots:
         yield ExecuteMany(
             sql.UPSERT_SNAPSHOT,
             [(s.model, s.block_height, s.block_hash, s.state, now) for s in snapshots],
         )
+        if retention is not None and new_tip is not None:
+            horizon = new_tip - retention.max_reorg_depth
+            for model in sorted({s.model for s in snapshots}):
+                yield Execute(
+                    sql.PRUNE_SNAPSHOTS,
+                    (model, horizon, model, horizon, model, retention.snapshots),
+                )
     yield Notify()
     return CommitResult(first, first + len(events) - 1)
 
 
 def rollback_steps(
-    fork_height: int, new_tip_hash: str | None, now: Any, parse_time: sql.TimeParser
+    dialect: str, fork_height: int, new_tip_hash: str | None, now: Any,
+    parse_time: sql.TimeParser,
 ) -> Steps[Reorg]:
     """``EventStore.rollback``: mark events, drop snapshots, orphan blocks, record the reorg."""
     yield LockLog()
@@ -270,6 +177,7 @@ def rollback_steps(
         (fork_height, fork_hash, tip.height, tip.hash, new_tip_hash, tip.height - fork_height,
          last + 1 if first is None else first, last, now),
     )
+    yield from stored.restore_steps(dialect, fork_height)
     rolled_back = yield Execute(sql.ROLL_BACK_EVENTS, (reorg_id, fork_height))
     yield Execute(sql.SET_REORG_COUNT, (rolled_back, reorg_id))
     yield Execute(sql.DROP_SNAPSHOTS, (fork_height,))
@@ -303,18 +211,18 @@ def register_models_steps(names: Sequence[str], now: Any) -> Steps[None]:
         yield ExecuteMany(sql.REGISTER_MODEL, [(name, now) for name in names])
 
 
+def model_versions_steps(versions: Mapping[str, str], now: Any) -> Steps[None]:
+    """``EventStore.set_model_versions``: record each version, registering new models."""
+    rows = [(name, version, now) for name, version in sorted(versions.items())]
+    if rows:
+        yield ExecuteMany(sql.SET_MODEL_VERSION, rows)
+
+
 class SqlWrites(SqlReads):
     """``EventStore``'s writes on top of a backend's ``_transact``.
 
-    A backend names its ``_dialect`` ("sqlite" or "postgresql", for the schema's
-    DDL and migrations) and how it stores a timestamp (``_now``).
+    A backend also says how it stores a timestamp (``_now``).
     """
-
-    _dialect: ClassVar[str]
-
-    @abc.abstractmethod
-    async def _transact(self, steps: Steps[T], mode: Mode) -> T:
-        """Run ``steps`` in one transaction, committed if they return."""
 
     @staticmethod
     @abc.abstractmethod
@@ -336,15 +244,21 @@ class SqlWrites(SqlReads):
         blocks: Sequence[BlockRecord],
         events: Sequence[PendingEvent],
         snapshots: Sequence[PendingSnapshot] = (),
+        writes: Sequence[CollectionWrite] = (),
+        *,
+        retention: Retention | None = None,
     ) -> CommitResult:
         self._check_writer()
-        return await self._transact(
-            commit_steps(blocks, events, snapshots, self._now()), "writer"
+        steps = commit_steps(
+            self._dialect, blocks, events, snapshots, writes, retention, self._now()
         )
+        return await self._transact(steps, "writer")
 
     async def rollback(self, fork_height: int, new_tip_hash: str | None = None) -> Reorg:
         self._check_writer()
-        steps = rollback_steps(fork_height, new_tip_hash, self._now(), self._parse_time)
+        steps = rollback_steps(
+            self._dialect, fork_height, new_tip_hash, self._now(), self._parse_time
+        )
         return await self._transact(steps, "writer")
 
     async def set_checkpoint(self, subscriber: str, position: int) -> None:
@@ -354,3 +268,7 @@ class SqlWrites(SqlReads):
     async def register_models(self, names: Sequence[str]) -> None:
         self._check_writer()
         await self._transact(register_models_steps(sorted(set(names)), self._now()), "writer")
+
+    async def set_model_versions(self, versions: Mapping[str, str]) -> None:
+        self._check_writer()
+        await self._transact(model_versions_steps(versions, self._now()), "writer")

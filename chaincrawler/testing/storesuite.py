@@ -23,10 +23,12 @@ from __future__ import annotations
 
 import abc
 import asyncio
+import contextlib
 import dataclasses
 import hashlib
 import json
-from collections.abc import AsyncIterator, Sequence
+import random
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
 import pytest
@@ -35,14 +37,17 @@ from chaincrawler.eventstore import (
     SCHEMA_VERSION,
     BlockRecord,
     BlockStatus,
+    CollectionWrite,
     EventQuery,
     EventStatus,
     EventStore,
     EventStoreError,
+    HistoryPrunedError,
     NetworkMismatchError,
     NotAStoreError,
     PendingEvent,
     PendingSnapshot,
+    Retention,
     SchemaMissingError,
     SchemaVersionError,
     StoreClosedError,
@@ -117,6 +122,57 @@ def make_events(
 
 def snapshot(model: str, block: BlockRecord, state: dict[str, Any]) -> PendingSnapshot:
     return PendingSnapshot(model, block.height, block.hash, json.dumps(state))
+
+
+def put(
+    block: BlockRecord, key: str, value: str | None, model: str = "m", collection: str = "c"
+) -> CollectionWrite:
+    """The write of ``value`` (None: a delete) to ``key`` by ``block``."""
+    return CollectionWrite(model, collection, key, value, block.height, block.hash)
+
+
+#: Keys ``commit_random_writes`` draws from.
+KEYSPACE = 30
+
+
+async def commit_random_writes(
+    store: EventStore,
+    blocks: Sequence[BlockRecord],
+    *,
+    seed: int,
+    start: Mapping[str, str] | None = None,
+    batch: bool = False,
+    retention: Retention | None = None,
+) -> dict[int, dict[str, str]]:
+    """Commit ``blocks`` (one commit, or one each) with random sets and deletes of
+    collection ``m``/``c`` on top of ``start``; return the state after each block by
+    height, plus the state before the first one (in key order ``k0, k1, ...``).
+    """
+    rng = random.Random(seed)
+    state = dict(start or {})
+
+    def ordered(values: Mapping[str, str]) -> dict[str, str]:
+        return {f"k{i}": values[f"k{i}"] for i in range(KEYSPACE) if f"k{i}" in values}
+
+    history = {blocks[0].height - 1: ordered(state)}
+    writes: list[CollectionWrite] = []
+    for block in blocks:
+        mine = []
+        for key in rng.sample([f"k{i}" for i in range(KEYSPACE)], 8):
+            value = None if rng.random() < 0.3 else json.dumps({"v": rng.randrange(100)})
+            mine.append(put(block, key, value))
+            if value is None:
+                state.pop(key, None)
+            else:
+                state[key] = value
+        history[block.height] = ordered(state)
+        if batch:
+            writes.extend(mine)
+        else:
+            await store.commit([block], [], writes=mine, retention=retention)
+    if batch:
+        await store.commit(blocks, [], writes=writes, retention=retention)
+    return history
 
 
 def canonical_events(events: Sequence[Any]) -> list[tuple[Any, ...]]:
@@ -409,6 +465,225 @@ class EventStoreConformance:
         other = make_chain(100, 1, branch="b")
         await store.commit(other, make_events(other))
         assert [e.version for e in await store.read_events()] == [1, 2]
+
+    # -- stored collections -----------------------------------------------------------
+
+    async def test_collection_writes_commit_with_their_blocks(
+        self, backend: StoreBackend, store: EventStore
+    ) -> None:
+        blocks = make_chain(1, 2)
+        odd = '{"b" :1,"a":[ 2.50 ]}'
+        await store.commit(blocks, make_events(blocks), writes=[
+            put(blocks[0], "alice", "5"), put(blocks[0], "bob", odd),
+            put(blocks[0], "alice", "1", collection="other"),
+            put(blocks[0], "alice", "9", model="n"),
+            put(blocks[1], "alice", "7"), put(blocks[1], "carol", '"ü ₿"'),
+        ])
+        read = await store.get_many("m", "c", ["carol", "nobody", "alice", "bob", "alice"])
+        assert read.tip == blocks[-1]
+        assert list(read.result.items()) == [("carol", '"ü ₿"'), ("alice", "7"), ("bob", odd)]
+        assert (await store.get_many("m", "other", ["alice", "bob"])).result == {"alice": "1"}
+        assert (await store.get_many("n", "c", ["alice"])).result == {"alice": "9"}
+        assert (await store.get_many("m", "c", [])).result == {}
+        more = make_chain(3, 1, prev_hash=blocks[-1].hash)
+        await store.commit(more, [], writes=[put(more[0], "bob", None)])
+        counted = await store.count("m", "c")
+        assert (counted.tip, counted.result) == (more[0], 2)
+        assert (await store.count("m", "nothing")).result == 0
+        async with await open_store_at(backend, writer=False) as reader:
+            assert (await reader.get_many("m", "c", ["alice", "bob"])).result == {"alice": "7"}
+
+    async def test_scan_pages_in_key_byte_order(self, store: EventStore) -> None:
+        blocks = make_chain(1, 1)
+        keys = ["b", "B", "a", "ab", "A", "é", "z", "a b", "0", "~"]
+        await store.commit(blocks, [], writes=[put(blocks[0], k, json.dumps(k)) for k in keys])
+        ordered = sorted(keys, key=lambda k: k.encode())
+        first = await store.scan("m", "c", limit=4)
+        assert first.tip == blocks[0]
+        pages = [first.result]
+        while len(pages[-1]) == 4:
+            pages.append((await store.scan("m", "c", after=pages[-1][-1][0], limit=4)).result)
+        assert [len(page) for page in pages] == [4, 4, 2]
+        assert [item for page in pages for item in page] == [(k, json.dumps(k)) for k in ordered]
+        assert (await store.scan("m", "c", after=ordered[-1])).result == []
+        assert (await store.scan("m", "none")).result == []
+        with pytest.raises(ValueError):
+            await store.scan("m", "c", limit=0)
+
+    async def test_collection_writes_that_do_not_fit_write_nothing(
+        self, backend: StoreBackend, store: EventStore
+    ) -> None:
+        first = make_chain(1, 1)
+        await store.commit(first, [], writes=[put(first[0], "k", "1")])
+        nxt = make_chain(2, 2, prev_hash=first[0].hash)
+        other = make_chain(2, 1, branch="b", prev_hash=first[0].hash)
+        cases = [
+            (nxt, [put(other[0], "k", "2")]),  # names a block outside the commit
+            (nxt, [put(nxt[0], "k", "2"), put(nxt[0], "k", "3")]),  # twice in one block
+            (make_chain(3, 1, prev_hash=nxt[0].hash), [put(nxt[0], "k", "2")]),  # height gap
+            ([], [put(first[0], "k", "2")]),  # a committed block
+        ]
+        for blocks, writes in cases:
+            with pytest.raises(StoreConflictError):
+                await store.commit(blocks, [], writes=writes)
+        # The database rejects a row half way: the writes go with the rest.
+        await backend.execute(
+            "CREATE UNIQUE INDEX inject_dup ON events (event_type) WHERE event_type = 'Dup'"
+        )
+        dup = [PendingEvent("m", "Dup", 1, "{}", 3, nxt[1].hash)] * 2
+        with pytest.raises(StoreConflictError):
+            await store.commit(nxt, dup, writes=[put(nxt[0], "k", "2"), put(nxt[1], "new", "3")])
+        await backend.execute("DROP INDEX inject_dup")
+        assert await store.tip() == first[0]
+        assert (await store.get_many("m", "c", ["k", "new"])).result == {"k": "1"}
+        assert await backend.fetchval("SELECT COUNT(*) FROM collection_undo") == 1
+        await store.commit(nxt, [], writes=[put(nxt[0], "k", "2"), put(nxt[1], "k", "3")])
+        assert (await store.get_many("m", "c", ["k"])).result == {"k": "3"}
+
+    async def test_rollback_restores_collections_from_undo(
+        self, backend: StoreBackend, store: EventStore
+    ) -> None:
+        main = make_chain(1, 8)
+        history = await commit_random_writes(store, main[:3], seed=1)
+        history |= await commit_random_writes(
+            store, main[3:6], seed=2, start=history[3], batch=True
+        )
+        history |= await commit_random_writes(store, main[6:], seed=3, start=history[6])
+        keys = [f"k{i}" for i in range(KEYSPACE)]
+        await store.rollback(4)
+        assert (await store.get_many("m", "c", keys)).result == history[4]
+        assert await backend.fetchval(
+            "SELECT COUNT(*) FROM collection_undo WHERE block_height > 4"
+        ) == 0
+        assert await backend.fetchval("SELECT COUNT(*) FROM collection_undo") > 0
+        branch = make_chain(5, 3, branch="b", prev_hash=main[3].hash)
+        await commit_random_writes(store, branch, seed=4, start=history[4])
+        await store.rollback(2)  # deeper than the first reorg: both branches' blocks
+        assert (await store.get_many("m", "c", keys)).result == history[2]
+        await store.rollback(0)
+        assert (await store.count("m", "c")).result == 0
+        # A new branch on the restored state equals the same chain crawled fresh.
+        tail = make_chain(2, 4, branch="c", prev_hash=main[0].hash)
+        fresh = backend.other_store()
+        await fresh.open(network=NETWORK, genesis_hash=GENESIS)
+        try:
+            for target in (store, fresh):
+                await commit_random_writes(target, main[:1], seed=1)
+                await commit_random_writes(target, tail, seed=5, start=history[1])
+            assert await store.scan("m", "c", limit=10_000) == await fresh.scan(
+                "m", "c", limit=10_000
+            )
+            assert (await store.count("m", "c")).result > 0
+        finally:
+            await fresh.close()
+
+    async def test_values_at_a_height_within_the_window(self, store: EventStore) -> None:
+        blocks = make_chain(1, 6)
+        history = await commit_random_writes(store, blocks, seed=7)
+        keys = [f"k{i}" for i in range(KEYSPACE)]
+        for height in range(0, 7):
+            at = await store.get_many("m", "c", keys, at_height=height)
+            assert (at.tip, at.result) == (blocks[-1], history[height]), height
+        assert (await store.get_many("m", "c", ["k1", "k0"], at_height=3)).result == {
+            k: history[3][k] for k in ("k1", "k0") if k in history[3]
+        }
+        with pytest.raises(HistoryPrunedError):
+            await store.get_many("m", "c", keys, at_height=7)
+
+    async def test_retention_prunes_undo_and_refuses_what_it_pruned(
+        self, backend: StoreBackend, store: EventStore
+    ) -> None:
+        blocks = make_chain(1, 10)
+        keep = Retention(max_reorg_depth=3)
+        history = await commit_random_writes(store, blocks, seed=9, retention=keep)
+        lowest = await backend.fetchval("SELECT MIN(block_height) FROM collection_undo")
+        assert lowest == 8
+        keys = [f"k{i}" for i in range(KEYSPACE)]
+        assert (await store.get_many("m", "c", keys, at_height=7)).result == history[7]
+        with pytest.raises(HistoryPrunedError):
+            await store.get_many("m", "c", keys, at_height=6)
+        with pytest.raises(HistoryPrunedError):
+            await store.rollback(6)
+        assert await store.tip() == blocks[-1]
+        assert await store.reorgs() == []
+        assert (await store.get_many("m", "c", keys)).result == history[10]
+        await store.rollback(7)
+        assert (await store.get_many("m", "c", keys)).result == history[7]
+        # A commit without retention prunes nothing.
+        branch = make_chain(8, 2, branch="b", prev_hash=blocks[6].hash)
+        await store.commit(branch, [], writes=[put(b, "k0", str(b.height)) for b in branch])
+        assert await backend.fetchval("SELECT COUNT(*) FROM collection_undo") == 2
+
+    async def test_snapshot_retention(self, backend: StoreBackend, store: EventStore) -> None:
+        blocks = make_chain(1, 12)
+        keep = Retention(max_reorg_depth=3, snapshots=2)
+        for block in blocks[:10]:
+            await store.commit(
+                [block], [], [snapshot("a", block, {"h": block.height})], retention=keep
+            )
+        await store.commit([], [], [snapshot("b", blocks[1], {}), snapshot("b", blocks[3], {})])
+
+        async def heights(model: str) -> list[int]:
+            found = []
+            for height in range(1, 13):
+                snap = await store.latest_snapshot(model, height)
+                if snap is not None and snap.block_height == height:
+                    found.append(height)
+            return found
+
+        # Above 10 - 3, the newest at or below 7, the newest two.
+        assert await heights("a") == [7, 8, 9, 10]
+        assert await heights("b") == [2, 4]
+        sparse = Retention(max_reorg_depth=3, snapshots=1)
+        await store.commit(blocks[10:], [], [snapshot("a", blocks[11], {})], retention=sparse)
+        assert await heights("a") == [9, 10, 12]
+        assert await heights("b") == [2, 4]  # only the snapshotted models are pruned
+        await store.commit([], [], [snapshot("b", blocks[5], {})], retention=sparse)
+        assert await heights("b") == [6]
+        assert await backend.fetchval("SELECT COUNT(*) FROM snapshots") == 4
+
+    async def test_model_versions(self, backend: StoreBackend, store: EventStore) -> None:
+        await store.register_models(["balances"])
+        assert await store.model_versions() == {"balances": None}
+        await store.set_model_versions({"balances": "2", "utxos": "1"})
+        await store.register_models(["utxos", "chain"])
+        await store.set_model_versions({})
+        assert await store.model_versions() == {"balances": "2", "utxos": "1", "chain": None}
+        assert await store.known_models() == {"balances", "utxos", "chain"}
+        await store.set_model_versions({"balances": "3"})
+        async with await open_store_at(backend, writer=False) as reader:
+            assert (await reader.model_versions())["balances"] == "3"
+            with pytest.raises(StoreReadOnlyError):
+                await reader.set_model_versions({"balances": "4"})
+
+    async def test_collection_reads_match_the_tip_they_report(
+        self, backend: StoreBackend, store: EventStore
+    ) -> None:
+        blocks = make_chain(1, 40)
+        await store.commit(blocks[:1], [], writes=[put(blocks[0], "height", "1")])
+
+        async def crawl() -> None:
+            for block in blocks[1:]:
+                await store.commit([block], make_events([block], per_block=50), writes=[
+                    put(block, "height", str(block.height)), put(block, f"n{block.height}", "1"),
+                ])
+
+        async with await open_store_at(backend, writer=False) as reader:
+            writer = asyncio.create_task(crawl())
+            try:
+                while not writer.done():
+                    read = await reader.get_many("m", "c", ["height"])
+                    counted = await reader.count("m", "c")
+                    assert read.tip is not None and counted.tip is not None
+                    assert read.result == {"height": str(read.tip.height)}
+                    assert counted.result == counted.tip.height
+            finally:
+                if not writer.done():
+                    writer.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await writer
+            await writer
+        assert (await store.count("m", "c")).result == 40
 
     # -- snapshots, checkpoints, models ------------------------------------------------
 

@@ -1,4 +1,7 @@
-"""Stores written by older schema versions (tests/data/stores) open, migrate and crawl on."""
+"""Stores written by older schema versions (tests/data/stores) open, migrate and crawl on.
+
+Crawling on includes what the new version adds: stored collections, model versions.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +18,7 @@ import pytest
 from chaincrawler.eventstore import (
     SCHEMA_VERSION,
     BlockRecord,
+    CollectionWrite,
     EventQuery,
     EventStore,
     PendingEvent,
@@ -84,17 +88,24 @@ async def check_migration(store: EventStore, backend: str) -> None:
         assert tip is not None
         block = BlockRecord(tip.height + 1, "ab" * 32, tip.hash, 1_700_000_000)
         payload = '{"z": 1, "a": {"y": 2, "b": 3}}'
+        value = '{"z": 1, "a": 2}'
         result = await store.commit(
             [block], [PendingEvent("deposits", "Seen", 1, payload, block.height, block.hash)],
             [PendingSnapshot("quiet", block.height, block.hash, '{"b": 1, "a": 2}')],
+            [CollectionWrite("deposits", "seen", "k", value, block.height, block.hash)],
         )
+        assert (await store.get_many("deposits", "seen", ["k"])).result == {"k": value}
         assert result.first_position == len(want["events"]) + 1
         (event,) = await store.read_events(EventQuery(from_position=result.first_position))
         assert (event.payload, event.version) == (payload, 8)
         await store.register_models(["newcomer"])
         assert await store.known_models() == {*V1_MODELS, "newcomer"}
+        assert set((await store.model_versions()).values()) == {None}
+        await store.set_model_versions({"deposits": "2"})
+        assert (await store.model_versions())["deposits"] == "2"
         reorg = await store.rollback(tip.height)
         assert reorg.id == 2 and reorg.rolled_back_events == 1
+        assert (await store.count("deposits", "seen")).result == 0
     finally:
         await store.close()
 
@@ -115,7 +126,12 @@ def sqlite_columns(path: Path) -> dict[str, list[tuple[Any, ...]]]:
         tables = [row[0] for row in conn.execute(
             "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"
         )]
-        return {table: list(conn.execute(f"PRAGMA table_info({table})")) for table in tables}
+        return {
+            table: [*conn.execute(f"PRAGMA table_info({table})"),
+                    *conn.execute(f"PRAGMA index_list({table})"),
+                    *conn.execute(f"PRAGMA table_list({table})")]
+            for table in tables
+        }
     finally:
         conn.close()
 
@@ -140,7 +156,8 @@ async def postgres_columns(dsn: str, schema: str) -> list[tuple[Any, ...]]:
     conn = await asyncpg.connect(dsn)
     try:
         rows = await conn.fetch(
-            "SELECT table_name, column_name, data_type, is_nullable, ordinal_position "
+            "SELECT table_name, column_name, data_type, is_nullable, ordinal_position, "
+            "collation_name "
             "FROM information_schema.columns WHERE table_schema = $1 "
             "ORDER BY table_name, ordinal_position", schema,
         )
