@@ -24,8 +24,8 @@ from chaincrawler.eventstore import (
     BlockRecord,
     EventQuery,
     EventStatus,
-    NetworkMismatchError,
     SchemaMissingError,
+    StoreNetworkMismatchError,
     open_store,
 )
 from chaincrawler.examples.balances import AddressBalances
@@ -194,7 +194,7 @@ async def test_store_of_another_network_is_refused(chain, stores) -> None:
     # A store holding blocks (an empty one is re-stamped for the writer instead).
     await store.commit([BlockRecord(0, MAINNET.genesis_hash, "00" * 32, 1231006505)], [])
     await store.close()
-    with pytest.raises(NetworkMismatchError, match="mainnet"):
+    with pytest.raises(StoreNetworkMismatchError, match="mainnet"):
         await spec.open()
 
 

@@ -11,7 +11,6 @@ from chaincrawler.eventstore.base import EventStore
 from chaincrawler.eventstore.errors import (
     EventStoreError,
     HistoryPrunedError,
-    NetworkMismatchError,
     NotAStoreError,
     SchemaMissingError,
     SchemaVersionError,
@@ -19,6 +18,7 @@ from chaincrawler.eventstore.errors import (
     StoreClosedError,
     StoreConflictError,
     StoreLockedError,
+    StoreNetworkMismatchError,
     StoreOperationalError,
     StoreReadOnlyError,
 )
@@ -54,7 +54,6 @@ __all__ = [
     "EventStore",
     "EventStoreError",
     "HistoryPrunedError",
-    "NetworkMismatchError",
     "NotAStoreError",
     "PendingEvent",
     "PendingSnapshot",
@@ -69,6 +68,7 @@ __all__ = [
     "StoreClosedError",
     "StoreConflictError",
     "StoreLockedError",
+    "StoreNetworkMismatchError",
     "StoreOperationalError",
     "StoreReadOnlyError",
     "StoredEvent",

@@ -65,7 +65,7 @@ class EventStore(abc.ABC):
         and refuses an older store. An empty store (no blocks, no events) stamped
         for another network is re-stamped for the writer, with a warning logged.
 
-        Raises NetworkMismatchError if a store holding blocks or events was created
+        Raises StoreNetworkMismatchError if a store holding blocks or events was created
         for another network or genesis hash, SchemaVersionError for a newer schema,
         NotAStoreError when the location holds another application's data,
         StoreAccessError when it cannot be reached or written (a missing

@@ -51,7 +51,7 @@ class StoreClosedError(EventStoreError):
     """The store is not open (``open()`` was not called, or ``close()`` was)."""
 
 
-class NetworkMismatchError(EventStoreError):
+class StoreNetworkMismatchError(EventStoreError):
     """The store was created for another network or genesis block."""
 
 

@@ -42,7 +42,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.schema import CreateIndex, CreateTable
 
-from chaincrawler.eventstore.errors import NetworkMismatchError, SchemaVersionError
+from chaincrawler.eventstore.errors import SchemaVersionError, StoreNetworkMismatchError
 
 #: Version of the schema this code writes. Stores with a newer version are refused.
 SCHEMA_VERSION = 2
@@ -320,9 +320,9 @@ def same_network(stored: Mapping[str, str], network: str, genesis_hash: str) -> 
 
 def network_mismatch(
     stored: Mapping[str, str], network: str, genesis_hash: str, where: str
-) -> NetworkMismatchError:
+) -> StoreNetworkMismatchError:
     """The error for opening a store stamped for another network or genesis."""
-    return NetworkMismatchError(
+    return StoreNetworkMismatchError(
         f"the store at {where} was created for network {stored.get('network')!r} "
         f"(genesis {stored.get('genesis_hash')}), not for network {network!r} "
         f"(genesis {genesis_hash}); point chaincrawler at another store (a store "

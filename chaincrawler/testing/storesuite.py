@@ -43,7 +43,6 @@ from chaincrawler.eventstore import (
     EventStore,
     EventStoreError,
     HistoryPrunedError,
-    NetworkMismatchError,
     NotAStoreError,
     PendingEvent,
     PendingSnapshot,
@@ -53,6 +52,7 @@ from chaincrawler.eventstore import (
     StoreClosedError,
     StoreConflictError,
     StoreLockedError,
+    StoreNetworkMismatchError,
     StoreReadOnlyError,
     schema,
 )
@@ -769,12 +769,12 @@ class EventStoreConformance:
     async def test_refuses_another_network(self, backend: StoreBackend, store: EventStore) -> None:
         await store.commit(make_chain(1, 1), [])
         await store.close()
-        with pytest.raises(NetworkMismatchError) as info:
+        with pytest.raises(StoreNetworkMismatchError) as info:
             await open_store_at(backend, network="mainnet", genesis="00" * 32)
         assert "regtest" in str(info.value) and "mainnet" in str(info.value)
-        with pytest.raises(NetworkMismatchError):
+        with pytest.raises(StoreNetworkMismatchError):
             await open_store_at(backend, genesis="11" * 32)
-        with pytest.raises(NetworkMismatchError):
+        with pytest.raises(StoreNetworkMismatchError):
             await open_store_at(backend, genesis="11" * 32, writer=False)
         reopened = await open_store_at(backend)
         await reopened.close()
@@ -784,13 +784,13 @@ class EventStoreConformance:
     ) -> None:
         await store.set_checkpoint("ws", 1)  # a checkpoint is not chain data
         await store.close()
-        with pytest.raises(NetworkMismatchError):
+        with pytest.raises(StoreNetworkMismatchError):
             await open_store_at(backend, network="mainnet", genesis="00" * 32, writer=False)
         async with await open_store_at(backend, network="mainnet", genesis="00" * 32) as stamped:
             meta = await stamped.meta()
             assert (meta["network"], meta["genesis_hash"]) == ("mainnet", "00" * 32)
             await stamped.commit(make_chain(1, 1), [])
-        with pytest.raises(NetworkMismatchError):
+        with pytest.raises(StoreNetworkMismatchError):
             await open_store_at(backend)
         async with await open_store_at(
             backend, network="mainnet", genesis="00" * 32, writer=False

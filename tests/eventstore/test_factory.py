@@ -7,13 +7,13 @@ import pytest
 from chaincrawler.errors import ChaincrawlerError
 from chaincrawler.eventstore import (
     EventStoreError,
-    NetworkMismatchError,
     PostgresEventStore,
     SchemaMissingError,
     SchemaVersionError,
     SQLiteEventStore,
     StoreConflictError,
     StoreLockedError,
+    StoreNetworkMismatchError,
     StoreOperationalError,
     open_store,
 )
@@ -69,7 +69,7 @@ def test_bad_urls_and_options(url: str, options: dict[str, object], message: str
 def test_errors_are_chaincrawler_errors() -> None:
     for error in (
         StoreOperationalError, StoreConflictError, StoreLockedError,
-        NetworkMismatchError, SchemaVersionError, SchemaMissingError,
+        StoreNetworkMismatchError, SchemaVersionError, SchemaMissingError,
     ):
         assert issubclass(error, EventStoreError)
     assert issubclass(EventStoreError, ChaincrawlerError)
