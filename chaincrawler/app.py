@@ -19,6 +19,7 @@ from chaincrawler.crawler.pipeline import Crawler, CrawlerOptions
 from chaincrawler.crawler.progress import Progress
 from chaincrawler.eventstore import EventStore, SchemaMissingError, open_store
 from chaincrawler.models import Model
+from chaincrawler.transports.serving import http_server
 
 log = structlog.get_logger(__name__)
 
@@ -108,7 +109,10 @@ async def run_crawler(
     handle_signals: bool = True,
     progress: Progress | None = None,
 ) -> Crawler:
-    """Crawl with ``models`` until stopped (SIGINT/SIGTERM: commit, snapshot, return)."""
+    """Crawl with ``models`` until stopped (SIGINT/SIGTERM: commit, snapshot, return).
+
+    Serves the HTTP/WebSocket API beside the crawl when ``settings.http.enabled``.
+    """
     async with (
         NodeClient.from_settings(settings.node) as node,
         opened_store(settings, writer=True) as store,
@@ -123,7 +127,8 @@ async def run_crawler(
                     loop.add_signal_handler(sig, crawler.stop)
                     installed.append(sig)
         try:
-            await crawler.run(follow=follow, until_height=until_height)
+            async with http_server(crawler, settings.http):
+                await crawler.run(follow=follow, until_height=until_height)
         finally:
             for sig in installed:
                 loop.remove_signal_handler(sig)

@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import time
 import traceback
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 import structlog
@@ -62,10 +62,14 @@ class CrawlerOptions:
 
 @dataclass(frozen=True, slots=True)
 class Committed:
-    """Blocks (with their events at ``positions``) are now in the store."""
+    """Blocks (with their events at ``positions``) are now in the store.
+
+    ``commit_seconds`` is the store's commit transaction.
+    """
 
     blocks: tuple[BlockRecord, ...]
     positions: range
+    commit_seconds: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +136,9 @@ class Crawler:
             else None
         )
         self._progress = progress
+        # Held from the first block of a batch until its commit or state restore.
+        self._state_lock = asyncio.Lock()
+        self._holding_state = False
 
     # -- public API -------------------------------------------------------------
 
@@ -148,13 +155,35 @@ class Crawler:
         """The last committed block."""
         return self._tip
 
+    @contextlib.asynccontextmanager
+    async def committed(self) -> AsyncIterator[BlockRecord | None]:
+        """Hold the models at committed state while the body runs; yields the committed tip.
+
+        Waits while the loop holds blocks not yet committed (at most one catch-up batch)
+        or restores state; the loop waits for the body in turn, so keep it short.
+        """
+        async with self._state_lock:
+            yield self._tip
+
+    async def _hold_state(self) -> None:
+        if not self._holding_state:
+            await self._state_lock.acquire()
+            self._holding_state = True
+
+    def _release_state(self) -> None:
+        if self._holding_state:
+            self._holding_state = False
+            self._state_lock.release()
+
     async def start(self) -> None:
         """Check the node's network and rebuild every model's state from the store."""
         await self._check_node_network()
+        await self._hold_state()
         self._tip = await self.store.tip()
         for model in self.models:
             await self._restore_model(model)
         await self._renote_unrecorded_reorg()
+        self._release_state()
 
     async def _renote_unrecorded_reorg(self) -> None:
         """A crash between a rollback and the next commit loses the chain model's note."""
@@ -256,6 +285,7 @@ class Crawler:
 
     async def _process(self, fetched: FetchedBlock, earlier: list[_Processed]) -> _Processed:
         """Run every model on one block; on a model error recover, then retry or stop."""
+        await self._hold_state()
         attempt = 0
         while True:
             try:
@@ -306,10 +336,11 @@ class Crawler:
         )
         # State is dirty from the failed block. The earlier blocks' events are right:
         # commit them (without snapshots of the dirty state), then rebuild from the store.
-        await self._commit(earlier, snapshot=False)
+        await self._commit(earlier, snapshot=False, release=False)
         earlier.clear()
         for m in self.models:
             await self._restore_model(m)
+        self._release_state()
         retry = (
             self.options.on_model_error == "retry" and attempt < self.options.model_error_retries
         )
@@ -320,7 +351,9 @@ class Crawler:
         await asyncio.sleep(min(30.0, 0.5 * 2**attempt))
         return attempt + 1
 
-    async def _commit(self, batch: list[_Processed], *, snapshot: bool = True) -> None:
+    async def _commit(
+        self, batch: list[_Processed], *, snapshot: bool = True, release: bool = True
+    ) -> None:
         if not batch:
             return
         records = [p.record for p in batch]
@@ -331,15 +364,19 @@ class Crawler:
             for m in self.models
             if snapshot and self._snapshot_due(last.height, m)
         ]
+        started = time.perf_counter()
         result = await self.store.commit(records, events, snapshots)
+        commit_seconds = time.perf_counter() - started
         self._tip = last
         self._state_ahead = False
+        if release:
+            self._release_state()
         for s in snapshots:
             self._last_snapshot[s.model] = s.block_height
         if self._progress:
             self._progress.advance(last.height, len(batch), sum(p.tx_count for p in batch),
                                    len(events))
-        await self._notify(Committed(tuple(records), result.positions))
+        await self._notify(Committed(tuple(records), result.positions, commit_seconds))
 
     def _snapshot_due(self, height: int, model: Model | None = None) -> bool:
         """True when ``model`` (or any model) is due a snapshot at ``height``.
@@ -381,6 +418,7 @@ class Crawler:
         if fork is None:
             raise DeepReorgError(tip.height, self.options.max_reorg_depth)
         new_tip = await self.node.get_best_block_hash()
+        await self._hold_state()
         started = time.perf_counter()
         reorg = await self.store.rollback(fork, new_tip)
         rolled_back = time.perf_counter()
@@ -390,6 +428,7 @@ class Crawler:
             await self._restore_model(model)
         restored = time.perf_counter()
         self.chain_model.note_reorg(fork, reorg.depth, reorg.old_tip_height, reorg.old_tip_hash)
+        self._release_state()
         log.warning(
             "reorg",
             fork_height=fork,
