@@ -54,6 +54,9 @@ CLOSE_UNAUTHORIZED = 4001
 CLOSE_TOO_SLOW = 4008
 """The client's outbox overflowed; the reason is the JSON cursor to resume from."""
 
+CLOSE_TIMEOUT = 10.0
+"""Seconds a closing frame may wait for a client that stopped reading."""
+
 FRAME_EVENTS = 500
 """Most events in one ``events`` frame."""
 
@@ -335,8 +338,11 @@ class StreamSession:
                 await self._send({"type": "heartbeat", "at": self._at()})
 
     async def _close(self, code: int, reason: str) -> None:
+        """Close with ``code``; a client that reads nothing at all is given up on."""
         if self.ws.client_state == WebSocketState.CONNECTED:
-            await self.ws.close(code, reason)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(CLOSE_TIMEOUT):
+                    await self.ws.close(code, reason)
 
     async def _replay(self, models: frozenset[str] | None, after: Cursor | None) -> None:
         """Send what the client missed up to the hub's cursor, then go live."""

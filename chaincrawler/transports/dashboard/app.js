@@ -45,10 +45,11 @@ function soon() {
   refreshTimer = setTimeout(refresh, 100);
 }
 
-function feed(line, kind) {
+function feed(line, kind, position) {
   const li = document.createElement("li");
   li.textContent = line;
   if (kind) li.className = kind;
+  if (position !== undefined) li.dataset.position = position;
   const list = $("feed");
   list.prepend(li);
   while (list.children.length > FEED_MAX) list.lastChild.remove();
@@ -66,12 +67,16 @@ function onFrame(frame) {
     cursor = { position: frame.upto, reorg: cursor ? cursor.reorg : 0 };
     for (const event of frame.events) {
       const kind = event.event_type === "BlockConnected" ? "block" : "";
-      feed(`#${event.position} ${describe(event)}`, kind);
+      feed(`#${event.position} ${describe(event)}`, kind, event.position);
     }
     if (frame.events.length) soon();
   } else if (frame.type === "rollback") {
     const r = frame.reorg;
     cursor = { position: cursor ? cursor.position : 0, reorg: r.id };
+    const gone = new Set(frame.positions.map(String));
+    for (const li of $("feed").children) {
+      if (gone.has(li.dataset.position)) li.classList.add("rolled-back");
+    }
     feed(`ROLLBACK reorg #${r.id}: fork at ${r.fork_height}, depth ${r.depth}, ` +
          `${frame.positions.length} events rolled back`, "rollback");
     soon();
