@@ -60,6 +60,10 @@ log = structlog.get_logger(__name__)
 MAX_PAGE = 1000
 """Most events one page may hold."""
 
+READY_LAG = 1
+"""Most blocks behind what the source follows for ``/v1/ready`` to say ready (at the tip,
+the block being processed)."""
+
 
 @dataclasses.dataclass(frozen=True)
 class ApiOptions:
@@ -138,13 +142,15 @@ def _service_routes(api: APIRouter, source: StateSource, metrics: Metrics,
     @api.get("/ready", response_model=Ready, tags=["service"],
              responses={503: {"model": Ready, "description": "Not ready"}})
     async def ready() -> JSONResponse:
-        """Ready when the store is open; ``lag``: blocks behind what the source follows."""
+        """Ready (200, else 503) when the store is open and the committed tip at most
+        ``READY_LAG`` blocks behind what the source follows (``lag``)."""
         at = _at(source)
         upstream = await source.upstream_height()
         tip = source.view().tip
         lag = None if upstream is None else upstream - (tip.height if tip else -1)
         store_open = source.store.is_open
-        body = Ready(at=at, ready=store_open and upstream is not None, store_open=store_open,
+        caught_up = lag is not None and lag <= READY_LAG
+        body = Ready(at=at, ready=store_open and caught_up, store_open=store_open,
                      following=source.following, upstream_height=upstream, lag=lag)
         return JSONResponse(body.model_dump(mode="json"), status_code=200 if body.ready else 503)
 

@@ -351,8 +351,20 @@ class Client:
     def health(self) -> Health:
         return self._get("/v1/health", Health)
 
+    def ready(self) -> Ready:
+        """Readiness (a 503 ``Ready`` comes back as a result, not an error)."""
+        response = self._http.get("/v1/ready")
+        if response.status_code == 503:
+            return Ready.model_validate(response.json())
+        return Ready.model_validate(_check(response))
+
     def status(self) -> StatusOut:
         return self._get("/v1/status", StatusOut)
+
+    def metrics(self) -> str:
+        response = self._http.get("/v1/metrics")
+        _check(response)
+        return response.text
 
     def models(self) -> ModelsOut:
         return self._get("/v1/models", ModelsOut)
@@ -370,6 +382,9 @@ class Client:
 
     def chain(self, reorgs: int = 10) -> ChainOut:
         return self._get("/v1/chain", ChainOut, {"reorgs": reorgs})
+
+    def reorgs(self, limit: int = 100) -> ReorgsOut:
+        return self._get("/v1/chain/reorgs", ReorgsOut, {"limit": limit})
 
     def reorg(self, reorg_id: int) -> ReorgDetail:
         return self._get(f"/v1/chain/reorgs/{reorg_id}", ReorgDetail)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import httpx
 import pytest
 
-from chaincrawler.client import ApiError, AsyncClient
+from chaincrawler.client import ApiError, AsyncClient, CaughtUp, Client, StreamView
 from chaincrawler.eventstore import EventQuery
 from chaincrawler.examples.balances import AddressBalances
 from chaincrawler.models import Model, query
@@ -219,3 +220,32 @@ async def test_ready_metrics_and_openapi(serve: Serve) -> None:
     result = top["post"]["responses"]["200"]["content"]["application/json"]["schema"]
     item_ref = result["properties"]["result"]["items"]["$ref"]
     assert item_ref.rsplit("/", 1)[1] in schema["components"]["schemas"]
+
+
+async def test_the_sync_client_reads_queries_and_streams(serve: Serve) -> None:
+    served = await serve(blocks=1)
+    tip = served.crawler.tip
+    assert tip is not None
+    active = len(await served.store.read_events(EventQuery()))
+
+    def use() -> None:
+        with Client(served.url) as api:
+            assert api.health().status == "ok"
+            assert api.ready().ready
+            assert "chaincrawler_tip_height" in api.metrics()
+            assert api.query("chain", "tip").result["hash"] == tip.hash
+            assert api.state("chain").state["tip_hash"] == tip.hash
+            assert len(list(api.iter_events(limit=50))) == active
+            assert api.chain().tip is not None and api.reorgs().reorgs == []
+            assert [m.name for m in api.models().models] == ["chain", "address_balances"]
+            view = StreamView()
+            for message in api.stream(after=0):
+                view.apply(message)
+                if isinstance(message, CaughtUp):
+                    break
+            assert len(view.events) == active
+            with pytest.raises(ApiError) as raised:
+                api.reorg(42)
+            assert raised.value.status == 404
+
+    await asyncio.to_thread(use)
