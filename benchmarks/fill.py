@@ -16,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from chaincrawler.crawler.node import NodeClient, RetryPolicy
+from chaincrawler.node.client import NodeClient, RetryPolicy
 from chaincrawler.testing.chaingen import ChainGenerator
 from regtest.nodes import NodeHandle, launch
 

@@ -33,11 +33,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.models import OutputLog
 from chaincrawler.chain.networks import REGTEST
-from chaincrawler.crawler.node import NodeClient, RetryPolicy
 from chaincrawler.crawler.pipeline import Committed, Crawler, CrawlerOptions, RolledBack
 from chaincrawler.eventstore import EventStore, open_store
 from chaincrawler.examples.balances import AddressBalances
 from chaincrawler.models import Model
+from chaincrawler.node.client import NodeClient, RetryPolicy
 from chaincrawler.testing.chaingen import ChainGenerator
 from regtest.nodes import NodeHandle
 

@@ -28,8 +28,7 @@ CATEGORIES = [
      ("chaincrawler/chain/",)),
     ("prevout resolution (cache)", ("chaincrawler/crawler/prevouts.py",)),
     ("models: process_block, apply, handlers", ("chaincrawler/models/", "chaincrawler/examples/")),
-    ("node I/O (aiohttp, JSON-RPC, REST)", ("aiohttp/", "chaincrawler/crawler/rpc.py",
-                                            "chaincrawler/crawler/rest.py", "json/")),
+    ("node I/O (aiohttp, JSON-RPC, REST)", ("aiohttp/", "chaincrawler/node/", "json/")),
     ("pipeline and event loop", ("chaincrawler/crawler/", "asyncio/", "selectors.py")),
 ]
 

@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bitcoinrpc.authproxy import AuthServiceProxy
 
-from chaincrawler.crawler.node import NodeClient
+from chaincrawler.node.client import NodeClient
 from chaincrawler.testing.chaingen import ChainGenerator
 from regtest.nodes import launch
 

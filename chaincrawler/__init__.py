@@ -18,17 +18,12 @@ if TYPE_CHECKING:
     from chaincrawler.chain.script import ScriptType
     from chaincrawler.chain.types import Block, BlockHeader, OutPoint, Transaction, TxIn, TxOut
     from chaincrawler.config import ConfigError, Settings, load_settings
-    from chaincrawler.crawler.errors import (
-        DeepReorgError,
-        ModelFailedError,
-        NodeError,
-        NodeUnreachableError,
-        RPCError,
-    )
-    from chaincrawler.crawler.node import NodeClient
+    from chaincrawler.crawler.errors import DeepReorgError, ModelFailedError
     from chaincrawler.crawler.pipeline import Committed, Crawler, CrawlerOptions, RolledBack
     from chaincrawler.eventstore import EventQuery, EventStore, EventStoreError, open_store
     from chaincrawler.models import ChainModel, Event, Model, on, query
+    from chaincrawler.node.client import NodeClient
+    from chaincrawler.node.errors import NodeError, NodeUnreachableError, RPCError
 
 __version__ = "0.1.0"
 
@@ -47,10 +42,10 @@ _LAZY = {
     "load_settings": "chaincrawler.config",
     "DeepReorgError": "chaincrawler.crawler.errors",
     "ModelFailedError": "chaincrawler.crawler.errors",
-    "NodeError": "chaincrawler.crawler.errors",
-    "NodeUnreachableError": "chaincrawler.crawler.errors",
-    "RPCError": "chaincrawler.crawler.errors",
-    "NodeClient": "chaincrawler.crawler.node",
+    "NodeError": "chaincrawler.node.errors",
+    "NodeUnreachableError": "chaincrawler.node.errors",
+    "RPCError": "chaincrawler.node.errors",
+    "NodeClient": "chaincrawler.node.client",
     "Committed": "chaincrawler.crawler.pipeline",
     "Crawler": "chaincrawler.crawler.pipeline",
     "CrawlerOptions": "chaincrawler.crawler.pipeline",

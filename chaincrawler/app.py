@@ -6,26 +6,44 @@ import asyncio
 import contextlib
 import importlib
 import signal
-from collections.abc import AsyncIterator, Iterable, Sequence
-from pathlib import Path
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import structlog
 
+from chaincrawler.chain.networks import Network
 from chaincrawler.config import ConfigError, Settings
 from chaincrawler.config.errors import ConfigProblem
-from chaincrawler.crawler.node import NodeClient
-from chaincrawler.crawler.pipeline import Crawler, CrawlerOptions
+from chaincrawler.crawler.errors import NodeNetworkMismatchError
+from chaincrawler.crawler.pipeline import Crawler
 from chaincrawler.crawler.progress import Progress
-from chaincrawler.eventstore import EventStore, SchemaMissingError, open_store
-from chaincrawler.models import Model
+from chaincrawler.errors import ChaincrawlerError
+from chaincrawler.eventstore import BlockRecord, EventStore, SchemaMissingError
+from chaincrawler.models import ChainModel, Model
+from chaincrawler.node.client import NodeClient
 from chaincrawler.transports.serving import http_server
 
 log = structlog.get_logger(__name__)
 
 
-def load_models(specs: Iterable[str]) -> list[Model]:
-    """Instantiate models named ``module:attr``; attr is a Model class, instance or a list."""
+class NoStoreError(ChaincrawlerError):
+    """There is no event store where the settings point (nothing was crawled there yet)."""
+
+
+class RebuildRefusedError(ChaincrawlerError):
+    """A rebuild would erase the events of models it does not rebuild."""
+
+
+def load_models(
+    specs: Iterable[str], args: Mapping[str, Mapping[str, Any]] | None = None
+) -> list[Model]:
+    """Instantiate models named ``module:attr``; attr is a Model class, instance or a list.
+
+    A class is called with ``args[<its name>]`` as keyword arguments (the ``model_args``
+    setting); every name in ``args`` must be one of the classes loaded.
+    """
+    args = args or {}
     models: list[Model] = []
     for spec in specs:
         module_name, _, attr = spec.partition(":")
@@ -33,71 +51,108 @@ def load_models(specs: Iterable[str]) -> list[Model]:
             raise _model_error(f"{spec!r} is not of the form 'module:attr'")
         try:
             target: Any = getattr(importlib.import_module(module_name), attr)
-        except (ImportError, AttributeError) as exc:
-            raise _model_error(f"cannot load {spec!r}: {exc}") from exc
+        except Exception as exc:  # any error of the user's module: SyntaxError, NameError...
+            raise _model_error(f"cannot load {spec!r}: {type(exc).__name__}: {exc}") from exc
         items = target if isinstance(target, list | tuple) else [target]
         for item in items:
             if isinstance(item, type) and issubclass(item, Model):
-                models.append(item())
+                models.append(_instantiate(spec, item, args.get(item.name, {})))
             elif isinstance(item, Model):
+                if item.name in args:
+                    raise _model_error(
+                        f"{spec!r} is a model instance: it takes no model_args.{item.name}; "
+                        "name its class instead", "model_args"
+                    )
                 models.append(item)
             else:
                 raise _model_error(f"{spec!r} is not a Model class or instance")
+    unused = sorted(set(args) - {m.name for m in models})
+    if unused:
+        loaded = ", ".join(m.name for m in models) or "none"
+        raise _model_error(
+            f"arguments for {', '.join(unused)}, but no such model is loaded (loaded: {loaded})",
+            "model_args",
+        )
     return models
 
 
-def _model_error(reason: str) -> ConfigError:
-    return ConfigError("invalid configuration", [ConfigProblem("models", "CHAINCRAWLER_MODELS",
-                                                                reason)])
+def _instantiate(spec: str, cls: type[Model], kwargs: Mapping[str, Any]) -> Model:
+    try:
+        return cls(**kwargs)
+    except Exception as exc:  # a wrong keyword, or the model's own check of a value
+        where = f"model_args.{cls.name}" if kwargs else "models"
+        raise _model_error(
+            f"cannot create {spec!r} ({cls.__name__}) with {dict(kwargs)!r}: "
+            f"{type(exc).__name__}: {exc}", where
+        ) from exc
 
 
-def crawler_options(settings: Settings) -> CrawlerOptions:
-    """The pipeline options from the ``crawler`` settings section."""
-    c = settings.crawler
-    return CrawlerOptions(
-        start_height=c.start_height or 0,
-        max_reorg_depth=c.max_reorg_depth,
-        snapshot_interval=c.snapshot_interval,
-        catchup_batch_blocks=c.catchup_batch_blocks,
-        prefetch_bytes=int(c.prefetch_bytes),
-        fetch_concurrency=c.fetch_concurrency,
-        poll_interval=c.poll_interval,
-        on_model_error=c.on_model_error,
-        model_error_retries=c.model_error_retries,
-    )
-
-
-def store_from_settings(settings: Settings) -> EventStore:
-    """An unopened event store for the ``store`` settings section."""
-    s = settings.store
-    if s.backend == "postgresql":
-        options: dict[str, Any] = {
-            "min_pool_size": s.pool_min_size,
-            "max_pool_size": s.pool_max_size,
-            "connect_timeout": s.connect_timeout,
-            "statement_timeout": s.statement_timeout,
-        }
-        if s.schema_name:
-            options["schema"] = s.schema_name
-        return open_store(s.url, **options)
-    return open_store(s.url, synchronous=s.sqlite_synchronous)
+def _model_error(reason: str, path: str = "models") -> ConfigError:
+    env_var = "CHAINCRAWLER_" + path.split(".")[0].upper()
+    return ConfigError("invalid configuration", [ConfigProblem(path, env_var, reason)])
 
 
 @contextlib.asynccontextmanager
-async def opened_store(settings: Settings, *, writer: bool) -> AsyncIterator[EventStore]:
-    """The settings' event store, opened for this network (as the writer or a reader)."""
+async def opened_store(
+    settings: Settings, *, writer: bool, create: bool = True
+) -> AsyncIterator[EventStore]:
+    """The settings' event store, opened for this network (as the writer or a reader).
+
+    ``create=False`` never creates a store: a missing one raises NoStoreError.
+    """
     network = settings.network_params
-    store = store_from_settings(settings)
-    await store.open(
-        network=network.name,
-        genesis_hash=network.genesis_hash,
-        writer=writer,
-        create_schema=settings.store.create_schema,
-    )
+    store = settings.store.store()
+    try:
+        await store.open(
+            network=network.name,
+            genesis_hash=network.genesis_hash,
+            writer=writer,
+            create_schema=create and settings.store.create_schema,
+        )
+    except SchemaMissingError as exc:
+        if create:
+            raise
+        raise NoStoreError(f"no store at {settings.store.location}") from exc
     try:
         yield store
     finally:
         await store.close()
+
+
+async def check_node_network(node: NodeClient, network: Network) -> None:
+    """Raise NodeNetworkMismatchError unless ``node`` follows ``network``'s chain."""
+    genesis = await node.get_block_hash(0)
+    if genesis != network.genesis_hash:
+        info = await node.get_blockchain_info()
+        raise NodeNetworkMismatchError(network.name, str(info.get("chain")), genesis)
+
+
+async def check_node(settings: Settings) -> None:
+    """Check the configured node answers and follows the configured network."""
+    async with settings.node.client() as node:
+        await check_node_network(node, settings.network_params)
+
+
+@dataclass(frozen=True, slots=True)
+class CrawlOutcome:
+    """How a crawl ended: the committed tip, and the signal that stopped it (if one did)."""
+
+    crawler: Crawler
+    stopped_by: str | None = None
+
+    @property
+    def tip(self) -> BlockRecord | None:
+        """The last committed block."""
+        return self.crawler.tip
+
+    def summary(self) -> str:
+        """One line for the user: what the store holds now."""
+        tip = self.tip
+        committed = (
+            "nothing committed: the store has no blocks" if tip is None
+            else f"committed up to height {tip.height} (block {tip.hash})"
+        )
+        return f"stopped by {self.stopped_by}; {committed}" if self.stopped_by else committed
 
 
 async def run_crawler(
@@ -108,36 +163,46 @@ async def run_crawler(
     until_height: int | None = None,
     handle_signals: bool = True,
     progress: Progress | None = None,
-) -> Crawler:
+) -> CrawlOutcome:
     """Crawl with ``models`` until stopped (SIGINT/SIGTERM: commit, snapshot, return).
 
-    Serves the HTTP/WebSocket API beside the crawl when ``settings.http.enabled``.
+    The node's network is checked before the store is opened, so a misconfigured
+    first run creates no store. Serves the HTTP/WebSocket API beside the crawl when
+    ``settings.http.enabled``.
     """
-    async with (
-        NodeClient.from_settings(settings.node) as node,
-        opened_store(settings, writer=True) as store,
-    ):
-        crawler = Crawler(node, store, models, settings.network_params,
-                          crawler_options(settings), progress=progress)
-        loop = asyncio.get_running_loop()
-        installed: list[signal.Signals] = []
-        if handle_signals:
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                with contextlib.suppress(NotImplementedError, RuntimeError):
-                    loop.add_signal_handler(sig, crawler.stop)
-                    installed.append(sig)
-        try:
-            async with http_server(crawler, settings.http):
-                await crawler.run(follow=follow, until_height=until_height)
-        finally:
-            for sig in installed:
-                loop.remove_signal_handler(sig)
-        return crawler
+    async with settings.node.client() as node:
+        await check_node_network(node, settings.network_params)
+        async with opened_store(settings, writer=True) as store:
+            crawler = Crawler(node, store, models, settings.network_params,
+                              settings.crawler.options(), progress=progress)
+            stopped_by: list[str] = []
+            loop = asyncio.get_running_loop()
+            installed: list[signal.Signals] = []
+
+            def stop(sig: signal.Signals) -> None:
+                stopped_by.append(sig.name)
+                crawler.stop()
+
+            if handle_signals:
+                for sig in (signal.SIGINT, signal.SIGTERM):
+                    with contextlib.suppress(NotImplementedError, RuntimeError):
+                        loop.add_signal_handler(sig, stop, sig)
+                        installed.append(sig)
+            try:
+                async with http_server(crawler, settings.http):
+                    await crawler.run(follow=follow, until_height=until_height)
+            finally:
+                for sig in installed:
+                    loop.remove_signal_handler(sig)
+    return CrawlOutcome(crawler, stopped_by[0] if stopped_by else None)
 
 
 async def store_status(settings: Settings) -> dict[str, Any]:
-    """What the store holds: tip, event count, recent reorgs, snapshots (read-only)."""
-    async with opened_store(settings, writer=False) as store:
+    """What the store holds: tip, event count, recent reorgs, snapshots (read-only).
+
+    Raises NoStoreError when there is no store: a read never creates one.
+    """
+    async with opened_store(settings, writer=False, create=False) as store:
         tip = await store.tip()
         reorgs = await store.reorgs(limit=10)
         return {
@@ -154,31 +219,62 @@ async def store_status(settings: Settings) -> dict[str, Any]:
         }
 
 
-async def wipe_store(settings: Settings) -> str:
-    """Remove everything the store holds, for a full rebuild; returns what was removed.
+@dataclass(frozen=True, slots=True)
+class RebuildPlan:
+    """What a rebuild erases: the store, the models it holds, which of them are rebuilt."""
 
-    Refuses (StoreLockedError) while a crawler is writing to the store.
+    store: str
+    stored_models: frozenset[str]
+    rebuilt_models: frozenset[str]
+
+    @property
+    def dropped_models(self) -> frozenset[str]:
+        """Models whose events the rebuild erases without crawling them again."""
+        return self.stored_models - self.rebuilt_models
+
+    def describe(self) -> str:
+        """The plan in words, for the confirmation prompt."""
+        held = f" (models {', '.join(sorted(self.stored_models))})" if self.stored_models else ""
+        text = (f"Erase the store {self.store}{held} and crawl again with "
+                f"{', '.join(sorted(self.rebuilt_models))}")
+        if self.dropped_models:
+            text += f"; the events of {', '.join(sorted(self.dropped_models))} are dropped"
+        return text
+
+
+async def erase_for_rebuild(
+    settings: Settings,
+    models: Sequence[Model],
+    *,
+    confirm: Callable[[RebuildPlan], None],
+    drop_other_models: bool = False,
+) -> str:
+    """Erase the store to rebuild it with ``models``; returns what was removed.
+
+    Holds the writer lock from reading the store's models to the removal, so no crawler
+    starts in between. ``confirm`` sees the plan first and raises to cancel. Refuses
+    (RebuildRefusedError) to erase the events of stored models not in ``models`` unless
+    ``drop_other_models``, and (StoreLockedError) while a crawler writes to the store.
     """
-    with contextlib.suppress(SchemaMissingError):
-        async with opened_store(settings, writer=True):
-            pass  # only proves no other writer holds the store
-    s = settings.store
-    if s.backend == "postgresql":
-        import asyncpg
+    rebuilt = frozenset({ChainModel.name, *(m.name for m in models)})
+    try:
+        async with opened_store(settings, writer=True, create=False) as store:
+            plan = RebuildPlan(settings.store.location, frozenset(await store.known_models()),
+                               rebuilt)
+            _check_plan(plan, drop_other_models)
+            confirm(plan)
+            return await store.destroy()
+    except NoStoreError:
+        plan = RebuildPlan(settings.store.location, frozenset(), rebuilt)
+        confirm(plan)
+        return "nothing (no store yet)"
 
-        schema = s.schema_name or "chaincrawler"
-        conn = await asyncpg.connect(s.url, timeout=s.connect_timeout)
-        try:
-            await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-        finally:
-            await conn.close()
-        return f"schema {schema!r}"
-    store = store_from_settings(settings)
-    path = Path(getattr(store, "path", ""))
-    removed = []
-    for suffix in ("", "-wal", "-shm", ".lock"):
-        candidate = path.with_name(path.name + suffix)
-        if candidate.exists():
-            candidate.unlink()
-            removed.append(candidate.name)
-    return ", ".join(removed) or "nothing (no store yet)"
+
+def _check_plan(plan: RebuildPlan, drop_other_models: bool) -> None:
+    if plan.dropped_models and not drop_other_models:
+        names = ", ".join(sorted(plan.dropped_models))
+        raise RebuildRefusedError(
+            f"the store {plan.store} also holds {names}, which this rebuild would erase "
+            "without crawling again: name every stored model (chaincrawler rebuild MODEL...), "
+            "or pass --drop-other-models to erase their events"
+        )

@@ -7,14 +7,19 @@ import json
 import sys
 from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from chaincrawler import __version__
-from chaincrawler.config import ConfigError, Settings, load_settings
 from chaincrawler.errors import ChaincrawlerError
 from chaincrawler.logs import configure_logging
+
+if TYPE_CHECKING:
+    from chaincrawler.config import Settings
+
+# Commands import what they use when they run: settings build the crawler and the stores,
+# which `--help` and `simnode` do not need to load.
 
 T = TypeVar("T")
 
@@ -30,6 +35,8 @@ config_option = click.option(
 
 
 def _settings(config_file: Path | None, **overrides: Any) -> Settings:
+    from chaincrawler.config import load_settings
+
     if config_file is not None:
         overrides["config_file"] = config_file
     settings = load_settings(**overrides)
@@ -39,6 +46,8 @@ def _settings(config_file: Path | None, **overrides: Any) -> Settings:
 
 def _run(make: Callable[[], Coroutine[Any, Any, T]]) -> T:
     """Run a coroutine; report chaincrawler errors as one clear message and an exit code."""
+    from chaincrawler.config import ConfigError
+
     try:
         return asyncio.run(make())
     except ConfigError as exc:
@@ -59,26 +68,31 @@ def main() -> None:
 @click.argument("models", nargs=-1)
 @config_option
 @click.option("--no-follow", is_flag=True, help="Stop once caught up with the node's tip.")
-@click.option("--until", "until_height", type=int, help="Stop once this height is committed.")
+@click.option("--until", "until_height", type=click.IntRange(min=0),
+              help="Stop once this height is committed.")
 def run(models: tuple[str, ...], config_file: Path | None, no_follow: bool,
         until_height: int | None) -> None:
-    """Crawl the node with MODELS (module:attr, or the `models` setting) and follow its tip."""
+    """Crawl the node with MODELS (module:attr, or the `models` setting) and follow its tip.
+
+    On SIGINT/SIGTERM it commits the current block, snapshots and prints the tip.
+    """
     from chaincrawler.app import load_models, run_crawler
     from chaincrawler.crawler.progress import Progress
 
-    async def go() -> None:
+    async def go() -> str:
         settings = _settings(config_file)
-        instances = load_models(models or settings.models)
-        await run_crawler(settings, instances, follow=not no_follow, until_height=until_height,
-                          progress=Progress())
+        instances = load_models(models or settings.models, settings.model_args)
+        outcome = await run_crawler(settings, instances, follow=not no_follow,
+                                    until_height=until_height, progress=Progress())
+        return outcome.summary()
 
-    _run(go)
+    click.echo(_run(go))
 
 
 @main.command()
 @config_option
 def status(config_file: Path | None) -> None:
-    """Show what the event store holds: tip, event count, recent reorgs."""
+    """Show what the event store holds: tip, event count, recent reorgs (never creates it)."""
     from chaincrawler.app import store_status
 
     async def go() -> dict[str, Any]:
@@ -92,28 +106,47 @@ def status(config_file: Path | None) -> None:
 @config_option
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @click.option("--follow", is_flag=True, help="Keep following the tip after the rebuild.")
-def rebuild(models: tuple[str, ...], config_file: Path | None, yes: bool, follow: bool) -> None:
-    """Wipe the event store and crawl again from the start height (after a too-deep reorg)."""
-    from chaincrawler.app import load_models, run_crawler, wipe_store
+@click.option("--drop-other-models", is_flag=True,
+              help="Also erase the events of stored models that MODELS leaves out.")
+def rebuild(models: tuple[str, ...], config_file: Path | None, yes: bool, follow: bool,
+            drop_other_models: bool) -> None:
+    """Erase the event store and crawl again from the start height (after a too-deep reorg).
+
+    MODELS (or the `models` setting) must name every model the store holds, unless
+    --drop-other-models is given.
+    """
+    from chaincrawler.app import (
+        RebuildPlan,
+        check_node,
+        erase_for_rebuild,
+        load_models,
+        run_crawler,
+    )
     from chaincrawler.crawler.progress import Progress
 
-    settings = _settings(config_file)
-    if not yes:
-        click.confirm(f"Remove everything in the {settings.store.backend} store?", abort=True)
+    def confirm(plan: RebuildPlan) -> None:
+        if not yes:
+            click.confirm(f"{plan.describe()}?", abort=True)
 
-    async def go() -> None:
-        instances = load_models(models or settings.models)
-        removed = await wipe_store(settings)
+    async def go() -> str:
+        settings = _settings(config_file)
+        instances = load_models(models or settings.models, settings.model_args)
+        await check_node(settings)  # before erasing anything
+        removed = await erase_for_rebuild(settings, instances, confirm=confirm,
+                                          drop_other_models=drop_other_models)
         click.echo(f"removed {removed}; crawling from height {settings.crawler.start_height or 0}")
-        await run_crawler(settings, instances, follow=follow, progress=Progress())
+        outcome = await run_crawler(settings, instances, follow=follow, progress=Progress())
+        return outcome.summary()
 
-    _run(go)
+    click.echo(_run(go))
 
 
 @main.command(name="config")
 @config_option
 def show_config(config_file: Path | None) -> None:
     """Print every setting with its description and current value (secrets masked)."""
+    from chaincrawler.config import ConfigError
+
     try:
         click.echo(_settings(config_file).describe())
     except ConfigError as exc:

@@ -10,7 +10,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 from chaincrawler.chain.networks import REGTEST
-from chaincrawler.crawler.node import NodeClient
 from chaincrawler.crawler.pipeline import (
     Committed,
     Crawler,
@@ -20,6 +19,7 @@ from chaincrawler.crawler.pipeline import (
 )
 from chaincrawler.eventstore import EventQuery, EventStore, open_store
 from chaincrawler.examples.balances import AddressBalances
+from chaincrawler.node.client import NodeClient
 from chaincrawler.testing.chaingen import ChainGenerator
 from chaincrawler.testing.simnode import SimNode
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from chaincrawler.crawler.node import NodeClient, RetryPolicy
+from chaincrawler.node.client import NodeClient, RetryPolicy
 from chaincrawler.testing.chaingen import ChainGenerator
 from chaincrawler.testing.postgres import drop_schemas
 from regtest.crawling import StoreFactory, StoreSpec

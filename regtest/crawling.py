@@ -8,11 +8,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from chaincrawler.chain.networks import REGTEST
-from chaincrawler.crawler.node import NodeClient, RetryPolicy
 from chaincrawler.crawler.pipeline import Crawler, CrawlerOptions
 from chaincrawler.eventstore import EventQuery, EventStore, open_store
 from chaincrawler.examples.balances import AddressBalances
 from chaincrawler.models import Model
+from chaincrawler.node.client import NodeClient, RetryPolicy
 from regtest.nodes import NodeHandle
 
 # The chain model's reorg history is what the crawler lived through, not a function of

@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-ZMQ_TOPICS = ("hashblock", "hashtx", "rawblock", "rawtx", "sequence")
+from chaincrawler.node.zmq import ZMQ_TOPICS
+
 STARTUP_TIMEOUT = 60.0
 STOP_TIMEOUT = 30.0
 

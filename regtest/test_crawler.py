@@ -18,12 +18,19 @@ from chaincrawler.crawler.errors import (
     DeepReorgError,
     ModelFailedError,
     NodeNetworkMismatchError,
-    NodeUnreachableError,
 )
-from chaincrawler.crawler.node import NodeClient, RetryPolicy
 from chaincrawler.crawler.pipeline import Committed, Crawler, CrawlerOptions, RolledBack
-from chaincrawler.eventstore import EventQuery, EventStatus, NetworkMismatchError, open_store
+from chaincrawler.eventstore import (
+    BlockRecord,
+    EventQuery,
+    EventStatus,
+    NetworkMismatchError,
+    SchemaMissingError,
+    open_store,
+)
 from chaincrawler.examples.balances import AddressBalances
+from chaincrawler.node.client import NodeClient, RetryPolicy
+from chaincrawler.node.errors import NodeUnreachableError
 from chaincrawler.testing.chaingen import ChainGenerator
 from regtest.crawling import active_log, assert_matches_fresh_crawl, client, crawl
 from regtest.nodes import NodeHandle
@@ -184,6 +191,8 @@ async def test_store_of_another_network_is_refused(chain, stores) -> None:
     spec = stores("main")
     store = open_store(spec.url, **({"schema": spec.schema} if spec.schema else {}))
     await store.open(network="mainnet", genesis_hash=MAINNET.genesis_hash)
+    # A store holding blocks (an empty one is re-stamped for the writer instead).
+    await store.commit([BlockRecord(0, MAINNET.genesis_hash, "00" * 32, 1231006505)], [])
     await store.close()
     with pytest.raises(NetworkMismatchError, match="mainnet"):
         await spec.open()
@@ -314,7 +323,11 @@ async def test_signal_stops_cleanly_with_a_snapshot_at_the_tip(chain, stores, si
     try:
         best = await gen.rpc.call("getbestblockhash")
         for _ in range(600):  # following the tip once caught up
-            s = await store.open(writer=False)
+            try:
+                s = await store.open(writer=False)
+            except SchemaMissingError:  # the crawler has not created the store yet
+                await asyncio.sleep(0.05)
+                continue
             try:
                 tip = await s.tip()
             finally:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from chaincrawler.crawler.errors import RPCError
+from chaincrawler.node.errors import RPCError
 from regtest.harness import recorded
 
 

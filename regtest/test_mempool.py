@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from chaincrawler.chain.types import OutPoint
-from chaincrawler.crawler.errors import RPCError
+from chaincrawler.node.errors import RPCError
 from chaincrawler.testing.chaingen import Coin
 
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from chaincrawler.crawler.node import NodeClient, RetryPolicy
+from chaincrawler.node.client import NodeClient, RetryPolicy
+from chaincrawler.node.zmq import ZMQ_TOPICS
 from chaincrawler.testing.chaingen import ChainGenerator
 
 
@@ -23,6 +24,6 @@ async def test_restart_keeps_the_chain_and_the_mempool_is_usable(fresh_node):
 
 async def test_handle_exposes_endpoints(node, rpc):
     assert node.rpc_url.startswith("http://127.0.0.1:")
-    assert set(node.zmq_endpoints) == {"hashblock", "hashtx", "rawblock", "rawtx", "sequence"}
+    assert set(node.zmq_endpoints) == set(ZMQ_TOPICS)
     info = await rpc.rest_chaininfo()
     assert info["chain"] == "regtest"

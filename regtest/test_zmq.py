@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from chaincrawler.node.zmq import ZMQ_TOPICS
 from regtest.harness import ZmqListener, recorded
-from regtest.nodes import ZMQ_TOPICS
 
 pytestmark = pytest.mark.zmq
 

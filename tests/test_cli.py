@@ -1,14 +1,24 @@
-"""The command line as a user runs it: the demo, bad settings, status, bad model specs."""
+"""The command line as a user runs it: the demo, bad settings, status, run, rebuild."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
+import signal
 import subprocess
 import sys
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from chaincrawler.chain.networks import REGTEST
+from chaincrawler.eventstore import BlockRecord, SchemaMissingError, open_store
+from chaincrawler.node.client import NodeClient
+from chaincrawler.testing.chaingen import ChainGenerator
+from chaincrawler.testing.simnode import SimNode
 
 
 def cli(*args: str, cwd: Path, env: dict[str, str] | None = None,
@@ -71,3 +81,206 @@ def test_unreachable_node_exits_non_zero_without_credentials(tmp_path: Path) -> 
     assert result.returncode == 1
     assert "no node reachable" in result.stderr
     assert "hunter2" not in result.stderr + result.stdout
+
+
+# --- against a simulated node ------------------------------------------------------------------
+
+MODEL = "chaincrawler.examples.balances:AddressBalances"
+
+
+@dataclass
+class Node:
+    """A running simulated regtest node and the settings that point chaincrawler at it."""
+
+    simnode: SimNode
+    rpc: NodeClient
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {"CHAINCRAWLER_NETWORK": "regtest",
+                "CHAINCRAWLER_NODE__URLS": self.simnode.rpc_url,
+                "CHAINCRAWLER_NODE__COOKIE_FILE": str(self.simnode.cookie_file),
+                "CHAINCRAWLER_NODE__RETRIES": "1",
+                "CHAINCRAWLER_CRAWLER__POLL_INTERVAL": "0.05"}
+
+    async def best(self) -> tuple[int, str]:
+        return await self.rpc.get_block_count(), await self.rpc.get_best_block_hash()
+
+
+@pytest.fixture
+async def node(tmp_path: Path) -> AsyncIterator[Node]:
+    """A simulated regtest node with a few blocks (in this process: run the CLI with acli)."""
+    async with (
+        SimNode(tmp_path / "node", rpc_port=0) as simnode,
+        NodeClient(simnode.rpc_url, cookie_file=simnode.cookie_file) as rpc,
+    ):
+        await ChainGenerator(rpc, seed="cli").mine(5)
+        yield Node(simnode, rpc)
+
+
+@dataclass
+class Ran:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+async def acli(*args: str, cwd: Path, env: dict[str, str], input: str | None = None,
+               timeout: float = 120) -> Ran:
+    """``cli`` without blocking the event loop, so an in-process node keeps answering."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("CHAINCRAWLER_")}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "chaincrawler", *args, cwd=cwd, env={**clean, **env},
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE)
+    out, err = await asyncio.wait_for(proc.communicate(input.encode() if input else None),
+                                      timeout)
+    assert proc.returncode is not None
+    return Ran(proc.returncode, out.decode(), err.decode())
+
+
+async def stored_tip(url: str) -> BlockRecord | None:
+    store = open_store(url)
+    try:
+        await store.open(network="regtest", genesis_hash=REGTEST.genesis_hash, writer=False,
+                         create_schema=False)
+    except SchemaMissingError:
+        return None
+    try:
+        return await store.tip()
+    finally:
+        await store.close()
+
+
+async def test_wrong_network_on_a_first_run_creates_no_store(node: Node, tmp_path: Path) -> None:
+    db = tmp_path / "s.db"
+    env = {**node.env, "CHAINCRAWLER_STORE__URL": f"sqlite:///{db}"}
+    wrong = await acli("run", MODEL, "--no-follow", cwd=tmp_path,
+                       env={**env, "CHAINCRAWLER_NETWORK": "mainnet",
+                            "CHAINCRAWLER_NODE__URLS": node.simnode.rpc_url})
+    assert wrong.returncode == 1
+    assert "configured for 'mainnet'" in wrong.stderr and "Traceback" not in wrong.stderr
+    assert list(tmp_path.glob("s.db*")) == []
+    fixed = await acli("run", MODEL, "--no-follow", cwd=tmp_path, env=env)
+    assert fixed.returncode == 0, fixed.stderr
+    height, best = await node.best()
+    assert f"committed up to height {height} (block {best})" in fixed.stdout
+
+
+async def test_missing_store_directory_is_a_clear_error(node: Node, tmp_path: Path) -> None:
+    db = tmp_path / "no" / "such" / "dir" / "s.db"
+    result = await acli("run", MODEL, "--no-follow", cwd=tmp_path,
+                        env={**node.env, "CHAINCRAWLER_STORE__URL": f"sqlite:///{db}"})
+    assert result.returncode == 1
+    assert result.stderr.startswith("error: ") and str(db.parent) in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_status_of_a_missing_store_says_so_and_creates_nothing(tmp_path: Path) -> None:
+    db = tmp_path / "s.db"
+    result = cli("status", cwd=tmp_path, env={"CHAINCRAWLER_STORE__URL": f"sqlite:///{db}"})
+    assert result.returncode == 1
+    assert f"error: no store at {db}" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    "source", ["def broken(:\n", "raise RuntimeError('no config here')\n",
+               "import no_such_dependency_xyz\n"],
+    ids=["syntax-error", "raises-at-import", "missing-dependency"])
+def test_model_module_that_fails_to_import_is_a_clear_error(tmp_path: Path, source: str) -> None:
+    (tmp_path / "mymodels.py").write_text(source, encoding="utf-8")
+    result = cli("run", "mymodels:Deposits", "--no-follow", cwd=tmp_path,
+                 env={"CHAINCRAWLER_STORE__URL": f"sqlite:///{tmp_path / 's.db'}"})
+    assert result.returncode == 2
+    assert "cannot load 'mymodels:Deposits'" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("until", ["-5", "tip", ""])
+def test_nonsense_until_is_refused(tmp_path: Path, until: str) -> None:
+    result = cli("run", MODEL, "--until", until, cwd=tmp_path)
+    assert result.returncode == 2
+    assert "Invalid value for '--until'" in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+async def test_signal_stops_and_prints_the_committed_tip(
+    node: Node, tmp_path: Path, sig: signal.Signals
+) -> None:
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("CHAINCRAWLER_")}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "chaincrawler", "run", MODEL, cwd=tmp_path,
+        env={**clean, **node.env, "CHAINCRAWLER_STORE__URL": url},
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    try:
+        height, best = await node.best()
+        for _ in range(1200):
+            tip = await stored_tip(url)
+            if tip is not None and tip.hash == best:
+                break
+            await asyncio.sleep(0.05)
+        proc.send_signal(sig)
+        out, err = await asyncio.wait_for(proc.communicate(), 60)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+    assert proc.returncode == 0, err.decode()
+    assert f"stopped by {sig.name}; committed up to height {height} (block {best})" in out.decode()
+
+
+async def crawled_store(node: Node, tmp_path: Path) -> dict[str, str]:
+    """A store crawled by ``run`` with MODEL; the settings that point at it."""
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    env = {**node.env, "CHAINCRAWLER_STORE__URL": url}
+    first = await acli("run", MODEL, "--no-follow", cwd=tmp_path, env=env)
+    assert first.returncode == 0, first.stderr
+    # What the crawler records of its models (idempotent where the crawler does it itself).
+    store = open_store(url)
+    await store.open(network="regtest", genesis_hash=REGTEST.genesis_hash)
+    try:
+        await store.register_models(["chain", "address_balances"])
+    finally:
+        await store.close()
+    return env
+
+
+async def test_rebuild_prompt_names_the_store_and_the_models(node: Node, tmp_path: Path) -> None:
+    env = await crawled_store(node, tmp_path)
+    before = await stored_tip(env["CHAINCRAWLER_STORE__URL"])
+    answer = await acli("rebuild", MODEL, cwd=tmp_path, env=env, input="n\n")
+    assert answer.returncode == 1  # aborted
+    assert f"Erase the store {tmp_path / 's.db'} (models address_balances, chain)" in (
+        answer.stdout)
+    assert await stored_tip(env["CHAINCRAWLER_STORE__URL"]) == before
+
+
+async def test_rebuild_refuses_to_drop_models_it_does_not_rebuild(
+    node: Node, tmp_path: Path
+) -> None:
+    env = await crawled_store(node, tmp_path)
+    url = env["CHAINCRAWLER_STORE__URL"]
+    before = await stored_tip(url)
+    refused = await acli("rebuild", "--yes", cwd=tmp_path, env=env)
+    assert refused.returncode == 1
+    assert "address_balances" in refused.stderr and "--drop-other-models" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    assert await stored_tip(url) == before  # nothing erased
+    dropped = await acli("rebuild", "--yes", "--drop-other-models", cwd=tmp_path, env=env)
+    assert dropped.returncode == 0, dropped.stderr
+    height, best = await node.best()
+    assert f"committed up to height {height} (block {best})" in dropped.stdout
+    rebuilt = await acli("rebuild", "--yes", cwd=tmp_path, env=env)  # only the chain model now
+    assert rebuilt.returncode == 0, rebuilt.stderr
+
+
+async def test_rebuild_of_a_missing_store_removes_nothing(node: Node, tmp_path: Path) -> None:
+    env = {**node.env, "CHAINCRAWLER_STORE__URL": f"sqlite:///{tmp_path / 's.db'}"}
+    result = await acli("rebuild", MODEL, "--yes", cwd=tmp_path, env=env)
+    assert result.returncode == 0, result.stderr
+    removed = result.stdout.splitlines()[0]
+    assert removed.startswith("removed nothing"), removed
+    assert "s.db" not in removed

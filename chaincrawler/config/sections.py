@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import inspect
 import json
-import re
 from collections.abc import Iterator
+from dataclasses import fields
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import SplitResult, urlsplit
@@ -21,10 +22,15 @@ from pydantic import (
 )
 from pydantic_settings import NoDecode
 
+from chaincrawler.config.validation import check_import_path, check_schema_name, check_store_url
+from chaincrawler.crawler.pipeline import CrawlerOptions
+from chaincrawler.eventstore import EventStore, PostgresEventStore, SQLiteEventStore, open_store
 from chaincrawler.logs import LOG_LEVELS, redact_text
+from chaincrawler.node.client import DEFAULT_TIMEOUT, NodeClient, RetryPolicy
+from chaincrawler.node.zmq import ZMQ_TOPICS
+from chaincrawler.transports.options import ApiOptions
 
 __all__ = [
-    "ZMQ_TOPICS",
     "CrawlerSettings",
     "HttpSettings",
     "ImportPath",
@@ -34,12 +40,22 @@ __all__ = [
     "split_list",
 ]
 
-ZMQ_TOPICS: tuple[str, ...] = ("hashblock", "hashtx", "rawblock", "rawtx", "sequence")
 # Topics a single `zmq_url` subscribes to: new blocks, and the mempool's adds and removes.
 _ZMQ_URL_TOPICS = ("hashblock", "rawtx", "sequence")
-_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
-_IMPORT_PATH = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_][\w.]*")
+_DEFAULT_RETRY = RetryPolicy()  # the node client's defaults are the settings' defaults
 _MIB = 1024 * 1024
+
+
+def _parameter_defaults(cls: type) -> dict[str, Any]:
+    """The defaults of ``cls``'s constructor parameters, by name."""
+    parameters = inspect.signature(cls).parameters.values()
+    return {p.name: p.default for p in parameters if p.default is not p.empty}
+
+
+# One default per knob: the settings' defaults are those of the objects they configure.
+_CRAWLER_DEFAULTS: dict[str, Any] = {f.name: f.default for f in fields(CrawlerOptions)}
+_PG_DEFAULTS = _parameter_defaults(PostgresEventStore)
+_SQLITE_DEFAULTS = _parameter_defaults(SQLiteEventStore)
 
 
 def split_list(value: Any) -> Any:
@@ -73,12 +89,6 @@ def _check_rpc_url(url: str) -> str:
     return url
 
 
-def _check_import_path(path: str) -> str:
-    if not _IMPORT_PATH.fullmatch(path):
-        raise ValueError("must be a 'package.module:ClassName' import path")
-    return path
-
-
 def _check_zmq_endpoint(endpoint: str) -> str:
     endpoint = endpoint.strip()
     parts = urlsplit(endpoint)
@@ -93,7 +103,8 @@ def _check_zmq_endpoint(endpoint: str) -> str:
 
 RpcUrl = Annotated[str, AfterValidator(_check_rpc_url)]
 ZmqEndpoint = Annotated[str, AfterValidator(_check_zmq_endpoint)]
-ImportPath = Annotated[str, AfterValidator(_check_import_path)]
+ImportPath = Annotated[str, AfterValidator(check_import_path)]
+StoreUrl = Annotated[str, AfterValidator(check_store_url)]
 
 
 class _Section(BaseModel):
@@ -163,15 +174,23 @@ class NodeSettings(_Section):
             "entries of zmq_endpoints take precedence."
         ),
     )
-    timeout: float = Field(default=30.0, gt=0, description="Seconds to wait for one RPC reply.")
+    timeout: float = Field(
+        default=DEFAULT_TIMEOUT, gt=0, description="Seconds to wait for one RPC reply."
+    )
     retries: int = Field(
-        default=5, ge=0, description="Retries of a failed RPC call before giving up."
+        default=_DEFAULT_RETRY.attempts - 1,
+        ge=0,
+        description="Retries of a failed RPC call before giving up.",
     )
     backoff_initial: float = Field(
-        default=0.5, gt=0, description="Seconds before the first retry; doubles on each retry."
+        default=_DEFAULT_RETRY.initial_delay,
+        gt=0,
+        description="Seconds before the first retry; doubles on each retry.",
     )
     backoff_max: float = Field(
-        default=30.0, gt=0, description="Longest wait in seconds between two retries."
+        default=_DEFAULT_RETRY.max_delay,
+        gt=0,
+        description="Longest wait in seconds between two retries.",
     )
 
     @field_validator("urls", mode="before")
@@ -216,6 +235,23 @@ class NodeSettings(_Section):
             raise ValueError(f"must be >= backoff_initial ({initial})")
         return backoff_max
 
+    def client(self) -> NodeClient:
+        """The :class:`~chaincrawler.node.client.NodeClient` these settings describe."""
+        password = self.rpc_password
+        return NodeClient(
+            self.urls,
+            user=self.rpc_user,
+            password=password.get_secret_value() if password is not None else None,
+            cookie_file=self.cookie_file,
+            timeout=self.timeout,
+            retry=RetryPolicy(
+                attempts=self.retries + 1,
+                initial_delay=self.backoff_initial,
+                max_delay=self.backoff_max,
+            ),
+            rest=self.rest,
+        )
+
     @property
     def zmq_subscriptions(self) -> dict[str, str]:
         """The ZMQ endpoint of each topic to subscribe to (empty: no ZMQ, poll only)."""
@@ -225,6 +261,8 @@ class NodeSettings(_Section):
 
 class CrawlerSettings(_Section):
     """How blocks are crawled, committed and snapshotted."""
+
+    # Every field but start_height defaults to the CrawlerOptions field of its name.
 
     start_height: int | None = Field(
         default=None,
@@ -236,7 +274,7 @@ class CrawlerSettings(_Section):
         ),
     )
     max_reorg_depth: int = Field(
-        default=100,
+        default=_CRAWLER_DEFAULTS["max_reorg_depth"],
         ge=1,
         description=(
             "Blocks kept in the chain window; a deeper reorganisation stops the crawler "
@@ -244,7 +282,7 @@ class CrawlerSettings(_Section):
         ),
     )
     snapshot_interval: int = Field(
-        default=100,
+        default=_CRAWLER_DEFAULTS["snapshot_interval"],
         ge=1,
         description=(
             "Snapshot every model's state every this many blocks. A reorg rebuilds state "
@@ -253,37 +291,66 @@ class CrawlerSettings(_Section):
         ),
     )
     catchup_batch_blocks: int = Field(
-        default=50,
+        default=_CRAWLER_DEFAULTS["catchup_batch_blocks"],
         ge=1,
         description="Blocks committed in one transaction while catching up (1 at the tip).",
     )
     prefetch_bytes: ByteSize = Field(
-        default=ByteSize(64 * _MIB),
+        default=ByteSize(_CRAWLER_DEFAULTS["prefetch_bytes"]),
         ge=_MIB,
         description="Bound of the prefetched raw-block queue, in bytes (e.g. 67108864, '64MiB').",
     )
     fetch_concurrency: int = Field(
-        default=4, ge=1, description="Blocks fetched from the node in parallel."
+        default=_CRAWLER_DEFAULTS["fetch_concurrency"],
+        ge=1,
+        description="Chunks of blocks fetched from the node in parallel.",
+    )
+    fetch_chunk_blocks: int = Field(
+        default=_CRAWLER_DEFAULTS["fetch_chunk_blocks"],
+        ge=1,
+        description="Consecutive blocks fetched in one chunk (one batch of requests).",
     )
     poll_interval: float = Field(
-        default=1.0, gt=0, description="Seconds between two polls of the node's tip."
+        default=_CRAWLER_DEFAULTS["poll_interval"],
+        gt=0,
+        description="Seconds between two polls of the node's tip.",
     )
     on_model_error: Literal["stop", "retry"] = Field(
-        default="stop",
+        default=_CRAWLER_DEFAULTS["on_model_error"],
         description=(
             "When a model raises: 'stop' the crawler (the block is not committed), or 'retry' "
             "the block model_error_retries times first."
         ),
     )
     model_error_retries: int = Field(
-        default=3, ge=0, description="Retries of a block whose model raised (on_model_error=retry)."
+        default=_CRAWLER_DEFAULTS["model_error_retries"],
+        ge=0,
+        description="Retries of a block whose model raised (on_model_error=retry).",
     )
+    prevout_cache_entries: int = Field(
+        default=_CRAWLER_DEFAULTS["prevout_cache_entries"],
+        ge=0,
+        description=(
+            "Outputs kept in memory for models that read the outputs a block spends "
+            "(about 300 bytes each); a miss asks the node."
+        ),
+    )
+
+    def options(self) -> CrawlerOptions:
+        """The crawler's options from these settings."""
+        values = {f.name: getattr(self, f.name) for f in fields(CrawlerOptions)}
+        values["start_height"] = self.start_height or 0
+        values["prefetch_bytes"] = int(self.prefetch_bytes)
+        return CrawlerOptions(**values)
 
 
 class StoreSettings(_Section):
     """Where events, blocks and snapshots are stored: SQLite or PostgreSQL."""
 
-    url: str = Field(
+    # The section docstrings are `chaincrawler config`'s section comments: one line each.
+    # The backend options' defaults are those of the store classes.
+
+    url: StoreUrl = Field(
         default="sqlite:///chaincrawler.db",
         description=(
             "Event store URL: sqlite:///relative.db, sqlite:////absolute.db, sqlite:///:memory: "
@@ -296,24 +363,36 @@ class StoreSettings(_Section):
     schema_name: str | None = Field(
         default=None,
         alias="schema",
-        description="PostgreSQL schema holding the tables (several crawlers can share a database).",
+        description=(
+            "PostgreSQL schema holding the tables (several crawlers can share a database); "
+            f"unset: {_PG_DEFAULTS['schema']!r}."
+        ),
     )
     pool_min_size: int = Field(
-        default=1, ge=0, description="PostgreSQL: connections opened at start and kept."
+        default=_PG_DEFAULTS["min_pool_size"],
+        ge=1,
+        description="PostgreSQL: connections opened at start and kept.",
     )
     pool_max_size: int = Field(
-        default=10, ge=1, description="PostgreSQL: most connections open at once."
+        default=_PG_DEFAULTS["max_pool_size"],
+        ge=1,
+        description="PostgreSQL: most connections open at once.",
     )
     connect_timeout: float = Field(
-        default=10.0, gt=0, description="Seconds to wait when opening a connection."
+        default=_PG_DEFAULTS["connect_timeout"],
+        gt=0,
+        description="PostgreSQL: seconds to wait when opening a connection.",
     )
     statement_timeout: float | None = Field(
-        default=None,
+        default=_PG_DEFAULTS["statement_timeout"],
         gt=0,
-        description="PostgreSQL: seconds before one SQL statement is cancelled; unset: no limit.",
+        description=(
+            "PostgreSQL: seconds before the server cancels one SQL statement; it must leave "
+            "room for the commit of a whole catch-up batch."
+        ),
     )
     sqlite_synchronous: Literal["NORMAL", "FULL"] = Field(
-        default="FULL",
+        default=_SQLITE_DEFAULTS["synchronous"],
         description=(
             "SQLite PRAGMA synchronous (WAL mode). NORMAL survives a crashed process; FULL "
             "(the default) also a power loss, at the cost of one fsync per commit, which is "
@@ -322,21 +401,6 @@ class StoreSettings(_Section):
     )
 
     model_config = ConfigDict(populate_by_name=True)
-
-    @field_validator("url")
-    @classmethod
-    def _check_url(cls, url: str) -> str:
-        url = url.strip()
-        scheme, sep, rest = url.partition("://")
-        if scheme == "postgres":
-            return f"postgresql://{rest}"
-        if scheme == "postgresql" and sep:
-            return url
-        if scheme == "sqlite" and sep:
-            if not rest.startswith("/") or rest == "/":
-                raise ValueError("a SQLite URL is sqlite:///<path> (three slashes, then a path)")
-            return url
-        raise ValueError("must start with sqlite:/// or postgresql://")
 
     @field_validator("sqlite_synchronous", mode="before")
     @classmethod
@@ -348,10 +412,7 @@ class StoreSettings(_Section):
     def _check_schema(cls, schema: str | None, info: ValidationInfo) -> str | None:
         if schema is None:
             return None
-        if not _IDENTIFIER.fullmatch(schema):
-            raise ValueError(
-                "must be a plain identifier: a letter or _, then letters, digits or _ (max 63)"
-            )
+        check_schema_name(schema)
         url = info.data.get("url")
         if url is not None and not url.startswith("postgresql://"):
             raise ValueError("a schema applies to PostgreSQL stores only")
@@ -369,6 +430,27 @@ class StoreSettings(_Section):
     def backend(self) -> Literal["sqlite", "postgresql"]:
         """Which event store backend the URL selects."""
         return "postgresql" if self.url.startswith("postgresql://") else "sqlite"
+
+    @property
+    def location(self) -> str:
+        """Where the store lives, for messages: its file, or its URL (no password) and schema."""
+        if self.backend == "sqlite":
+            return self.url.removeprefix("sqlite:///")
+        return f"{redact_text(self.url)} (schema {self.schema_name or _PG_DEFAULTS['schema']})"
+
+    def store(self) -> EventStore:
+        """The event store these settings name, not yet opened."""
+        if self.backend == "sqlite":
+            return open_store(self.url, synchronous=self.sqlite_synchronous)
+        options: dict[str, Any] = {
+            "min_pool_size": self.pool_min_size,
+            "max_pool_size": self.pool_max_size,
+            "connect_timeout": self.connect_timeout,
+            "statement_timeout": self.statement_timeout,
+        }
+        if self.schema_name is not None:
+            options["schema"] = self.schema_name
+        return open_store(self.url, **options)
 
 
 class HttpSettings(_Section):
@@ -391,10 +473,11 @@ class HttpSettings(_Section):
         description="Origins browsers may call the API from (CORS); none: same origin only.",
     )
     heartbeat_interval: float = Field(
-        default=15.0, gt=0, description="Seconds between heartbeats on an idle stream."
+        default=ApiOptions.heartbeat_interval, gt=0,
+        description="Seconds between heartbeats on an idle stream.",
     )
     stream_buffer: int = Field(
-        default=1000, ge=1,
+        default=ApiOptions.stream_buffer, ge=1,
         description="Frames queued per stream client; a client further behind is closed "
         "(code 4008) with the position to resume from.",
     )
@@ -410,6 +493,15 @@ class HttpSettings(_Section):
         if any(not t.get_secret_value().strip() for t in value):
             raise ValueError("a token must not be empty")
         return value
+
+    def options(self) -> ApiOptions:
+        """The API's options from these settings."""
+        return ApiOptions(
+            tokens=[t.get_secret_value() for t in self.tokens],
+            cors_origins=list(self.cors_origins),
+            heartbeat_interval=self.heartbeat_interval,
+            stream_buffer=self.stream_buffer,
+        )
 
 
 class LogSettings(_Section):

@@ -143,6 +143,14 @@ class Settings(BaseSettings):
             "In env vars: a JSON list or comma-separated."
         ),
     )
+    model_args: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description=(
+            "Keyword arguments of each model's constructor, by model name: in TOML a table "
+            "[model_args.<name>] per model; in env vars JSON, e.g. "
+            "CHAINCRAWLER_MODEL_ARGS__DEPOSITS='{\"watch\": [\"bcrt1...\"]}'."
+        ),
+    )
     node: NodeSettings = Field(default_factory=NodeSettings, description=NodeSettings.__doc__)
     crawler: CrawlerSettings = Field(
         default_factory=CrawlerSettings, description=CrawlerSettings.__doc__
@@ -182,6 +190,14 @@ class Settings(BaseSettings):
     @classmethod
     def _parse_models(cls, value: Any) -> Any:
         return split_list(value)
+
+    @field_validator("model_args", mode="before")
+    @classmethod
+    def _parse_model_args(cls, value: Any) -> Any:
+        """``CHAINCRAWLER_MODEL_ARGS__<NAME>`` may hold one model's arguments as JSON."""
+        if not isinstance(value, Mapping):
+            return value
+        return {name: _json_object(args) for name, args in value.items()}
 
     @model_validator(mode="after")
     def _node_ports_from_network(self) -> Self:
@@ -244,6 +260,16 @@ def _walk(model: BaseModel, loc: tuple[str, ...]) -> Iterator[SettingInfo]:
         )
     for name in sections:
         yield from _walk(getattr(model, name), (*loc, name))
+
+
+def _json_object(value: Any) -> Any:
+    """A JSON object given as text, decoded; any other value as it is."""
+    if isinstance(value, str) and value.lstrip().startswith("{"):
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"not valid JSON: {exc}") from None
+    return value
 
 
 def _toml_value(value: Any) -> str | None:

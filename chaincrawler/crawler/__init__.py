@@ -1,1 +1,1 @@
-"""Following a node: the node client, ZMQ subscriber, block source, prevouts and the Crawler."""
+"""The indexing engine: block source, prevouts, reorg detection and the Crawler (pipeline)."""

@@ -24,10 +24,9 @@ from chaincrawler.crawler.errors import (
     ModelFailedError,
     NodeNetworkMismatchError,
 )
-from chaincrawler.crawler.node import NodeClient
 from chaincrawler.crawler.prevouts import PrevoutResolver
 from chaincrawler.crawler.progress import Progress
-from chaincrawler.crawler.reorg import find_fork_height, node_hashes
+from chaincrawler.crawler.reorg import find_fork_height
 from chaincrawler.crawler.source import BlockSource, FetchedBlock
 from chaincrawler.eventstore import (
     BlockRecord,
@@ -39,6 +38,7 @@ from chaincrawler.eventstore import (
 )
 from chaincrawler.models import ChainModel, Model, validate_models
 from chaincrawler.models.errors import StateError
+from chaincrawler.node.client import NodeClient
 
 log = structlog.get_logger(__name__)
 
@@ -265,7 +265,7 @@ class Crawler:
         tip = self._tip
         if tip is None:
             return
-        here, above = await node_hashes(self.node, [tip.height, tip.height + 1])
+        here, above = await self.node.get_block_hashes([tip.height, tip.height + 1])
         if here != tip.hash or above is None:
             return  # the node's chain changed: the next step handles the reorg
         parent = (await self.node.get_block_header(above)).get("previousblockhash")
@@ -279,7 +279,7 @@ class Crawler:
     async def _tip_is_stale(self, tip: BlockRecord, node_height: int) -> bool:
         if node_height < tip.height:
             return True
-        return (await node_hashes(self.node, [tip.height]))[0] != tip.hash
+        return (await self.node.get_block_hashes([tip.height]))[0] != tip.hash
 
     # -- processing -----------------------------------------------------------------
 

@@ -12,17 +12,18 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from decimal import Decimal
-from typing import Any
+from typing import Any, NoReturn
 
 from chaincrawler.chain.types import Block, Transaction, TxOut
-from chaincrawler.crawler.node import NodeClient
-from chaincrawler.errors import ChaincrawlerError
+from chaincrawler.crawler.errors import InconsistentNodeError
+from chaincrawler.errors import ChainDataError
+from chaincrawler.node.client import NodeClient
+from chaincrawler.node.errors import NoTxIndexError
 
 _SATS = Decimal(100_000_000)
-NOT_FOUND = -5  # Core's RPC_INVALID_ADDRESS_OR_KEY: unknown transaction (or no -txindex)
 
 
-class PrevoutError(ChaincrawlerError):
+class PrevoutError(InconsistentNodeError):
     """The node's answer about a block's prevouts does not match the block."""
 
 
@@ -77,18 +78,21 @@ class PrevoutResolver:
             if txin.prev_txout is None
         }
         txids = sorted(wanted)
-        items = await self._node.batch_results([("getrawtransaction", [t, 0]) for t in txids])
+        try:
+            raws = await self._node.get_raw_transactions(txids)
+        except NoTxIndexError:
+            self._txindex = False  # the node has no index: use its undo data
+            return False
         found: dict[bytes, Transaction] = {}
-        for txid, item in zip(txids, items, strict=True):
-            if item.error is not None:
-                if item.error.code != NOT_FOUND:
-                    raise item.error
-                if "txindex" in item.error.rpc_message:
-                    self._txindex = False  # the node has no index: use its undo data
-                return False
-            tx = Transaction.from_hex(str(item.result), block.network)
+        for txid, raw in zip(txids, raws, strict=True):
+            if raw is None:
+                return False  # not indexed (yet): the undo data has it
+            try:
+                tx = Transaction.from_bytes(raw, network=block.network)
+            except ChainDataError as exc:
+                self._fail(f"getrawtransaction {txid} (spent in block {block.hash}): {exc}")
             if tx.txid != txid:
-                raise PrevoutError(f"getrawtransaction {txid} returned transaction {tx.txid}")
+                self._fail(f"getrawtransaction {txid} returned transaction {tx.txid}")
             found[tx.txid_bytes] = tx
         for tx in block.transactions[1:]:
             for txin in tx.inputs:
@@ -96,7 +100,7 @@ class PrevoutResolver:
                     point = txin.prevout
                     outputs = found[point.txid_bytes].outputs
                     if point.vout >= len(outputs):
-                        raise PrevoutError(f"{point.txid} has no output {point.vout}")
+                        self._fail(f"{point.txid} has no output {point.vout}")
                     txin.prev_txout = outputs[point.vout]
                     self.misses += 1
         return True
@@ -105,7 +109,7 @@ class PrevoutResolver:
         verbose = await self._node.get_block_verbose(block.hash, 3)
         jtxs: list[dict[str, Any]] = verbose.get("tx", [])
         if len(jtxs) != len(block.transactions):
-            raise PrevoutError(
+            self._fail(
                 f"getblock {block.hash} 3 lists {len(jtxs)} transactions, "
                 f"the block has {len(block.transactions)}"
             )
@@ -117,8 +121,11 @@ class PrevoutResolver:
                     continue
                 prevout = jin.get("prevout")
                 if prevout is None:
-                    raise PrevoutError(f"getblock {block.hash} 3 gave no prevout for {tx.txid}")
+                    self._fail(f"getblock {block.hash} 3 gave no prevout for {tx.txid}")
                 value = int(Decimal(str(prevout["value"])) * _SATS)
                 script = bytes.fromhex(prevout["scriptPubKey"]["hex"])
                 txin.prev_txout = TxOut(value, script, block.network)
                 self.misses += 1
+
+    def _fail(self, problem: str) -> NoReturn:
+        raise PrevoutError(self._node.nodes, problem)

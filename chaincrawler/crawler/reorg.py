@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from chaincrawler.crawler.node import NodeClient
 from chaincrawler.eventstore import BlockRecord
-
-HEIGHT_OUT_OF_RANGE = -8  # Core's RPC_INVALID_PARAMETER for getblockhash past the tip
+from chaincrawler.node.client import NodeClient
 
 
 async def find_fork_height(
@@ -23,20 +21,10 @@ async def find_fork_height(
     step = 8
     while candidates:
         chunk, candidates = candidates[:step], candidates[step:]
-        hashes = await node_hashes(node, [b.height for b in chunk])
+        hashes = await node.get_block_hashes([b.height for b in chunk])
         for block, node_hash in zip(chunk, hashes, strict=True):
             if block.hash == node_hash:
                 return block.height
         step *= 2
     return None
 
-
-async def node_hashes(node: NodeClient, heights: Sequence[int]) -> list[str | None]:
-    """The node's block hash at each height; None past its tip (its chain may shrink)."""
-    items = await node.batch_results([("getblockhash", [h]) for h in heights])
-    hashes: list[str | None] = []
-    for item in items:
-        if item.error is not None and item.error.code != HEIGHT_OUT_OF_RANGE:
-            raise item.error
-        hashes.append(None if item.error is not None else str(item.result))
-    return hashes

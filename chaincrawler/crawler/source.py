@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from chaincrawler.chain.networks import Network
 from chaincrawler.chain.types import Block
 from chaincrawler.crawler.errors import InconsistentNodeError
-from chaincrawler.crawler.node import NodeClient
-from chaincrawler.crawler.reorg import node_hashes
+from chaincrawler.errors import ChainDataError
+from chaincrawler.node.client import NodeClient
 
 _Chunk = tuple[int, int, list[tuple[str, bytes]]]
 
@@ -32,7 +31,8 @@ class BlockSource:
     Chunks of ``chunk_blocks`` heights are fetched by up to ``concurrency`` parallel
     tasks (one batched ``getblockhash`` plus batched ``getblock 0`` or REST per chunk);
     fetching pauses while fetched-but-unconsumed blocks hold more than ``max_bytes``.
-    Blocks are parsed as they are consumed (parsing is lazy and cheap).
+    Blocks are parsed as they are consumed. However the iteration ends (done, closed
+    early, or an error), every prefetch task is cancelled and awaited.
     """
 
     def __init__(
@@ -57,18 +57,19 @@ class BlockSource:
         chunks: asyncio.Queue[asyncio.Task[_Chunk] | None] = asyncio.Queue(
             self._concurrency
         )
-        producer = asyncio.create_task(self._produce(start, stop, chunks))
+        unconsumed: set[asyncio.Task[_Chunk]] = set()  # queued, or held by the producer
+        producer = asyncio.create_task(self._produce(start, stop, chunks, unconsumed))
         try:
             height = start
             while True:
                 task = await chunks.get()
                 if task is None:
                     break
+                unconsumed.discard(task)
                 first, last, fetched = await task
                 for block_hash, raw in fetched:
                     size = len(raw)
-                    block = Block.from_bytes(raw, self._network, height)
-                    self._check(block, block_hash, height)
+                    block = self._parse(raw, block_hash, height)
                     await self._release(size)
                     yield FetchedBlock(height, block_hash, block, size)
                     height += 1
@@ -77,15 +78,23 @@ class BlockSource:
             await producer
         finally:
             producer.cancel()
-            while not chunks.empty():
-                pending = chunks.get_nowait()
-                if pending is not None:
-                    pending.cancel()
-                    with contextlib.suppress(asyncio.CancelledError, Exception):
-                        await pending  # retrieve a failed fetch's error: it is moot now
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await producer
+            for pending in unconsumed:
+                pending.cancel()
+            # Retrieve every outcome: a failed prefetch's error is moot now, and an
+            # unretrieved one would be logged as "Task exception was never retrieved".
+            await asyncio.gather(producer, *unconsumed, return_exceptions=True)
             self._buffered = 0
+
+    def _parse(self, raw: bytes, block_hash: str, height: int) -> Block:
+        """Parse the block the node sent for ``height`` and check it is the one asked for."""
+        try:
+            block = Block.from_bytes(raw, network=self._network, height=height)
+        except ChainDataError as exc:
+            raise InconsistentNodeError(
+                self._node.nodes, f"block {block_hash} (height {height}) does not parse: {exc}"
+            ) from exc
+        self._check(block, block_hash, height)
+        return block
 
     def _check(self, block: Block, block_hash: str, height: int) -> None:
         """The block must be the one asked for, with the transactions its header commits to."""
@@ -106,18 +115,21 @@ class BlockSource:
         start: int,
         stop: int,
         chunks: asyncio.Queue[asyncio.Task[_Chunk] | None],
+        unconsumed: set[asyncio.Task[_Chunk]],
     ) -> None:
         for first in range(start, stop + 1, self._chunk):
             last = min(stop, first + self._chunk - 1)
             async with self._space:
                 await self._space.wait_for(lambda: self._buffered < self._max_bytes)
-            await chunks.put(asyncio.create_task(self._fetch(first, last)))
+            task = asyncio.create_task(self._fetch(first, last))
+            unconsumed.add(task)
+            await chunks.put(task)
         await chunks.put(None)
 
     async def _fetch(self, first: int, last: int) -> _Chunk:
         """Blocks ``first..last``; fewer (a prefix) if the node's chain is shorter now."""
         hashes: list[str] = []
-        for block_hash in await node_hashes(self._node, range(first, last + 1)):
+        for block_hash in await self._node.get_block_hashes(range(first, last + 1)):
             if block_hash is None:
                 break
             hashes.append(block_hash)

@@ -2,7 +2,7 @@
 
 ``open_store(url)`` gives an SQLiteEventStore (``sqlite:///file.db``) or a
 PostgresEventStore (``postgresql://...``); both implement ``EventStore`` and
-pass the same conformance suite (``tests/eventstore/conformance.py``).
+pass the same conformance suite (``chaincrawler.testing.storesuite``).
 """
 
 from __future__ import annotations
@@ -11,8 +11,10 @@ from chaincrawler.eventstore.base import EventStore
 from chaincrawler.eventstore.errors import (
     EventStoreError,
     NetworkMismatchError,
+    NotAStoreError,
     SchemaMissingError,
     SchemaVersionError,
+    StoreAccessError,
     StoreClosedError,
     StoreConflictError,
     StoreLockedError,
@@ -46,6 +48,7 @@ __all__ = [
     "EventStore",
     "EventStoreError",
     "NetworkMismatchError",
+    "NotAStoreError",
     "PendingEvent",
     "PendingSnapshot",
     "PostgresEventStore",
@@ -54,6 +57,7 @@ __all__ = [
     "SchemaMissingError",
     "SchemaVersionError",
     "Snapshot",
+    "StoreAccessError",
     "StoreClosedError",
     "StoreConflictError",
     "StoreLockedError",

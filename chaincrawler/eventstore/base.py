@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import abc
 import dataclasses
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from types import TracebackType
 from typing import Self
 
@@ -54,13 +54,21 @@ class EventStore(abc.ABC):
     async def open(
         self, *, network: str, genesis_hash: str, writer: bool = True, create_schema: bool = True
     ) -> None:
-        """Connect, create or migrate the schema, check the store's network, take the lock.
+        """Connect, take the lock (writer), create or migrate the store, check its network.
 
-        ``create_schema=False`` turns off automatic schema management: a missing
-        schema raises SchemaMissingError, an older one SchemaVersionError.
-        Raises NetworkMismatchError if the store was created for another
-        network or genesis hash, SchemaVersionError for a newer schema, and
-        StoreLockedError if ``writer`` and another process is writing.
+        Only a writer creates or changes anything: it creates a missing store and
+        migrates an older one in place, in one transaction. ``create_schema=False``
+        turns that off: a missing store raises SchemaMissingError, an older one
+        SchemaVersionError. A reader never creates anything (SchemaMissingError)
+        and refuses an older store. An empty store (no blocks, no events) stamped
+        for another network is re-stamped for the writer, with a warning logged.
+
+        Raises NetworkMismatchError if a store holding blocks or events was created
+        for another network or genesis hash, SchemaVersionError for a newer schema,
+        NotAStoreError when the location holds another application's data,
+        StoreAccessError when it cannot be reached or written (a missing
+        directory, no permission), and StoreLockedError if ``writer`` and another
+        process is writing.
         """
 
     @abc.abstractmethod
@@ -185,6 +193,43 @@ class EventStore(abc.ABC):
     @abc.abstractmethod
     async def meta(self) -> dict[str, str]:
         """Facts about the store: schema_version, network, genesis_hash, created_at."""
+
+    # -- models -------------------------------------------------------------------
+
+    @abc.abstractmethod
+    async def known_models(self) -> set[str]:
+        """The names of the models the store holds the history of (``register_models``)."""
+
+    @abc.abstractmethod
+    async def register_models(self, names: Sequence[str]) -> None:
+        """Record that the store holds the history of the models ``names`` from now on.
+
+        Idempotent (a recorded name stays as it was); writer only.
+        """
+
+    # -- following, removing -------------------------------------------------------
+
+    @abc.abstractmethod
+    def changes(self, poll_interval: float = 0.5) -> AsyncGenerator[None, None]:
+        """Yield at once, then each time the store may have changed since the last yield.
+
+        For reader processes following a writer: ``async for _ in store.changes():``
+        read what is new. Every commit and rollback of another store object or
+        process wakes it (PostgreSQL: ``LISTEN``, or polling every ``poll_interval``
+        seconds where the server refuses it, as a hot standby does; SQLite: polling
+        ``PRAGMA data_version``). A wake-up may be spurious and several changes may
+        give one wake-up; nothing is delivered through it but the wake-up.
+        """
+
+    @abc.abstractmethod
+    async def destroy(self) -> str:
+        """Remove the store and everything in it; return what was removed ("nothing").
+
+        Works on a store that is not open, or open as the writer (it is closed
+        first). Raises StoreLockedError while another writer holds the store,
+        StoreReadOnlyError on a store opened as a reader, and NotAStoreError when
+        the location holds something that is not a chaincrawler store.
+        """
 
     # -- helpers for backends -------------------------------------------------
 

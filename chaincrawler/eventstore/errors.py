@@ -52,4 +52,16 @@ class SchemaVersionError(EventStoreError):
 
 
 class SchemaMissingError(EventStoreError):
-    """The store has no schema and automatic creation is switched off."""
+    """No store exists at the location, and this open creates none.
+
+    Only a writer with automatic schema management (``create_schema=True``)
+    creates a store; a reader never creates anything.
+    """
+
+
+class NotAStoreError(EventStoreError):
+    """The location holds data of something else: never written to, migrated or removed."""
+
+
+class StoreAccessError(EventStoreError):
+    """The store's location cannot be used: a missing directory, no permission."""

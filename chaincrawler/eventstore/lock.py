@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import hashlib
 import os
 import struct
 
-from chaincrawler.eventstore.errors import StoreLockedError
+from chaincrawler.eventstore.errors import StoreAccessError, StoreLockedError
 
-#: First key of PostgreSQL's two-key advisory locks: the writer lock and the
-#: lock serialising schema creation and migration ("cc" + 1 and "cc" + 2).
+#: First key of PostgreSQL's two-key advisory lock held by the writer ("cc" + 1).
 PG_WRITER_LOCK = 0x6363_0001
-PG_SCHEMA_LOCK = 0x6363_0002
 
 
 def pg_lock_key(database: str, schema: str) -> int:
@@ -34,10 +33,27 @@ class FileLock:
     def __init__(self, path: str) -> None:
         self.path = path
         self._fd: int | None = None
+        self._created = False
 
     def acquire(self, what: str) -> None:
-        """Take the lock or raise StoreLockedError naming ``what`` is locked."""
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        """Take the lock or raise StoreLockedError naming ``what`` is locked.
+
+        Raises StoreAccessError if the lock file cannot be created or opened.
+        """
+        self._created = not os.path.exists(self.path)
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except FileNotFoundError:
+            raise StoreAccessError(
+                f"cannot use the store {what}: its directory "
+                f"{os.path.dirname(os.path.abspath(self.path))} does not exist; create it first"
+            ) from None
+        except OSError as exc:
+            raise StoreAccessError(
+                f"cannot use the store {what} as the writer: cannot open its lock file "
+                f"{self.path} ({exc.strerror}); the writer needs write access to the "
+                "store's directory"
+            ) from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -55,10 +71,13 @@ class FileLock:
         os.pwrite(fd, str(os.getpid()).encode(), 0)
         self._fd = fd
 
-    def release(self) -> None:
-        """Drop the lock (idempotent)."""
+    def release(self, *, remove_if_created: bool = False) -> None:
+        """Drop the lock (idempotent); ``remove_if_created``: delete a lock file it made."""
         if self._fd is not None:
             fd, self._fd = self._fd, None
+            if remove_if_created and self._created:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(self.path)
             os.ftruncate(fd, 0)
             fcntl.flock(fd, fcntl.LOCK_UN)
             os.close(fd)

@@ -18,63 +18,64 @@ before an earlier one. Together with the linkage check made under the same lock,
 this keeps the log consistent even if the advisory lock were lost.
 
 Catch-up batches are appended with ``COPY`` (``copy_records_to_table``).
-Payloads and snapshot states are JSONB: PostgreSQL normalises their text.
+Payloads and snapshot states are ``json``, which keeps their text as written.
+
+Readers follow the writer with ``changes()``: every commit and rollback sends a
+``NOTIFY`` on the store's channel (``notify_channel``) inside its transaction, so
+it arrives when the transaction commits; readers ``LISTEN`` on a connection of
+their own, or poll on a hot standby, where ``LISTEN`` is refused.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
+import hashlib
 import re
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator
 from datetime import UTC, datetime
 from typing import Any, cast
 
 import asyncpg
 
 from chaincrawler.eventstore import schema, sql
-from chaincrawler.eventstore.commit import check_commit, event_rows, snapshot_off_chain
 from chaincrawler.eventstore.errors import (
     EventStoreError,
-    SchemaMissingError,
+    NotAStoreError,
     StoreClosedError,
     StoreConflictError,
     StoreLockedError,
     StoreOperationalError,
 )
-from chaincrawler.eventstore.lock import PG_SCHEMA_LOCK, PG_WRITER_LOCK, pg_lock_key
-from chaincrawler.eventstore.reads import SqlReads
-from chaincrawler.eventstore.records import (
-    BlockRecord,
-    CommitResult,
-    PendingEvent,
-    PendingSnapshot,
-    Reorg,
+from chaincrawler.eventstore.lock import PG_WRITER_LOCK, pg_lock_key
+from chaincrawler.eventstore.writes import (
+    CreateTables,
+    Execute,
+    ExecuteMany,
+    InsertEvents,
+    LockLog,
+    Migrate,
+    Mode,
+    Notify,
+    Op,
+    Row,
+    Rows,
+    SqlWrites,
+    Steps,
+    T,
+    Tables,
+    Value,
+    drive_async,
 )
 
 _SCHEMA_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 
-_TIP = sql.numbered(sql.TIP)
-_LOWEST_CANONICAL = sql.numbered(sql.LOWEST_CANONICAL)
-_CANONICAL_AT = sql.numbered(sql.CANONICAL_AT)
-_INSERT_BLOCK = sql.numbered(sql.INSERT_BLOCK)
-_MAX_ACTIVE_VERSION = sql.numbered(sql.MAX_ACTIVE_VERSION)
-_UPSERT_SNAPSHOT = sql.numbered(sql.UPSERT_SNAPSHOT)
-_FIRST_ACTIVE_ABOVE = sql.numbered(sql.FIRST_ACTIVE_ABOVE)
-_INSERT_REORG = sql.numbered(sql.INSERT_REORG)
-_ROLL_BACK_EVENTS = sql.numbered(sql.ROLL_BACK_EVENTS)
-_SET_REORG_COUNT = sql.numbered(sql.SET_REORG_COUNT)
-_DROP_SNAPSHOTS = sql.numbered(sql.DROP_SNAPSHOTS)
-_ORPHAN_BLOCKS = sql.numbered(sql.ORPHAN_BLOCKS)
-_REORG_BY_ID = sql.numbered(sql.REORG_BY_ID)
-_UPSERT_CHECKPOINT = sql.numbered(sql.UPSERT_CHECKPOINT)
-_INSERT_META = sql.numbered(sql.INSERT_META)
-_SET_META = sql.numbered(sql.SET_META)
 _LOCK_EVENTS = "LOCK TABLE events IN EXCLUSIVE MODE"
-_META_EXISTS = (
-    "SELECT EXISTS (SELECT 1 FROM information_schema.tables "
-    "WHERE table_schema = $1 AND table_name = 'meta')"
-)
+_TABLES = "SELECT table_name FROM information_schema.tables WHERE table_schema = $1"
+_TRY_WRITER_LOCK = "SELECT pg_try_advisory_lock($1, $2)"
+#: The client-side timeout of a migration statement (asyncpg has no "none" per call).
+_NO_LIMIT = 7 * 24 * 3600.0
 
 #: Errors after which retrying the operation may succeed.
 _TRANSIENT = (
@@ -88,16 +89,36 @@ _TRANSIENT = (
     TimeoutError,
 )
 
+#: How a server refuses LISTEN: a hot standby says "cannot execute LISTEN during recovery".
+_LISTEN_REFUSED = (
+    asyncpg.exceptions.ReadOnlySQLTransactionError,
+    asyncpg.exceptions.FeatureNotSupportedError,
+)
+
 
 def _parse_time(value: Any) -> datetime:
     return cast(datetime, value)  # asyncpg decodes timestamptz itself
 
 
-class PostgresEventStore(SqlReads):
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def notify_channel(schema: str) -> str:
+    """The ``NOTIFY`` channel of the store in ``schema`` (at most 63 bytes, as PostgreSQL needs)."""
+    channel = f"chaincrawler.{schema}"
+    if len(channel) <= 63:
+        return channel
+    return f"chaincrawler.{hashlib.sha256(schema.encode()).hexdigest()[:32]}"
+
+
+class PostgresEventStore(SqlWrites):
     """Event store in one schema of a PostgreSQL database."""
 
     _style = "numeric"
+    _dialect = "postgresql"
     _parse_time = staticmethod(_parse_time)
+    _now = staticmethod(_now)
 
     def __init__(
         self,
@@ -132,12 +153,16 @@ class PostgresEventStore(SqlReads):
         self._connect_timeout = connect_timeout
         self._command_timeout = command_timeout
         self._statement_timeout = statement_timeout
+        self._channel = notify_channel(schema)
         self._pool: asyncpg.Pool | None = None
         self._lock_conn: asyncpg.Connection | None = None
-        self._lock_key = 0
 
     def __repr__(self) -> str:
         return f"PostgresEventStore({_redact(self.dsn)!r}, schema={self.schema!r})"
+
+    @property
+    def _where(self) -> str:
+        return f"{_redact(self.dsn)} schema {self.schema}"
 
     # -- lifecycle --------------------------------------------------------------
 
@@ -156,11 +181,11 @@ class PostgresEventStore(SqlReads):
                     command_timeout=self._command_timeout,
                     server_settings=self._server_settings(),
                 )
-                database = await self._pool.fetchval("SELECT current_database()")
-                self._lock_key = pg_lock_key(database, self.schema)
                 if writer:
-                    await self._take_writer_lock()
-                await self._prepare_schema(network, genesis_hash, writer, create_schema)
+                    self._lock_conn = await self._take_writer_lock()
+            await self._prepare(
+                self._where, network, genesis_hash, writer=writer, create_schema=create_schema
+            )
         except BaseException:
             await self._shutdown()
             raise
@@ -173,15 +198,20 @@ class PostgresEventStore(SqlReads):
             settings["statement_timeout"] = str(int(self._statement_timeout * 1000))
         return settings
 
-    async def _take_writer_lock(self) -> None:
-        conn = await asyncpg.connect(
+    async def _connect(self, purpose: str) -> asyncpg.Connection:
+        """A connection of its own (not from the pool), named ``chaincrawler-<purpose>``."""
+        return await asyncpg.connect(
             self.dsn, timeout=self._connect_timeout,
-            server_settings={"application_name": "chaincrawler-writer-lock"},
+            server_settings={"application_name": f"chaincrawler-{purpose}"},
         )
+
+    async def _take_writer_lock(self) -> asyncpg.Connection:
+        """A connection holding the writer lock, or StoreLockedError."""
+        conn = await self._connect("writer-lock")
         try:
-            if not await conn.fetchval(
-                "SELECT pg_try_advisory_lock($1, $2)", PG_WRITER_LOCK, self._lock_key
-            ):
+            database = await conn.fetchval("SELECT current_database()")
+            key = pg_lock_key(database, self.schema)
+            if not await conn.fetchval(_TRY_WRITER_LOCK, PG_WRITER_LOCK, key):
                 raise StoreLockedError(
                     "another chaincrawler process is writing to this store "
                     f"({_redact(self.dsn)}, schema {self.schema!r}); stop it first, use "
@@ -190,7 +220,7 @@ class PostgresEventStore(SqlReads):
         except BaseException:
             await conn.close()
             raise
-        self._lock_conn = conn
+        return conn
 
     async def _ensure_writer_lock(self) -> None:
         """Check the lock's connection is alive (one round trip); if lost, lock again.
@@ -206,53 +236,7 @@ class PostgresEventStore(SqlReads):
         except (*_TRANSIENT, asyncpg.InterfaceError, asyncpg.PostgresError):
             self._lock_conn = None
             conn.terminate()
-        await self._take_writer_lock()
-
-    async def _prepare_schema(
-        self, network: str, genesis_hash: str, writer: bool, create_schema: bool
-    ) -> None:
-        where = f"{_redact(self.dsn)} schema {self.schema}"
-        async with self._acquire() as conn:
-            stored = await self._read_meta(conn)
-            if stored is None:
-                if not create_schema:
-                    raise SchemaMissingError(
-                        f"no chaincrawler schema at {where} and schema creation is switched off"
-                    )
-                async with _within_transaction(conn):
-                    await conn.execute(
-                        "SELECT pg_advisory_xact_lock($1, $2)", PG_SCHEMA_LOCK, self._lock_key
-                    )
-                    if await self._read_meta(conn) is None:
-                        await self._create_schema(conn, network, genesis_hash)
-                stored = await self._read_meta(conn) or {}
-            version = schema.check_meta(
-                stored, network=network, genesis_hash=genesis_hash, where=where,
-                may_migrate=writer and create_schema,
-            )
-            if version < schema.SCHEMA_VERSION:
-                async with _within_transaction(conn):
-                    await conn.execute(
-                        "SELECT pg_advisory_xact_lock($1, $2)", PG_SCHEMA_LOCK, self._lock_key
-                    )
-                    for target, statements in schema.migration_statements(version):
-                        for statement in statements:
-                            await conn.execute(statement)
-                        await conn.execute(_SET_META, str(target), "schema_version")
-
-    async def _create_schema(self, conn: asyncpg.Connection, network: str, genesis: str) -> None:
-        await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
-        for statement in schema.create_statements("postgresql"):
-            await conn.execute(statement)
-        now = datetime.now(UTC).isoformat()
-        await conn.executemany(
-            _INSERT_META, list(schema.new_store_meta(network, genesis, now).items())
-        )
-
-    async def _read_meta(self, conn: asyncpg.Connection) -> dict[str, str] | None:
-        if not await conn.fetchval(_META_EXISTS, self.schema):
-            return None
-        return {row[0]: row[1] for row in await conn.fetch(sql.META)}
+        self._lock_conn = await self._take_writer_lock()
 
     async def close(self) -> None:
         self._opened = False
@@ -270,6 +254,38 @@ class PostgresEventStore(SqlReads):
             with contextlib.suppress(*_TRANSIENT, asyncpg.PostgresError, asyncpg.InterfaceError):
                 await lock_conn.close(timeout=self._connect_timeout)
 
+    async def destroy(self) -> str:
+        if self._opened:
+            self._check_writer()
+            await self.close()
+        async with _translated(self):
+            conn = await self._take_writer_lock()
+            try:
+                tables = {row[0] for row in await conn.fetch(_TABLES, self.schema)}
+                if tables and "meta" not in tables:
+                    raise NotAStoreError(
+                        f"the schema {self.schema!r} holds tables of something else "
+                        f"({', '.join(sorted(tables)[:5])}) and no chaincrawler store; "
+                        "not removing it"
+                    )
+                exists = await conn.fetchval(
+                    "SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)", self.schema
+                )
+                if not exists:
+                    return "nothing"
+                # An empty schema holds no store: drop it only if nothing else is in it.
+                cascade = " CASCADE" if tables else ""
+                try:
+                    await conn.execute(f'DROP SCHEMA "{self.schema}"{cascade}')
+                except asyncpg.exceptions.DependentObjectsStillExistError:
+                    raise NotAStoreError(
+                        f"the schema {self.schema!r} holds no chaincrawler store but other "
+                        "objects; not removing it"
+                    ) from None
+            finally:
+                await conn.close()
+        return f"schema {self.schema!r} of {_redact(self.dsn)}"
+
     # -- plumbing -----------------------------------------------------------------
 
     @contextlib.asynccontextmanager
@@ -279,107 +295,97 @@ class PostgresEventStore(SqlReads):
         async with _translated(self), self._pool.acquire(timeout=self._connect_timeout) as conn:
             yield conn
 
-    @contextlib.asynccontextmanager
-    async def _transaction(self) -> AsyncIterator[asyncpg.Connection]:
-        """A pool connection inside a transaction, committed if the block succeeds."""
-        async with self._acquire() as conn, _within_transaction(conn):
-            yield conn
+    async def _transact(self, steps: Steps[T], mode: Mode) -> T:
+        if mode == "writer":
+            async with _translated(self):
+                await self._ensure_writer_lock()
+        async with self._acquire() as conn, _within_transaction(conn, readonly=mode == "read"):
+            return await drive_async(steps, functools.partial(self._perform, conn))
+
+    async def _perform(self, conn: asyncpg.Connection, op: Op) -> Any:
+        """One operation of a write, on ``conn`` (inside the write's transaction)."""
+        match op:
+            case Value(statement, args):
+                return await conn.fetchval(sql.numbered(statement), *args)
+            case Row(statement, args):
+                return await conn.fetchrow(sql.numbered(statement), *args)
+            case Rows(statement, args):
+                return await conn.fetch(sql.numbered(statement), *args)
+            case Execute(statement, args):
+                status = await conn.execute(sql.numbered(statement), *args)
+                count = status.split()[-1]
+                return int(count) if count.isdigit() else 0
+            case Migrate(statement):
+                await conn.execute("SET LOCAL statement_timeout = 0")
+                await conn.execute(statement, timeout=_NO_LIMIT)
+            case ExecuteMany(statement, rows):
+                await conn.executemany(sql.numbered(statement), rows)
+            case InsertEvents(rows):
+                await conn.copy_records_to_table(
+                    "events", schema_name=self.schema, columns=sql.EVENT_COLUMNS, records=rows
+                )
+            case LockLog():
+                await conn.execute(_LOCK_EVENTS)
+            case Notify():
+                await conn.execute("SELECT pg_notify($1, '')", self._channel)
+            case Tables():
+                return [row[0] for row in await conn.fetch(_TABLES, self.schema)]
+            case CreateTables():
+                await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
+                for statement in schema.create_statements("postgresql"):
+                    await conn.execute(statement)
+        return None
 
     async def _fetch(self, statement: str, *args: Any) -> list[asyncpg.Record]:
         async with self._acquire() as conn:
             rows: list[asyncpg.Record] = await conn.fetch(statement, *args)
             return rows
 
-    # -- writes -------------------------------------------------------------------
+    # -- following -------------------------------------------------------------------
 
-    async def commit(
-        self,
-        blocks: Sequence[BlockRecord],
-        events: Sequence[PendingEvent],
-        snapshots: Sequence[PendingSnapshot] = (),
-    ) -> CommitResult:
-        self._check_writer()
-        async with _translated(self):
-            await self._ensure_writer_lock()
-        async with self._transaction() as conn:
-            await conn.execute(_LOCK_EVENTS)
-            tip = await self._fetch_block(conn, _TIP)
-            for snapshot in check_commit(tip, blocks, events, snapshots):
-                block = await self._fetch_block(conn, _CANONICAL_AT, snapshot.block_height)
-                if block is None or block.hash != snapshot.block_hash:
-                    raise snapshot_off_chain(snapshot, None if block is None else block.hash)
-            first = await conn.fetchval(sql.MAX_POSITION) + 1
-            versions = {
-                model: await conn.fetchval(_MAX_ACTIVE_VERSION, model)
-                for model in {event.model for event in events}
-            }
-            now = datetime.now(UTC)
-            if blocks:
-                await conn.executemany(
-                    _INSERT_BLOCK, [(b.height, b.hash, b.prev_hash, b.time, now) for b in blocks]
-                )
-            if events:
-                await conn.copy_records_to_table(
-                    "events", schema_name=self.schema, columns=sql.EVENT_COLUMNS,
-                    records=event_rows(events, first, versions, now),
-                )
-            if snapshots:
-                await conn.executemany(
-                    _UPSERT_SNAPSHOT,
-                    [(s.model, s.block_height, s.block_hash, s.state, now) for s in snapshots],
-                )
-        return CommitResult(first, first + len(events) - 1)
+    async def _change_marker(self) -> object:
+        return tuple(await self._fetch(sql.CHANGE_MARKER))
 
-    async def rollback(self, fork_height: int, new_tip_hash: str | None = None) -> Reorg:
-        self._check_writer()
-        async with _translated(self):
-            await self._ensure_writer_lock()
-        async with self._transaction() as conn:
-            await conn.execute(_LOCK_EVENTS)
-            tip = await self._fetch_block(conn, _TIP)
-            if tip is None or fork_height >= tip.height:
-                raise StoreConflictError(
-                    f"cannot roll back to height {fork_height}: the stored tip is "
-                    f"{'empty' if tip is None else tip.height}"
-                )
-            fork_hash = await self._fork_hash(conn, fork_height)
-            last = await conn.fetchval(sql.MAX_POSITION)
-            first = await conn.fetchval(_FIRST_ACTIVE_ABOVE, fork_height)
-            reorg_id = await conn.fetchval(
-                _INSERT_REORG, fork_height, fork_hash, tip.height, tip.hash, new_tip_hash,
-                tip.height - fork_height, last + 1 if first is None else first, last,
-                datetime.now(UTC),
-            )
-            status = await conn.execute(_ROLL_BACK_EVENTS, reorg_id, fork_height)
-            await conn.execute(_SET_REORG_COUNT, int(status.split()[-1]), reorg_id)
-            await conn.execute(_DROP_SNAPSHOTS, fork_height)
-            await conn.execute(_ORPHAN_BLOCKS, reorg_id, fork_height)
-            row = await conn.fetchrow(_REORG_BY_ID, reorg_id)
-        return sql.reorg_from_row(row, _parse_time)
-
-    async def _fork_hash(self, conn: asyncpg.Connection, fork_height: int) -> str:
-        block = await self._fetch_block(conn, _CANONICAL_AT, fork_height)
-        if block is not None:
-            return block.hash
-        lowest = await self._fetch_block(conn, _LOWEST_CANONICAL)
-        if lowest is not None and lowest.height == fork_height + 1:
-            return lowest.prev_hash
-        raise StoreConflictError(
-            f"cannot roll back to height {fork_height}: no canonical block stored there"
-        )
-
-    async def _fetch_block(
-        self, conn: asyncpg.Connection, statement: str, *args: Any
-    ) -> BlockRecord | None:
-        row = await conn.fetchrow(statement, *args)
-        return None if row is None else sql.block_from_row(row)
-
-    async def set_checkpoint(self, subscriber: str, position: int) -> None:
+    async def changes(self, poll_interval: float = 0.5) -> AsyncGenerator[None, None]:
+        if poll_interval <= 0:
+            raise ValueError(f"poll_interval must be > 0, not {poll_interval}")
         self._check_open()
-        async with self._acquire() as conn:
-            await conn.execute(_UPSERT_CHECKPOINT, subscriber, position, datetime.now(UTC))
+        woken = asyncio.Event()
+        lost: list[asyncpg.Connection] = []
 
-    # -- reads --------------------------------------------------------------------
+        def wake(*_: object) -> None:
+            woken.set()
+
+        def connection_lost(conn: asyncpg.Connection) -> None:
+            lost.append(conn)
+            woken.set()
+
+        async with _translated(self):
+            conn = await self._connect("listener")
+        try:
+            try:
+                async with _translated(self):
+                    conn.add_termination_listener(connection_lost)
+                    await conn.add_listener(self._channel, wake)
+            except EventStoreError as exc:
+                if not isinstance(exc.__cause__, _LISTEN_REFUSED):
+                    raise
+                async for _ in self._poll_changes(poll_interval):  # a hot standby
+                    yield
+                return
+            yield
+            while True:
+                await woken.wait()
+                woken.clear()
+                if lost:
+                    raise StoreOperationalError(
+                        f"lost the connection listening for changes of {self!r}; "
+                        "call changes() again"
+                    )
+                yield
+        finally:
+            with contextlib.suppress(*_TRANSIENT, asyncpg.PostgresError, asyncpg.InterfaceError):
+                await conn.close(timeout=self._connect_timeout)
 
 
 @contextlib.asynccontextmanager
@@ -400,13 +406,15 @@ async def _translated(store: PostgresEventStore) -> AsyncIterator[None]:
 
 
 @contextlib.asynccontextmanager
-async def _within_transaction(conn: asyncpg.Connection) -> AsyncIterator[None]:
+async def _within_transaction(
+    conn: asyncpg.Connection, *, readonly: bool = False
+) -> AsyncIterator[None]:
     """Run the block in a transaction on ``conn``; commit if it succeeds.
 
     Unlike ``conn.transaction()``, a connection lost mid-way surfaces as the
     loss itself (retryable), not as a failure to roll back.
     """
-    transaction = conn.transaction()
+    transaction = conn.transaction(readonly=readonly)
     await transaction.start()
     try:
         yield

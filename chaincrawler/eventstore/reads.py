@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import abc
-from collections.abc import Sequence
+import asyncio
+from collections.abc import AsyncGenerator, Sequence
 from datetime import datetime
 from typing import Any, ClassVar
 
@@ -29,6 +30,28 @@ class SqlReads(EventStore):
     @abc.abstractmethod
     def _parse_time(value: Any) -> datetime:
         """A stored timestamp as an aware datetime."""
+
+    @abc.abstractmethod
+    async def _change_marker(self) -> object:
+        """A value that differs after another connection's commit or rollback."""
+
+    async def changes(self, poll_interval: float = 0.5) -> AsyncGenerator[None, None]:
+        async for _ in self._poll_changes(poll_interval):
+            yield
+
+    async def _poll_changes(self, poll_interval: float) -> AsyncGenerator[None, None]:
+        """``changes()`` by comparing ``_change_marker()`` every ``poll_interval`` seconds."""
+        if poll_interval <= 0:
+            raise ValueError(f"poll_interval must be > 0, not {poll_interval}")
+        self._check_open()
+        marker = await self._change_marker()
+        yield
+        while True:
+            await asyncio.sleep(poll_interval)
+            latest = await self._change_marker()
+            if latest != marker:
+                marker = latest
+                yield
 
     async def _rows(self, statement: str, *args: Any) -> Sequence[Sequence[Any]]:
         """Rows of a ``?``-style statement from ``sql``."""
@@ -75,6 +98,9 @@ class SqlReads(EventStore):
     async def get_checkpoint(self, subscriber: str) -> int | None:
         rows = await self._rows(sql.GET_CHECKPOINT, subscriber)
         return int(rows[0][0]) if rows else None
+
+    async def known_models(self) -> set[str]:
+        return {row[0] for row in await self._rows(sql.KNOWN_MODELS)}
 
     async def meta(self) -> dict[str, str]:
         return {row[0]: row[1] for row in await self._rows(sql.META)}

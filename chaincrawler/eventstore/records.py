@@ -1,8 +1,8 @@
 """Record types exchanged with an event store.
 
 Hashes are hex strings in display order (as Bitcoin Core prints them); payloads
-and snapshot states are JSON text. PostgreSQL stores JSON as JSONB, which
-normalises the text (key order, whitespace): compare payloads as parsed JSON.
+and snapshot states are JSON text, read back exactly as written (key order and
+whitespace included) on every backend.
 """
 
 from __future__ import annotations

@@ -11,6 +11,12 @@ Tables:
 - ``snapshots``: model state at a block height, one per (model, height).
 - ``reorgs``: one row per rollback.
 - ``checkpoints``: the last position each named subscriber processed.
+- ``models``: every model the store has crawled for, since when (and, for a later
+  schema, which version of it).
+
+Payloads and snapshot states are JSON text kept byte for byte (PostgreSQL ``json``,
+not ``jsonb``, which reorders keys), so state rebuilt from the store has the key
+order of the live state.
 
 Every secondary index of ``events`` is partial, on active events only. A
 rollback rewrites each rolled-back row (PostgreSQL cannot make the update HOT:
@@ -25,6 +31,7 @@ transaction, and each would cost an index probe per event row.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -34,18 +41,60 @@ from sqlalchemy.schema import CreateIndex, CreateTable
 from chaincrawler.eventstore.errors import NetworkMismatchError, SchemaVersionError
 
 #: Version of the schema this code writes. Stores with a newer version are refused.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
-#: Migrations: ``MIGRATIONS[v]`` is the SQL that takes a store from version ``v`` to
-#: ``v + 1``. Each statement must be valid on both SQLite and PostgreSQL.
-MIGRATIONS: Mapping[int, Sequence[str]] = {}
+
+@dataclass(frozen=True)
+class Migration:
+    """The SQL taking a store from one schema version to the next, per backend.
+
+    Written out as text, never derived from the current tables: a migration must
+    keep doing what it did when its version was current. ``both`` runs after the
+    backend's own statements.
+    """
+
+    both: Sequence[str] = ()
+    sqlite: Sequence[str] = ()
+    postgresql: Sequence[str] = ()
+
+    def statements(self, dialect_name: str) -> list[str]:
+        """The statements to run on ``dialect_name`` ("sqlite" or "postgresql")."""
+        own: Sequence[str] = getattr(self, dialect_name)
+        return [*own, *self.both]
+
+
+_MODELS_TABLE = (
+    "CREATE TABLE models (name TEXT NOT NULL, version TEXT, "
+    "registered_at {time} NOT NULL, PRIMARY KEY (name))"
+)
+
+#: ``MIGRATIONS[v]`` takes a store from version ``v`` to ``v + 1``, in place.
+MIGRATIONS: Mapping[int, Migration] = {
+    # 2: payloads and states keep their text on PostgreSQL (json, not jsonb; the key
+    # order jsonb already dropped cannot come back); a record of the models crawled,
+    # filled from the models that have events or snapshots.
+    1: Migration(
+        sqlite=[_MODELS_TABLE.format(time="DATETIME")],
+        postgresql=[
+            "ALTER TABLE events ALTER COLUMN payload TYPE json USING payload::json",
+            "ALTER TABLE snapshots ALTER COLUMN state TYPE json USING state::json",
+            _MODELS_TABLE.format(time="TIMESTAMP WITH TIME ZONE"),
+        ],
+        both=[
+            "INSERT INTO models (name, version, registered_at) "
+            "SELECT model, NULL, MIN(created_at) FROM ("
+            "SELECT model, created_at FROM events UNION ALL "
+            "SELECT model, created_at FROM snapshots) AS seen GROUP BY model",
+        ],
+    ),
+}
 
 _ACTIVE = sa.text("status = 'active'")
 _CANONICAL = sa.text("status = 'canonical'")
 
 # SQLite makes an INTEGER PRIMARY KEY the rowid (fast); PostgreSQL gets BIGINT.
 _Id = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
-_Json = sa.Text().with_variant(postgresql.JSONB(), "postgresql")
+_Json = sa.Text().with_variant(postgresql.JSON(), "postgresql")
 _Time = sa.DateTime(timezone=True)
 
 metadata = sa.MetaData()
@@ -142,6 +191,14 @@ checkpoints = sa.Table(
     sa.Column("updated_at", _Time, nullable=False),
 )
 
+models = sa.Table(
+    "models",
+    metadata,
+    sa.Column("name", sa.Text, primary_key=True),
+    sa.Column("version", sa.Text, nullable=True),
+    sa.Column("registered_at", _Time, nullable=False),
+)
+
 DIALECTS: Mapping[str, Dialect] = {
     "sqlite": sqlite.dialect(),
     "postgresql": postgresql.dialect(),  # type: ignore[no-untyped-call]
@@ -161,7 +218,7 @@ def create_statements(dialect_name: str) -> list[str]:
     return statements
 
 
-def migration_statements(from_version: int) -> list[tuple[int, list[str]]]:
+def migration_statements(from_version: int, dialect_name: str) -> list[tuple[int, list[str]]]:
     """The migration steps from ``from_version`` to ``SCHEMA_VERSION``: (target, sql)."""
     steps: list[tuple[int, list[str]]] = []
     for version in range(from_version, SCHEMA_VERSION):
@@ -169,7 +226,7 @@ def migration_statements(from_version: int) -> list[tuple[int, list[str]]]:
             raise SchemaVersionError(
                 f"no migration from schema version {version} to {version + 1}"
             )
-        steps.append((version + 1, list(MIGRATIONS[version])))
+        steps.append((version + 1, MIGRATIONS[version].statements(dialect_name)))
     return steps
 
 
@@ -183,21 +240,13 @@ def new_store_meta(network: str, genesis_hash: str, created_at: str) -> dict[str
     }
 
 
-def check_meta(
-    stored: Mapping[str, str], *, network: str, genesis_hash: str, where: str, may_migrate: bool
-) -> int:
-    """Check a store's ``meta`` against what the caller expects; return its schema version.
+def stored_version(stored: Mapping[str, str], *, where: str, may_migrate: bool) -> int:
+    """The schema version of a store's ``meta``, if this code can use it.
 
-    Raises NetworkMismatchError for another network or genesis, SchemaVersionError
-    for a newer schema, or for an older one when ``may_migrate`` is false (only a
-    writer with automatic schema management migrates).
+    Raises SchemaVersionError for a newer schema, or for an older one when
+    ``may_migrate`` is false (only a writer with automatic schema management
+    migrates).
     """
-    if (stored.get("network"), stored.get("genesis_hash")) != (network, genesis_hash):
-        raise NetworkMismatchError(
-            f"the store at {where} was created for network {stored.get('network')!r} "
-            f"(genesis {stored.get('genesis_hash')}), not for network {network!r} "
-            f"(genesis {genesis_hash}); point chaincrawler at another store"
-        )
     try:
         version = int(stored["schema_version"])
     except (KeyError, ValueError):
@@ -212,7 +261,25 @@ def check_meta(
     if version < SCHEMA_VERSION and not may_migrate:
         raise SchemaVersionError(
             f"the store at {where} has schema version {version}, older than version "
-            f"{SCHEMA_VERSION}; open it once as the writer with create_schema=True "
-            "to migrate it"
+            f"{SCHEMA_VERSION}; migrate it in place by opening it once as the writer "
+            "with schema management on (create_schema=True: the store.create_schema "
+            "setting, on by default), e.g. with `chaincrawler run`"
         )
     return version
+
+
+def same_network(stored: Mapping[str, str], network: str, genesis_hash: str) -> bool:
+    """Whether a store's ``meta`` names ``network`` and ``genesis_hash``."""
+    return (stored.get("network"), stored.get("genesis_hash")) == (network, genesis_hash)
+
+
+def network_mismatch(
+    stored: Mapping[str, str], network: str, genesis_hash: str, where: str
+) -> NetworkMismatchError:
+    """The error for opening a store stamped for another network or genesis."""
+    return NetworkMismatchError(
+        f"the store at {where} was created for network {stored.get('network')!r} "
+        f"(genesis {stored.get('genesis_hash')}), not for network {network!r} "
+        f"(genesis {genesis_hash}); point chaincrawler at another store (a store "
+        "holding no blocks yet is re-stamped when opened as the writer)"
+    )

@@ -93,7 +93,18 @@ UPSERT_CHECKPOINT = (
     "ON CONFLICT (subscriber) DO UPDATE SET position = excluded.position, "
     "updated_at = excluded.updated_at"
 )
+KNOWN_MODELS = "SELECT name FROM models"
+REGISTER_MODEL = (
+    "INSERT INTO models (name, version, registered_at) VALUES (?, NULL, ?) "
+    "ON CONFLICT (name) DO NOTHING"
+)
+HOLDS_CHAIN = "SELECT EXISTS (SELECT 1 FROM blocks) OR EXISTS (SELECT 1 FROM events)"
 META = "SELECT key, value FROM meta"
+#: Changes after every commit that adds blocks or events, and after every rollback.
+CHANGE_MARKER = (
+    "SELECT (SELECT COALESCE(MAX(id), 0) FROM blocks), "
+    "(SELECT COALESCE(MAX(position), 0) FROM events), (SELECT COALESCE(MAX(id), 0) FROM reorgs)"
+)
 INSERT_META = "INSERT INTO meta (key, value) VALUES (?, ?)"
 SET_META = "UPDATE meta SET value = ? WHERE key = ?"
 

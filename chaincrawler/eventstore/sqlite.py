@@ -14,15 +14,18 @@ subscribers might already have seen their positions).
 
 The single writer is enforced with an ``flock`` on ``<file>.lock``; readers
 (``writer=False``) take no lock and, thanks to WAL, never wait for the writer.
+A reader never creates the file; readers follow the writer's commits by polling
+``PRAGMA data_version`` (``changes()``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 import sqlite3
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any, Literal, TypeVar
@@ -31,27 +34,41 @@ import sqlalchemy as sa
 import sqlalchemy.exc as sa_exc
 
 from chaincrawler.eventstore import schema, sql
-from chaincrawler.eventstore.commit import check_commit, event_rows, snapshot_off_chain
 from chaincrawler.eventstore.errors import (
     EventStoreError,
+    NotAStoreError,
     SchemaMissingError,
+    StoreAccessError,
     StoreClosedError,
     StoreConflictError,
     StoreOperationalError,
 )
 from chaincrawler.eventstore.lock import FileLock
-from chaincrawler.eventstore.reads import SqlReads
-from chaincrawler.eventstore.records import (
-    BlockRecord,
-    CommitResult,
-    PendingEvent,
-    PendingSnapshot,
-    Reorg,
+from chaincrawler.eventstore.writes import (
+    CreateTables,
+    Execute,
+    ExecuteMany,
+    InsertEvents,
+    LockLog,
+    Migrate,
+    Mode,
+    Notify,
+    Op,
+    Row,
+    Rows,
+    SqlWrites,
+    Steps,
+    Tables,
+    Value,
+    drive,
 )
 
 T = TypeVar("T")
 
 MEMORY = ":memory:"
+
+#: The files of a store at PATH: PATH and these suffixes.
+_SIDE_FILES = ("-wal", "-shm", ".lock")
 
 
 def _now() -> str:
@@ -62,11 +79,13 @@ def _parse_time(value: Any) -> datetime:
     return datetime.fromisoformat(value)
 
 
-class SQLiteEventStore(SqlReads):
+class SQLiteEventStore(SqlWrites):
     """Event store in one SQLite file (``":memory:"`` for a private in-memory store)."""
 
     _style = "qmark"
+    _dialect = "sqlite"
     _parse_time = staticmethod(_parse_time)
+    _now = staticmethod(_now)
 
     def __init__(
         self,
@@ -98,39 +117,57 @@ class SQLiteEventStore(SqlReads):
         if self._opened:
             raise EventStoreError(f"{self!r} is already open")
         in_memory = self.path == MEMORY
-        if not create_schema and not in_memory and not os.path.exists(self.path):
-            raise SchemaMissingError(
-                f"no event store at {self.path} and schema creation is switched off"
-            )
+        if not in_memory:
+            self._check_location(creating=writer and create_schema)
         if writer and not in_memory:
             self._lock = FileLock(self.path + ".lock")
             self._lock.acquire(self.path)
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="chaincrawler-sqlite")
         try:
-            await self._run(self._open_sync, network, genesis_hash, writer, create_schema)
+            await self._run(self._connect_sync)
+            await self._prepare(
+                self.path, network, genesis_hash, writer=writer, create_schema=create_schema
+            )
+            if writer:
+                await self._run(self._use_wal_sync)
         except BaseException:
-            await self._shutdown()
+            await self._shutdown(failed_open=True)
             raise
         self._writer = writer
         self._opened = True
+
+    def _check_location(self, *, creating: bool) -> None:
+        """Refuse a missing file unless this open may create it in an existing directory."""
+        if os.path.exists(self.path):
+            return
+        if not creating:
+            raise SchemaMissingError(
+                f"no chaincrawler store at {self.path} (a reader never creates one, nor "
+                "does a writer with schema creation switched off; `chaincrawler run` does)"
+            )
+        directory = os.path.dirname(os.path.abspath(self.path))
+        if not os.path.isdir(directory):
+            raise StoreAccessError(
+                f"cannot create the store {self.path}: the directory {directory} does not "
+                "exist; create it first"
+            )
 
     async def close(self) -> None:
         self._opened = False
         await self._shutdown()
 
-    async def _shutdown(self) -> None:
+    async def _shutdown(self, *, failed_open: bool = False) -> None:
+        """Close; after a failed open, leave no lock file behind that the open made."""
         if self._executor is not None:
             with contextlib.suppress(EventStoreError):
                 await self._run(self._close_sync)
             self._executor.shutdown(wait=True)
             self._executor = None
         if self._lock is not None:
-            self._lock.release()
+            self._lock.release(remove_if_created=failed_open)
             self._lock = None
 
-    def _open_sync(
-        self, network: str, genesis_hash: str, writer: bool, create_schema: bool
-    ) -> None:
+    def _connect_sync(self) -> None:
         engine = sa.create_engine(
             f"sqlite:///{self.path}",
             connect_args={"timeout": self._busy_timeout},
@@ -140,39 +177,19 @@ class SQLiteEventStore(SqlReads):
         sa.event.listen(engine, "begin", _on_begin)
         self._engine = engine
         self._conn = engine.connect()
-        stored = self._read_meta_sync()
-        if stored is None:
-            if not create_schema:
-                raise SchemaMissingError(
-                    f"the database {self.path} has no chaincrawler schema and schema "
-                    "creation is switched off"
-                )
-            with self._write() as conn:
-                if _read_meta(conn) is None:
-                    for statement in schema.create_statements("sqlite"):
-                        conn.exec_driver_sql(statement)
-                    conn.exec_driver_sql(
-                        sql.INSERT_META,
-                        list(schema.new_store_meta(network, genesis_hash, _now()).items()),
-                    )
-            stored = self._read_meta_sync() or {}
-        version = schema.check_meta(
-            stored, network=network, genesis_hash=genesis_hash, where=self.path,
-            may_migrate=writer and create_schema,
-        )
-        if version < schema.SCHEMA_VERSION:
-            with self._write() as conn:
-                for target, statements in schema.migration_statements(version):
-                    for statement in statements:
-                        conn.exec_driver_sql(statement)
-                    conn.exec_driver_sql(sql.SET_META, (str(target), "schema_version"))
 
     def _on_connect(self, dbapi_conn: sqlite3.Connection, _record: object) -> None:
         # Take transaction control away from pysqlite: we emit BEGIN ourselves.
         dbapi_conn.isolation_level = None
-        dbapi_conn.execute("PRAGMA journal_mode=WAL")
         dbapi_conn.execute(f"PRAGMA synchronous={self._synchronous}")
         dbapi_conn.execute("PRAGMA cache_size=-65536")
+
+    def _use_wal_sync(self) -> None:
+        """Switch the writer's (checked, ours) file to WAL; it stays so (readers inherit it)."""
+        # On the driver's connection: SQLAlchemy's would begin a transaction first.
+        driver_conn = self._connection().connection.driver_connection
+        assert driver_conn is not None
+        driver_conn.execute("PRAGMA journal_mode=WAL")
 
     def _close_sync(self) -> None:
         if self._conn is not None:
@@ -181,6 +198,33 @@ class SQLiteEventStore(SqlReads):
         if self._engine is not None:
             self._engine.dispose()
             self._engine = None
+
+    async def destroy(self) -> str:
+        if self._opened:
+            self._check_writer()
+            await self.close()
+        if self.path == MEMORY:
+            return "nothing (an in-memory store ends when it is closed)"
+        return await asyncio.to_thread(self._destroy_sync)
+
+    def _destroy_sync(self) -> str:
+        files = [self.path, *(self.path + suffix for suffix in _SIDE_FILES)]
+        existing = [path for path in files if os.path.exists(path)]
+        if not existing:
+            return "nothing"
+        lock = FileLock(self.path + ".lock")
+        lock.acquire(self.path)
+        try:
+            if os.path.exists(self.path) and not _holds_a_store(self.path):
+                raise NotAStoreError(
+                    f"{self.path} is not a chaincrawler store; not removing it"
+                )
+            for path in files:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(path)
+        finally:
+            lock.release(remove_if_created=True)
+        return ", ".join(existing)
 
     # -- plumbing -----------------------------------------------------------------
 
@@ -213,121 +257,71 @@ class SQLiteEventStore(SqlReads):
             raise EventStoreError(f"{self!r} is closed")
         return self._conn
 
-    def _read_meta_sync(self) -> dict[str, str] | None:
-        with self._read() as conn:
-            return _read_meta(conn)
+    async def _transact(self, steps: Steps[T], mode: Mode) -> T:
+        return await self._run(self._transact_sync, steps, mode)
 
-    def _fetch_block(self, conn: sa.Connection, statement: str, *args: Any) -> BlockRecord | None:
-        row = conn.exec_driver_sql(statement, args).first()
-        return None if row is None else sql.block_from_row(row)
-
-    # -- writes ---------------------------------------------------------------------
-
-    async def commit(
-        self,
-        blocks: Sequence[BlockRecord],
-        events: Sequence[PendingEvent],
-        snapshots: Sequence[PendingSnapshot] = (),
-    ) -> CommitResult:
-        self._check_writer()
-        return await self._run(self._commit_sync, blocks, events, snapshots)
-
-    def _commit_sync(
-        self,
-        blocks: Sequence[BlockRecord],
-        events: Sequence[PendingEvent],
-        snapshots: Sequence[PendingSnapshot],
-    ) -> CommitResult:
-        with self._write() as conn:
-            tip = self._fetch_block(conn, sql.TIP)
-            for snapshot in check_commit(tip, blocks, events, snapshots):
-                block = self._fetch_block(conn, sql.CANONICAL_AT, snapshot.block_height)
-                if block is None or block.hash != snapshot.block_hash:
-                    raise snapshot_off_chain(snapshot, None if block is None else block.hash)
-            first = conn.exec_driver_sql(sql.MAX_POSITION).scalar_one() + 1
-            versions = {
-                model: conn.exec_driver_sql(sql.MAX_ACTIVE_VERSION, (model,)).scalar_one()
-                for model in {event.model for event in events}
-            }
-            now = _now()
-            if blocks:
-                conn.exec_driver_sql(
-                    sql.INSERT_BLOCK, [(b.height, b.hash, b.prev_hash, b.time, now) for b in blocks]
-                )
-            if events:
-                conn.exec_driver_sql(sql.INSERT_EVENT, event_rows(events, first, versions, now))
-            if snapshots:
-                conn.exec_driver_sql(
-                    sql.UPSERT_SNAPSHOT,
-                    [(s.model, s.block_height, s.block_hash, s.state, now) for s in snapshots],
-                )
-        return CommitResult(first, first + len(events) - 1)
-
-    async def rollback(self, fork_height: int, new_tip_hash: str | None = None) -> Reorg:
-        self._check_writer()
-        return await self._run(self._rollback_sync, fork_height, new_tip_hash)
-
-    def _rollback_sync(self, fork_height: int, new_tip_hash: str | None) -> Reorg:
-        with self._write() as conn:
-            tip = self._fetch_block(conn, sql.TIP)
-            if tip is None or fork_height >= tip.height:
-                raise StoreConflictError(
-                    f"cannot roll back to height {fork_height}: the stored tip is "
-                    f"{'empty' if tip is None else tip.height}"
-                )
-            fork_hash = self._fork_hash(conn, fork_height)
-            last = conn.exec_driver_sql(sql.MAX_POSITION).scalar_one()
-            first = conn.exec_driver_sql(sql.FIRST_ACTIVE_ABOVE, (fork_height,)).scalar()
-            reorg_id = conn.exec_driver_sql(
-                sql.INSERT_REORG,
-                (fork_height, fork_hash, tip.height, tip.hash, new_tip_hash,
-                 tip.height - fork_height, last + 1 if first is None else first, last, _now()),
-            ).scalar_one()
-            rolled_back = conn.exec_driver_sql(sql.ROLL_BACK_EVENTS, (reorg_id, fork_height))
-            conn.exec_driver_sql(sql.SET_REORG_COUNT, (rolled_back.rowcount, reorg_id))
-            conn.exec_driver_sql(sql.DROP_SNAPSHOTS, (fork_height,))
-            conn.exec_driver_sql(sql.ORPHAN_BLOCKS, (reorg_id, fork_height))
-            row = conn.exec_driver_sql(sql.REORG_BY_ID, (reorg_id,)).one()
-        return sql.reorg_from_row(row, _parse_time)
-
-    def _fork_hash(self, conn: sa.Connection, fork_height: int) -> str:
-        block = self._fetch_block(conn, sql.CANONICAL_AT, fork_height)
-        if block is not None:
-            return block.hash
-        lowest = self._fetch_block(conn, sql.LOWEST_CANONICAL)
-        if lowest is not None and lowest.height == fork_height + 1:
-            return lowest.prev_hash
-        raise StoreConflictError(
-            f"cannot roll back to height {fork_height}: no canonical block stored there"
-        )
-
-    async def set_checkpoint(self, subscriber: str, position: int) -> None:
-        self._check_open()
-        await self._run(self._set_checkpoint_sync, subscriber, position)
-
-    def _set_checkpoint_sync(self, subscriber: str, position: int) -> None:
-        with self._write() as conn:
-            conn.exec_driver_sql(sql.UPSERT_CHECKPOINT, (subscriber, position, _now()))
+    def _transact_sync(self, steps: Steps[T], mode: Mode) -> T:
+        with self._read() if mode == "read" else self._write() as conn:
+            return drive(steps, functools.partial(_perform, conn))
 
     # -- reads -------------------------------------------------------------------------
 
-    def _fetch_all(self, statement: str, args: Sequence[Any] = ()) -> list[Sequence[Any]]:
+    def _fetch_all(self, statement: str, args: tuple[Any, ...]) -> list[Any]:
         with self._read() as conn:
-            return list(conn.exec_driver_sql(statement, tuple(args)))
+            return list(conn.exec_driver_sql(statement, args))
 
-    async def _fetch(self, statement: str, *args: Any) -> list[Sequence[Any]]:
+    async def _fetch(self, statement: str, *args: Any) -> list[Any]:
         self._check_open()
         return await self._run(self._fetch_all, statement, args)
 
+    async def _change_marker(self) -> object:
+        return await self._run(self._fetch_all, "PRAGMA data_version", ())
 
-def _read_meta(conn: sa.Connection) -> dict[str, str] | None:
-    """The ``meta`` table's rows, or None when the schema does not exist."""
-    exists = conn.exec_driver_sql(
-        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'"
-    ).first()
-    if exists is None:
-        return None
-    return {row[0]: row[1] for row in conn.exec_driver_sql(sql.META)}
+
+def _perform(conn: sa.Connection, op: Op) -> Any:
+    """One operation of a write, on ``conn`` (inside the write's transaction)."""
+    match op:
+        case Value(statement, args):
+            return conn.exec_driver_sql(statement, args).scalar()
+        case Row(statement, args):
+            return conn.exec_driver_sql(statement, args).first()
+        case Rows(statement, args):
+            return list(conn.exec_driver_sql(statement, args))
+        case Execute(statement, args):
+            return conn.exec_driver_sql(statement, args).rowcount
+        case Migrate(statement):
+            conn.exec_driver_sql(statement)
+        case ExecuteMany(statement, rows):
+            conn.exec_driver_sql(statement, list(rows))
+        case InsertEvents(rows):
+            conn.exec_driver_sql(sql.INSERT_EVENT, list(rows))
+        case Tables():
+            return [row[0] for row in conn.exec_driver_sql(_TABLES)]
+        case CreateTables():
+            for statement in schema.create_statements("sqlite"):
+                conn.exec_driver_sql(statement)
+        case LockLog() | Notify():
+            pass  # the write transaction holds the only write lock; readers poll
+    return None
+
+
+#: Every table but SQLite's own (``sqlite_sequence``, ``sqlite_stat1``).
+_TABLES = (
+    "SELECT name FROM sqlite_master WHERE type = 'table' AND substr(name, 1, 7) != 'sqlite_'"
+)
+
+
+def _holds_a_store(path: str) -> bool:
+    """Whether the SQLite file at ``path`` is a chaincrawler store (or an empty database)."""
+    try:
+        conn = sqlite3.connect(path)
+        try:
+            tables = {row[0] for row in conn.execute(_TABLES)}
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError:
+        return False
+    return not tables or "meta" in tables
 
 
 def _on_begin(conn: sa.Connection) -> None:
@@ -343,7 +337,18 @@ def _translated(fn: Callable[..., T], *args: Any) -> T:
     except (sa_exc.IntegrityError, sqlite3.IntegrityError) as exc:
         raise StoreConflictError(f"SQLite rejected the write: {_cause(exc)}") from exc
     except (sa_exc.OperationalError, sqlite3.OperationalError, OSError) as exc:
-        raise StoreOperationalError(f"SQLite operation failed: {_cause(exc)}") from exc
+        cause = _cause(exc)
+        if "readonly database" in cause or "unable to open database file" in cause:
+            raise StoreAccessError(
+                f"SQLite cannot use the store file: {cause}; check that the file and its "
+                "directory exist and are writable (readers too need a writable directory "
+                "for WAL's shared-memory file)"
+            ) from exc
+        raise StoreOperationalError(f"SQLite operation failed: {cause}") from exc
+    except (sa_exc.DatabaseError, sqlite3.DatabaseError) as exc:
+        if "not a database" in _cause(exc):
+            raise NotAStoreError(f"not a chaincrawler store: {_cause(exc)}") from exc
+        raise EventStoreError(f"SQLite error: {_cause(exc)}") from exc
     except (sa_exc.SQLAlchemyError, sqlite3.Error) as exc:
         raise EventStoreError(f"SQLite error: {_cause(exc)}") from exc
 

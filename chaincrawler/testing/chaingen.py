@@ -91,7 +91,7 @@ class GeneratorError(ChaincrawlerError):
 
 
 class RpcClient(Protocol):
-    """What the generator needs of an RPC client; :class:`~chaincrawler.crawler.node.NodeClient`
+    """What the generator needs of an RPC client; :class:`~chaincrawler.node.client.NodeClient`
     fits."""
 
     async def call(self, method: str, *params: Any) -> Any: ...

@@ -1,10 +1,12 @@
-"""Helpers for tests against a PostgreSQL server: reachability and schema clean-up."""
+"""Helpers for tests against a PostgreSQL server: reachability and store clean-up."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
 import asyncpg
+
+from chaincrawler.eventstore import PostgresEventStore
 
 
 async def unreachable_reason(dsn: str) -> str | None:
@@ -18,10 +20,6 @@ async def unreachable_reason(dsn: str) -> str | None:
 
 
 async def drop_schemas(dsn: str, schemas: Iterable[str]) -> None:
-    """Drop each schema (and everything in it) if it exists."""
-    conn = await asyncpg.connect(dsn)
-    try:
-        for schema in schemas:
-            await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-    finally:
-        await conn.close()
+    """Destroy the event store in each schema, if there is one (``EventStore.destroy``)."""
+    for schema in schemas:
+        await PostgresEventStore(dsn, schema=schema).destroy()

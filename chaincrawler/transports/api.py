@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-import dataclasses
 import json
-from collections.abc import Sequence
 from importlib import resources
 from typing import Annotated, Any, Literal
 
@@ -33,6 +31,7 @@ from chaincrawler.transports.errors import ApiError
 from chaincrawler.transports.live import find_model, run_query
 from chaincrawler.transports.metrics import Metrics, active_event_count
 from chaincrawler.transports.openapi import query_operation
+from chaincrawler.transports.options import ApiOptions
 from chaincrawler.transports.schemas import (
     At,
     BlockOut,
@@ -63,16 +62,6 @@ MAX_PAGE = 1000
 READY_LAG = 1
 """Most blocks behind what the source follows for ``/v1/ready`` to say ready (at the tip,
 the block being processed)."""
-
-
-@dataclasses.dataclass(frozen=True)
-class ApiOptions:
-    """How the app serves: auth tokens, CORS origins, stream heartbeat and buffer."""
-
-    tokens: Sequence[str] = ()
-    cors_origins: Sequence[str] = ()
-    heartbeat_interval: float = 15.0
-    stream_buffer: int = 1000
 
 
 _BEARER = HTTPBearer(auto_error=False, description="One of the tokens configured.")

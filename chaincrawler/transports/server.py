@@ -11,9 +11,10 @@ import uvicorn
 from fastapi import FastAPI
 
 from chaincrawler.crawler.pipeline import Crawler
-from chaincrawler.transports.api import ApiOptions, create_app
+from chaincrawler.transports.api import create_app
 from chaincrawler.transports.crawler_source import CrawlerSource
 from chaincrawler.transports.errors import TransportError
+from chaincrawler.transports.options import ApiOptions
 from chaincrawler.transports.stream import StreamHub
 
 log = structlog.get_logger(__name__)

@@ -13,20 +13,7 @@ from chaincrawler.config.sections import HttpSettings
 from chaincrawler.crawler.pipeline import Crawler
 
 if TYPE_CHECKING:
-    from chaincrawler.transports.api import ApiOptions
     from chaincrawler.transports.server import ApiServer
-
-
-def api_options(http: HttpSettings) -> ApiOptions:
-    """The app's options from the ``http`` settings section."""
-    from chaincrawler.transports.api import ApiOptions
-
-    return ApiOptions(
-        tokens=[t.get_secret_value() for t in http.tokens],
-        cors_origins=list(http.cors_origins),
-        heartbeat_interval=http.heartbeat_interval,
-        stream_buffer=http.stream_buffer,
-    )
 
 
 @contextlib.asynccontextmanager
@@ -37,6 +24,6 @@ async def http_server(crawler: Crawler, http: HttpSettings) -> AsyncIterator[Api
         return
     from chaincrawler.transports.server import serve_crawler
 
-    async with serve_crawler(crawler, api_options(http), host=http.host,
+    async with serve_crawler(crawler, http.options(), host=http.host,
                              port=http.port) as server:
         yield server

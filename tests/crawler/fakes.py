@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from chaincrawler.chain.networks import REGTEST
 from chaincrawler.chain.types import Block, BlockHeader, OutPoint, Transaction, TxIn, TxOut
-from chaincrawler.crawler.errors import RPCError
-from chaincrawler.crawler.rpc import BatchItem
 
 
 def make_chain(n: int, prev: bytes = b"\x00" * 32, first: int = 0) -> list[Block]:
@@ -41,16 +39,10 @@ class FakeNode:
             return self.shrunk_to - 1
         return len(self.chain) - 1
 
-    async def batch_results(self, calls: Sequence[tuple[str, list[Any]]]) -> list[BatchItem]:
+    async def get_block_hashes(self, heights: Iterable[int]) -> list[str | None]:
         self.lookups += 1
-        out = []
-        for _, (h,) in calls:
-            if h > self.height():
-                out.append(BatchItem(error=RPCError(-8, "Block height out of range",
-                                                    "getblockhash", "fake")))
-            else:
-                out.append(BatchItem(result=self.chain[h].hash))
-        return out
+        tip = self.height()
+        return [self.chain[h].hash if h <= tip else None for h in heights]
 
     async def get_raw_blocks(self, hashes: Sequence[str]) -> list[bytes]:
         return [self.known[h].serialize() for h in hashes]

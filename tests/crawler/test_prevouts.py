@@ -9,9 +9,8 @@ import pytest
 
 from chaincrawler.chain.networks import REGTEST
 from chaincrawler.chain.types import Block, BlockHeader, OutPoint, Transaction, TxIn, TxOut
-from chaincrawler.crawler.errors import RPCError
 from chaincrawler.crawler.prevouts import PrevoutError, PrevoutResolver
-from chaincrawler.crawler.rpc import BatchItem
+from chaincrawler.node.errors import NoTxIndexError
 
 P2WPKH = b"\x00\x14" + b"\x07" * 20
 NO_TXINDEX = ("No such mempool or blockchain transaction. Use -txindex or provide a block "
@@ -39,13 +38,13 @@ class Node:
         self.old = {tx.txid: tx for tx in old}
         self.txindex = txindex
         self.calls: list[str] = []
+        self.nodes = ["http://127.0.0.1:1"]
 
-    async def batch_results(self, calls: Sequence[tuple[str, list[Any]]]) -> list[BatchItem]:
+    async def get_raw_transactions(self, txids: Sequence[str]) -> list[bytes | None]:
         self.calls.append("getrawtransaction")
         if not self.txindex:
-            error = RPCError(-5, NO_TXINDEX, "getrawtransaction", "fake")
-            return [BatchItem(error=error) for _ in calls]
-        return [BatchItem(result=self.old[txid].hex()) for _, (txid, _) in calls]
+            raise NoTxIndexError(-5, NO_TXINDEX, "getrawtransaction", "fake")
+        return [self.old[txid].serialize() for txid in txids]
 
     async def get_block_verbose(self, block_hash: str, verbosity: int) -> dict[str, Any]:
         self.calls.append(f"getblock {verbosity}")
@@ -99,3 +98,18 @@ async def test_a_node_answering_with_another_transaction_is_refused() -> None:
     resolver = PrevoutResolver(node)  # type: ignore[arg-type]
     with pytest.raises(PrevoutError, match="returned transaction"):
         await resolver.resolve(block(coinbase(3), spend(old, 1)))
+
+
+async def test_a_transaction_that_does_not_parse_names_txid_and_block() -> None:
+    old = coinbase(9)
+    node = Node([old], txindex=True)
+
+    async def truncated(txids: Sequence[str]) -> list[bytes | None]:
+        return [old.serialize()[:-3] for _ in txids]
+
+    node.get_raw_transactions = truncated  # type: ignore[method-assign]
+    spending = block(coinbase(3), spend(old, 1))
+    with pytest.raises(PrevoutError) as caught:
+        await PrevoutResolver(node).resolve(spending)  # type: ignore[arg-type]
+    assert old.txid in str(caught.value) and spending.hash in str(caught.value)
+    assert "http://127.0.0.1:1" in str(caught.value)

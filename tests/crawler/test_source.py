@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import gc
 from collections.abc import Sequence
+from typing import Any
 
 import pytest
 
@@ -10,6 +13,8 @@ from chaincrawler.chain.networks import REGTEST
 from chaincrawler.chain.types import Block
 from chaincrawler.crawler.errors import InconsistentNodeError
 from chaincrawler.crawler.source import BlockSource
+from chaincrawler.errors import ChainDataError
+from chaincrawler.node.errors import NodeUnreachableError
 from tests.crawler.fakes import FakeNode, make_chain
 
 
@@ -71,3 +76,43 @@ async def test_transactions_not_matching_the_merkle_root_are_refused() -> None:
     source = BlockSource(LyingNode(chain, 3, bytes(raw)), REGTEST)  # type: ignore[arg-type]
     with pytest.raises(InconsistentNodeError, match="merkle root"):
         [f async for f in source.blocks(0, 9)]
+
+
+@pytest.mark.parametrize("cut", ["truncated", "random"])
+async def test_a_block_that_does_not_parse_names_node_hash_and_height(cut: str) -> None:
+    chain = make_chain(10)
+    good = chain[6].serialize()
+    bad = good[:-7] if cut == "truncated" else good[:80] + bytes([237]) + bytes(range(40))
+    source = BlockSource(LyingNode(chain, 6, bad), REGTEST, chunk_blocks=4)  # type: ignore[arg-type]
+    with pytest.raises(InconsistentNodeError) as caught:
+        [f async for f in source.blocks(0, 9)]
+    message = str(caught.value)
+    assert "http://127.0.0.1:1" in message  # the node, as FakeNode names it
+    assert chain[6].hash in message and "height 6" in message
+    assert isinstance(caught.value.__cause__, ChainDataError)
+
+
+class FailingNode(FakeNode):
+    """Answers getblockhash, but every block fetch fails as an unreachable node does."""
+
+    async def get_raw_blocks(self, hashes: Sequence[str]) -> list[bytes]:
+        raise NodeUnreachableError("getblock", {"http://127.0.0.1:1": "refused"}, 1)
+
+
+async def test_a_failed_fetch_leaves_no_unretrieved_task_behind() -> None:
+    loop = asyncio.get_running_loop()
+    reported: list[dict[str, Any]] = []
+    previous = loop.get_exception_handler()
+    loop.set_exception_handler(lambda _loop, context: reported.append(context))
+    try:
+        source = BlockSource(FailingNode(make_chain(40)), REGTEST, chunk_blocks=2,  # type: ignore[arg-type]
+                             concurrency=1)
+        with pytest.raises(NodeUnreachableError):
+            [f async for f in source.blocks(0, 39)]
+        for _ in range(5):
+            await asyncio.sleep(0)  # let any task left running finish
+        del source
+        gc.collect()
+    finally:
+        loop.set_exception_handler(previous)
+    assert [c["message"] for c in reported] == []

@@ -10,14 +10,17 @@ import asyncpg
 import pytest
 
 from chaincrawler.eventstore import (
+    SCHEMA_VERSION,
     EventStore,
     PostgresEventStore,
     StoreLockedError,
     StoreOperationalError,
     open_store,
+    schema,
 )
 from chaincrawler.eventstore.lock import PG_WRITER_LOCK, pg_lock_key
-from tests.eventstore.conformance import (
+from chaincrawler.eventstore.postgres import notify_channel
+from chaincrawler.testing.storesuite import (
     GENESIS,
     NETWORK,
     EventStoreConformance,
@@ -49,6 +52,16 @@ class PostgresBackend(StoreBackend):
 
     async def execute(self, sql: str) -> None:
         await self.fetchval(sql)
+
+    async def location_exists(self) -> bool:
+        return bool(await self.fetchval(
+            f"SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = '{self.schema}')"
+        ))
+
+    async def make_foreign(self) -> None:
+        await self.execute(f'CREATE SCHEMA "{self.schema}"')
+        await self.execute("CREATE TABLE other_app (id INTEGER)")
+        await self.execute("INSERT INTO other_app VALUES (1)")
 
 
 class TestPostgresEventStore(EventStoreConformance):
@@ -156,3 +169,60 @@ async def test_unreachable_server_is_an_operational_error() -> None:
         await store.open(network=NETWORK, genesis_hash=GENESIS)
     assert "secret" not in str(info.value)
     assert not store.is_open
+
+
+async def test_readers_poll_where_listen_is_refused(
+    pg_dsn: str, pg_schemas: Callable[[], str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def refuse(*_: object) -> None:
+        # What a hot standby answers: LISTEN is a write to the notification queue.
+        raise asyncpg.exceptions.ReadOnlySQLTransactionError(
+            "cannot execute LISTEN during recovery"
+        )
+
+    schema = pg_schemas()
+    writer = open_store(pg_dsn, schema=schema)
+    await writer.open(network=NETWORK, genesis_hash=GENESIS)
+    reader = open_store(pg_dsn, schema=schema)
+    await reader.open(network=NETWORK, genesis_hash=GENESIS, writer=False)
+    monkeypatch.setattr(asyncpg.Connection, "add_listener", refuse)
+    changes = reader.changes(poll_interval=0.02)
+    try:
+        await asyncio.wait_for(anext(changes), 30)
+        woken = asyncio.ensure_future(anext(changes))
+        await writer.commit(make_chain(1, 1), [])
+        await asyncio.wait_for(woken, 30)
+        woken = asyncio.ensure_future(anext(changes))
+        await writer.commit(make_chain(2, 1, prev_hash=make_chain(1, 1)[0].hash), [])
+        await asyncio.wait_for(woken, 30)
+    finally:
+        await changes.aclose()
+        await reader.close()
+        await writer.close()
+
+
+def test_notify_channels_fit_postgres_identifiers() -> None:
+    assert notify_channel("chaincrawler") == "chaincrawler.chaincrawler"
+    long_a, long_b = "a" * 62 + "b", "a" * 62 + "c"
+    assert len(notify_channel(long_a)) <= 63
+    assert notify_channel(long_a) != notify_channel(long_b)
+
+
+async def test_a_migration_is_not_bounded_by_the_statement_timeouts(
+    pg_dsn: str, pg_schemas: Callable[[], str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    schema_name = pg_schemas()
+
+    def store() -> PostgresEventStore:
+        return PostgresEventStore(
+            pg_dsn, schema=schema_name, statement_timeout=0.3, command_timeout=0.3
+        )
+
+    async with store() as created:
+        await created.open(network=NETWORK, genesis_hash=GENESIS)
+    monkeypatch.setattr(schema, "SCHEMA_VERSION", SCHEMA_VERSION + 1)
+    slow = schema.Migration(postgresql=["SELECT pg_sleep(1)"])
+    monkeypatch.setattr(schema, "MIGRATIONS", {SCHEMA_VERSION: slow})
+    async with store() as migrated:
+        await migrated.open(network=NETWORK, genesis_hash=GENESIS)
+        assert (await migrated.meta())["schema_version"] == str(SCHEMA_VERSION + 1)

@@ -12,11 +12,13 @@ import pytest
 
 from chaincrawler.eventstore import (
     EventStore,
+    NotAStoreError,
     SchemaMissingError,
     SQLiteEventStore,
+    StoreAccessError,
     StoreLockedError,
 )
-from tests.eventstore.conformance import (
+from chaincrawler.testing.storesuite import (
     GENESIS,
     NETWORK,
     EventStoreConformance,
@@ -51,6 +53,16 @@ class SQLiteBackend(StoreBackend):
 
     async def fetchval(self, sql: str) -> Any:
         return await asyncio.to_thread(self._run, sql)
+
+    async def location_exists(self) -> bool:
+        return any(
+            self.path.with_name(self.path.name + suffix).exists()
+            for suffix in ("", "-wal", "-shm", ".lock")
+        )
+
+    async def make_foreign(self) -> None:
+        await self.execute("CREATE TABLE other_app (id INTEGER)")
+        await self.execute("INSERT INTO other_app VALUES (1)")
 
 
 class TestSQLiteEventStore(EventStoreConformance):
@@ -98,3 +110,59 @@ async def test_in_memory_store() -> None:
         await store.commit(blocks, make_events(blocks))
         assert len(await store.read_events()) == 6
         assert await store.tip() == blocks[-1]
+
+
+async def test_missing_directory_is_a_clear_store_error(tmp_path: Path) -> None:
+    path = tmp_path / "no" / "such" / "dir" / "store.db"
+    with pytest.raises(StoreAccessError, match="does not exist; create it first"):
+        await SQLiteEventStore(path).open(network=NETWORK, genesis_hash=GENESIS)
+    assert not (tmp_path / "no").exists()
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes to read-only directories")
+async def test_read_only_directory_is_a_clear_store_error(tmp_path: Path) -> None:
+    directory = tmp_path / "ro"
+    directory.mkdir()
+    async with SQLiteEventStore(directory / "store.db") as store:
+        await store.open(network=NETWORK, genesis_hash=GENESIS)
+    (directory / "store.db.lock").unlink()
+    directory.chmod(0o555)
+    try:
+        with pytest.raises(StoreAccessError, match="write access"):
+            await SQLiteEventStore(directory / "store.db").open(
+                network=NETWORK, genesis_hash=GENESIS
+            )
+    finally:
+        directory.chmod(0o755)
+
+
+async def test_a_file_that_is_not_a_database_is_refused_untouched(tmp_path: Path) -> None:
+    path = tmp_path / "notes.db"
+    path.write_bytes(b"these are my notes, not a database" * 100)
+    for writer in (True, False):
+        with pytest.raises(NotAStoreError):
+            await SQLiteEventStore(path).open(
+                network=NETWORK, genesis_hash=GENESIS, writer=writer
+            )
+    with pytest.raises(NotAStoreError):
+        await SQLiteEventStore(path).destroy()
+    assert path.read_bytes() == b"these are my notes, not a database" * 100
+    assert sorted(tmp_path.iterdir()) == [path]
+
+
+async def test_destroy_removes_every_file_of_the_store(tmp_path: Path) -> None:
+    path = tmp_path / "store.db"
+    reader_store = SQLiteEventStore(path)
+    async with SQLiteEventStore(path) as store:
+        await store.open(network=NETWORK, genesis_hash=GENESIS)
+        blocks = make_chain(1, 2)
+        await store.commit(blocks, make_events(blocks))
+        await reader_store.open(network=NETWORK, genesis_hash=GENESIS, writer=False)
+        assert (tmp_path / "store.db-wal").exists() and (tmp_path / "store.db.lock").exists()
+        removed = await store.destroy()
+    await reader_store.close()
+    assert removed.split(", ") == [
+        str(path), f"{path}-wal", f"{path}-shm", f"{path}.lock",
+    ]
+    assert list(tmp_path.iterdir()) == []
+    assert await SQLiteEventStore(path).destroy() == "nothing"

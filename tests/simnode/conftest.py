@@ -8,13 +8,14 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from chaincrawler.node.zmq import ZMQ_TOPICS
 from chaincrawler.testing.simnode import SimNode
-from tests.simnode.helpers import ALL_TOPICS, Rpc
+from tests.simnode.helpers import Rpc
 
 
 @pytest.fixture
 async def node(tmp_path: Path) -> AsyncIterator[SimNode]:
-    topics = {t: "tcp://127.0.0.1:0" for t in ALL_TOPICS}
+    topics = {t: "tcp://127.0.0.1:0" for t in ZMQ_TOPICS}
     async with SimNode(tmp_path / "data", rpc_port=0, rest=True, zmq=topics) as simnode:
         yield simnode
 

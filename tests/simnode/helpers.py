@@ -17,7 +17,6 @@ RECORDED = Path(__file__).resolve().parents[1] / "data" / "core_replies"
 OP_TRUE = b"\x51"
 P2WSH_OP_TRUE = b"\x00\x20" + hashlib.sha256(OP_TRUE).digest()
 DESCRIPTOR = f"raw({P2WSH_OP_TRUE.hex()})"
-ALL_TOPICS = ("hashblock", "hashtx", "rawblock", "rawtx", "sequence")
 
 
 def recorded(name: str) -> dict[str, Any]:

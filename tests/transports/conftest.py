@@ -13,15 +13,15 @@ from typing import Any
 import pytest
 
 from chaincrawler.chain.networks import REGTEST
-from chaincrawler.crawler.node import NodeClient
 from chaincrawler.crawler.pipeline import Crawler, CrawlerOptions
 from chaincrawler.eventstore import EventQuery, EventStore, open_store
 from chaincrawler.examples.balances import AddressBalances
 from chaincrawler.models import Model
+from chaincrawler.node.client import NodeClient
 from chaincrawler.testing.chaingen import ChainGenerator
 from chaincrawler.testing.postgres import drop_schemas
 from chaincrawler.testing.simnode import SimNode
-from chaincrawler.transports.api import ApiOptions
+from chaincrawler.transports.options import ApiOptions
 from chaincrawler.transports.server import ApiServer, serve_crawler
 
 

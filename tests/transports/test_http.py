@@ -12,7 +12,7 @@ from chaincrawler.client import ApiError, AsyncClient, CaughtUp, Client, StreamV
 from chaincrawler.eventstore import EventQuery
 from chaincrawler.examples.balances import AddressBalances
 from chaincrawler.models import Model, query
-from chaincrawler.transports.api import ApiOptions
+from chaincrawler.transports.options import ApiOptions
 from tests.transports.conftest import Serve
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -12,7 +13,7 @@ from tests.transports.conftest import Serve
 
 @pytest.mark.parametrize("store_url", ["sqlite", "postgresql"], indirect=True)
 async def test_generated_requests_get_no_5xx_and_responses_match_the_schema(
-        serve: Serve) -> None:
+        serve: Serve, tmp_path: Path) -> None:
     served = await serve(blocks=1)
     await served.gen.reorg(1, 2)  # so reorg routes have something to serve
     await served.synced()
@@ -22,6 +23,7 @@ async def test_generated_requests_get_no_5xx_and_responses_match_the_schema(
         "content_type_conformance",
         "--max-examples", "10", "--generation-deterministic", "--no-color",
         "--request-timeout", "20",
+        cwd=tmp_path,  # its example cache stays out of the work tree
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
     output, _ = await asyncio.wait_for(process.communicate(), 600)
     text = output.decode()

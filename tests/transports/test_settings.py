@@ -13,10 +13,9 @@ import httpx
 import pytest
 
 from chaincrawler.config import ConfigError, load_settings
-from chaincrawler.crawler.node import NodeClient
+from chaincrawler.node.client import NodeClient
 from chaincrawler.testing.chaingen import ChainGenerator
 from chaincrawler.testing.simnode import SimNode
-from chaincrawler.transports.serving import api_options
 
 
 def test_http_settings_from_the_environment_build_the_api_options(
@@ -29,7 +28,7 @@ def test_http_settings_from_the_environment_build_the_api_options(
     http = load_settings().http
     assert http.enabled
     assert "alpha" not in repr(http) and "beta" not in repr(http)
-    options = api_options(http)
+    options = http.options()
     assert list(options.tokens) == ["alpha", "beta"]
     assert list(options.cors_origins) == ["http://a.example", "http://b"]
     assert (options.heartbeat_interval, options.stream_buffer) == (2.5, 50)
@@ -38,7 +37,7 @@ def test_http_settings_from_the_environment_build_the_api_options(
 def test_http_defaults_serve_nothing_and_bind_loopback() -> None:
     http = load_settings().http
     assert not http.enabled and http.host == "127.0.0.1" and http.port == 8080
-    assert list(api_options(http).tokens) == []
+    assert list(http.options().tokens) == []
 
 
 @pytest.mark.parametrize(("field", "value"), [

@@ -28,7 +28,7 @@ from chaincrawler.client import (
 from chaincrawler.eventstore import EventQuery
 from chaincrawler.examples.balances import AddressBalances
 from chaincrawler.models import Event, Model, on
-from chaincrawler.transports.api import ApiOptions
+from chaincrawler.transports.options import ApiOptions
 from chaincrawler.transports.stream import CLOSE_TOO_SLOW, CLOSE_UNAUTHORIZED
 from tests.transports.conftest import Serve, Served
 

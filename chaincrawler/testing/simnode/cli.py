@@ -9,8 +9,8 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from chaincrawler.node.zmq import ZMQ_TOPICS
 from chaincrawler.testing.simnode.simnode import SimNode, SimNodeError
-from chaincrawler.testing.simnode.zmqpub import TOPICS
 
 DEFAULT_RPC_PORT = 18443
 # Core options a test harness passes that change nothing for the simulated node.
@@ -21,7 +21,7 @@ _IGNORED = {
     "rpcworkqueue", "fixedseeds", "peertimeout", "logthreadnames", "uacomment",
     "rpcservertimeout", "persistmempool", "acceptnonstdtxn", "checkblocks", "blockfilterindex",
 }
-_IGNORED |= {f"zmqpub{t}hwm" for t in TOPICS}
+_IGNORED |= {f"zmqpub{t}hwm" for t in ZMQ_TOPICS}
 
 USAGE = """\
 Usage: python -m chaincrawler.testing.simnode -regtest -datadir=<dir> [options]
@@ -88,7 +88,7 @@ def parse_args(argv: Sequence[str]) -> SimNodeOptions:
             opts.rpcpassword = val or ""
         elif name == "rest":
             opts.rest = _flag(val)
-        elif name.startswith("zmqpub") and name[6:] in TOPICS and val:
+        elif name.startswith("zmqpub") and name[6:] in ZMQ_TOPICS and val:
             opts.zmq[name[6:]] = val
         elif name in _IGNORED:
             continue

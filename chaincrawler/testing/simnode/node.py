@@ -41,7 +41,7 @@ _MAINNET_GENESIS_HEX = (
 )
 
 
-class NodeError(ChaincrawlerError):
+class SimRpcError(ChaincrawlerError):
     """An RPC-level failure of the simulated node, with Core's code and message."""
 
     def __init__(self, code: int, message: str) -> None:
@@ -232,7 +232,7 @@ class Engine:
     def invalidate(self, idx: BlockIndex, record: bool = True) -> None:
         """``invalidateblock``: mark the block and its descendants invalid, reorg away."""
         if idx.height == 0:
-            raise NodeError(-20, "Genesis block cannot be invalidated")
+            raise SimRpcError(-20, "Genesis block cannot be invalidated")
         if record:
             self.journal.append(INVALIDATE, idx.hash)
         self.chain.mark_invalid(idx)
@@ -262,7 +262,7 @@ class Engine:
             try:
                 self.process_block(block)
             except BlockValidationError:
-                raise NodeError(-32603, "ProcessNewBlock, block not accepted") from None
+                raise SimRpcError(-32603, "ProcessNewBlock, block not accepted") from None
             hashes.append(block.hash)
         return hashes
 
@@ -289,5 +289,5 @@ class Engine:
         txid = tx.txid_bytes
         for n in range(len(tx.outputs)):
             if (txid, n) in self.chain.utxo:
-                raise NodeError(-27, "Transaction outputs already in utxo set")
+                raise SimRpcError(-27, "Transaction outputs already in utxo set")
         return self.mempool.accept(tx, unbroadcast=True, max_fee_rate=max_fee_rate)

@@ -30,7 +30,7 @@ from chaincrawler.testing.simnode.descriptors import (
 )
 from chaincrawler.testing.simnode.jsonenc import Amount
 from chaincrawler.testing.simnode.mempool import MempoolReject
-from chaincrawler.testing.simnode.node import Engine, NodeError
+from chaincrawler.testing.simnode.node import Engine, SimRpcError
 
 RPC_MISC_ERROR = -1
 RPC_TYPE_ERROR = -3
@@ -110,27 +110,29 @@ def parse_hash(value: Any, name: str) -> bytes:
     """Core's ``ParseHashV``: 64 hex characters, display order, to internal bytes."""
     text = value if isinstance(value, str) else ""
     if len(text) != 64:
-        raise NodeError(
+        raise SimRpcError(
             RPC_INVALID_PARAMETER,
             f"{name} must be of length 64 (not {len(text)}, for '{text}')",
         )
     if not _HEX.match(text):
-        raise NodeError(RPC_INVALID_PARAMETER, f"{name} must be hexadecimal string (not '{text}')")
+        raise SimRpcError(
+            RPC_INVALID_PARAMETER, f"{name} must be hexadecimal string (not '{text}')"
+        )
     return hex_to_hash(text)
 
 
 def parse_amount(value: Any) -> int:
     """Core's ``AmountFromValue``: a BTC number or string to satoshis."""
     if not isinstance(value, int | float | str) or isinstance(value, bool):
-        raise NodeError(RPC_TYPE_ERROR, "Amount is not a number or string")
+        raise SimRpcError(RPC_TYPE_ERROR, "Amount is not a number or string")
     try:
         amount = Decimal(str(value)) * 100_000_000
     except InvalidOperation:
-        raise NodeError(RPC_TYPE_ERROR, "Invalid amount") from None
+        raise SimRpcError(RPC_TYPE_ERROR, "Invalid amount") from None
     if amount != amount.to_integral_value():
-        raise NodeError(RPC_TYPE_ERROR, "Invalid amount")
+        raise SimRpcError(RPC_TYPE_ERROR, "Invalid amount")
     if amount < 0 or amount > 21_000_000 * 100_000_000:
-        raise NodeError(RPC_TYPE_ERROR, "Amount out of range")
+        raise SimRpcError(RPC_TYPE_ERROR, "Amount out of range")
     return int(amount)
 
 
@@ -142,7 +144,7 @@ def parse_verbosity(value: Any, default: int) -> int:
         return int(value)
     if isinstance(value, int):
         return value
-    raise NodeError(
+    raise SimRpcError(
         RPC_TYPE_ERROR, f"JSON value of type {_type_name(value)} is not of expected type number"
     )
 
@@ -162,10 +164,10 @@ class Dispatcher:
         self.info = info
 
     def call(self, method: str, params: Any) -> Any:
-        """Execute ``method``; raises NodeError with Core's code and message."""
+        """Execute ``method``; raises SimRpcError with Core's code and message."""
         spec = METHODS.get(method)
         if spec is None:
-            raise NodeError(RPC_METHOD_NOT_FOUND, "Method not found")
+            raise SimRpcError(RPC_METHOD_NOT_FOUND, "Method not found")
         args = self._bind(method, spec, params)
         return spec.handler(self, args)
 
@@ -175,14 +177,14 @@ class Dispatcher:
             index = {n: i for i, p in enumerate(spec.params) for n in p.names}
             for key, value in params.items():
                 if key not in index:
-                    raise NodeError(RPC_INVALID_PARAMETER, f"Unknown named parameter {key}")
+                    raise SimRpcError(RPC_INVALID_PARAMETER, f"Unknown named parameter {key}")
                 i = index[key]
                 positional.extend([None] * (i + 1 - len(positional)))
                 positional[i] = value
             params = positional
         required = sum(1 for p in spec.params if p.required)
         if len(params) > len(spec.params) or len(params) < required:
-            raise NodeError(RPC_MISC_ERROR, _usage(method, spec.params))
+            raise SimRpcError(RPC_MISC_ERROR, _usage(method, spec.params))
         mismatches = {}
         args = []
         for i, p in enumerate(spec.params):
@@ -198,7 +200,7 @@ class Dispatcher:
             args.append(value)
         if mismatches:
             detail = json.dumps(mismatches, indent=4)
-            raise NodeError(RPC_TYPE_ERROR, f"Wrong type passed:\n{detail}")
+            raise SimRpcError(RPC_TYPE_ERROR, f"Wrong type passed:\n{detail}")
         return args
 
     # -- helpers ----------------------------------------------------------------
@@ -206,7 +208,7 @@ class Dispatcher:
     def block_index(self, value: Any, name: str = "blockhash") -> BlockIndex:
         idx = self.engine.chain.lookup(parse_hash(value, name))
         if idx is None:
-            raise NodeError(RPC_INVALID_ADDRESS_OR_KEY, "Block not found")
+            raise SimRpcError(RPC_INVALID_ADDRESS_OR_KEY, "Block not found")
         return idx
 
 
@@ -252,7 +254,7 @@ def _getblockhash(d: Dispatcher, args: list[Any]) -> Any:
     height = args[0]
     chain = d.engine.chain
     if not isinstance(height, int) or not 0 <= height <= chain.height:
-        raise NodeError(RPC_INVALID_PARAMETER, "Block height out of range")
+        raise SimRpcError(RPC_INVALID_PARAMETER, "Block height out of range")
     return chain.active[height].hash_hex
 
 
@@ -280,7 +282,7 @@ def _getrawmempool(d: Dispatcher, args: list[Any]) -> Any:
     mempool = d.engine.mempool
     if with_sequence:
         if verbose:
-            raise NodeError(
+            raise SimRpcError(
                 RPC_INVALID_PARAMETER, "Verbose results cannot contain mempool sequence values."
             )
         return {
@@ -298,7 +300,7 @@ def _getmempoolentry(d: Dispatcher, args: list[Any]) -> Any:
     txid = parse_hash(args[0], "parameter 1")
     entry = d.engine.mempool.entries.get(txid)
     if entry is None:
-        raise NodeError(RPC_INVALID_ADDRESS_OR_KEY, "Transaction not in mempool")
+        raise SimRpcError(RPC_INVALID_ADDRESS_OR_KEY, "Transaction not in mempool")
     return views.mempool_entry_json(d.engine.mempool, entry)
 
 
@@ -308,7 +310,7 @@ def _getrawtransaction(d: Dispatcher, args: list[Any]) -> Any:
     txid = parse_hash(args[0], "parameter 1")
     genesis = chain.active[0].block.transactions[0]
     if txid == genesis.txid_bytes:
-        raise NodeError(
+        raise SimRpcError(
             RPC_INVALID_ADDRESS_OR_KEY,
             "The genesis block coinbase is not considered an ordinary transaction and "
             "cannot be retrieved",
@@ -318,7 +320,7 @@ def _getrawtransaction(d: Dispatcher, args: list[Any]) -> Any:
     if args[2] is not None:
         given = chain.lookup(parse_hash(args[2], "parameter 3"))
         if given is None:
-            raise NodeError(RPC_INVALID_ADDRESS_OR_KEY, "Block hash not found")
+            raise SimRpcError(RPC_INVALID_ADDRESS_OR_KEY, "Block hash not found")
     tx: Transaction | None = None
     where: BlockIndex | None = None
     position = 0
@@ -340,7 +342,7 @@ def _getrawtransaction(d: Dispatcher, args: list[Any]) -> Any:
             if given is not None
             else "No such mempool or blockchain transaction"
         )
-        raise NodeError(
+        raise SimRpcError(
             RPC_INVALID_ADDRESS_OR_KEY, f"{message}. Use gettransaction for wallet transactions."
         )
     if verbosity <= 0:
@@ -366,20 +368,20 @@ def _getrawtransaction(d: Dispatcher, args: list[Any]) -> Any:
 def _decoderawtransaction(d: Dispatcher, args: list[Any]) -> Any:
     tx = _decode_tx(args[0])
     if tx is None:
-        raise NodeError(RPC_DESERIALIZATION_ERROR, "TX decode failed")
+        raise SimRpcError(RPC_DESERIALIZATION_ERROR, "TX decode failed")
     return views.tx_json(tx, include_hex=False)
 
 
 def _sendrawtransaction(d: Dispatcher, args: list[Any]) -> Any:
     tx = _decode_tx(args[0])
     if tx is None:
-        raise NodeError(
+        raise SimRpcError(
             RPC_DESERIALIZATION_ERROR, "TX decode failed. Make sure the tx has at least one input."
         )
     max_burn = parse_amount(args[2])
     for txout in tx.outputs:
         if is_unspendable(txout.script_pubkey) and txout.value > max_burn:
-            raise NodeError(
+            raise SimRpcError(
                 RPC_VERIFY_ERROR,
                 "Unspendable output exceeds maximum configured by user (maxburnamount)",
             )
@@ -387,7 +389,7 @@ def _sendrawtransaction(d: Dispatcher, args: list[Any]) -> Any:
     try:
         d.engine.send_transaction(tx, max_fee_rate or None)
     except MempoolReject as exc:
-        raise NodeError(exc.code, exc.message) from None
+        raise SimRpcError(exc.code, exc.message) from None
     return tx.txid
 
 
@@ -395,9 +397,9 @@ def _submitblock(d: Dispatcher, args: list[Any]) -> Any:
     try:
         block = Block.from_bytes(bytes.fromhex(args[0]), REGTEST)
     except (ValueError, ChainDataError):
-        raise NodeError(RPC_DESERIALIZATION_ERROR, "Block decode failed") from None
+        raise SimRpcError(RPC_DESERIALIZATION_ERROR, "Block decode failed") from None
     if not block.transactions[0].is_coinbase:
-        raise NodeError(RPC_DESERIALIZATION_ERROR, "Block does not start with a coinbase")
+        raise SimRpcError(RPC_DESERIALIZATION_ERROR, "Block does not start with a coinbase")
     engine = d.engine
     known = engine.chain.lookup(block.hash_bytes)
     if known is not None:
@@ -413,14 +415,14 @@ def _script_for_descriptor(desc: str) -> bytes:
     try:
         return parse_descriptor(desc).script
     except DescriptorError as exc:
-        raise NodeError(RPC_INVALID_ADDRESS_OR_KEY, str(exc)) from None
+        raise SimRpcError(RPC_INVALID_ADDRESS_OR_KEY, str(exc)) from None
 
 
 def _generatetoaddress(d: Dispatcher, args: list[Any]) -> Any:
     try:
         script = script_from_address(args[1], REGTEST)
     except AddressError:
-        raise NodeError(RPC_INVALID_ADDRESS_OR_KEY, "Error: Invalid address") from None
+        raise SimRpcError(RPC_INVALID_ADDRESS_OR_KEY, "Error: Invalid address") from None
     return d.engine.generate(script, int(args[0]))
 
 
@@ -437,7 +439,7 @@ def _generateblock(d: Dispatcher, args: list[Any]) -> Any:
         try:
             script = script_from_address(output, REGTEST)
         except AddressError:
-            raise NodeError(
+            raise SimRpcError(
                 RPC_INVALID_ADDRESS_OR_KEY, "Error: Invalid address or descriptor"
             ) from None
     engine = d.engine
@@ -447,12 +449,12 @@ def _generateblock(d: Dispatcher, args: list[Any]) -> Any:
         if len(text) == 64 and _HEX.match(text):
             entry = engine.mempool.entries.get(hex_to_hash(text))
             if entry is None:
-                raise NodeError(RPC_INVALID_ADDRESS_OR_KEY, f"Transaction {text} not in mempool.")
+                raise SimRpcError(RPC_INVALID_ADDRESS_OR_KEY, f"Transaction {text} not in mempool.")
             txs.append(entry.tx)
             continue
         tx = _decode_tx(text)
         if tx is None:
-            raise NodeError(
+            raise SimRpcError(
                 RPC_DESERIALIZATION_ERROR,
                 f"Transaction decode failed for {text}. Make sure the tx has at least one input.",
             )
@@ -461,7 +463,7 @@ def _generateblock(d: Dispatcher, args: list[Any]) -> Any:
     try:
         block = engine.generate_block(script, txs, submit)
     except BlockValidationError as exc:
-        raise NodeError(RPC_VERIFY_ERROR, f"TestBlockValidity failed: {exc}") from None
+        raise SimRpcError(RPC_VERIFY_ERROR, f"TestBlockValidity failed: {exc}") from None
     result: dict[str, Any] = {"hash": block.hash}
     if not submit:
         result["hex"] = block.serialize().hex()
@@ -482,7 +484,7 @@ def _getdescriptorinfo(d: Dispatcher, args: list[Any]) -> Any:
     try:
         return descriptor_info(args[0])
     except DescriptorError as exc:
-        raise NodeError(RPC_INVALID_ADDRESS_OR_KEY, str(exc)) from None
+        raise SimRpcError(RPC_INVALID_ADDRESS_OR_KEY, str(exc)) from None
 
 
 def _getnetworkinfo(d: Dispatcher, args: list[Any]) -> Any:
@@ -531,7 +533,7 @@ def _stop(d: Dispatcher, args: list[Any]) -> Any:
 def _setmocktime(d: Dispatcher, args: list[Any]) -> Any:
     timestamp = args[0]
     if not isinstance(timestamp, int) or timestamp < 0:
-        raise NodeError(RPC_INVALID_PARAMETER, f"Mocktime cannot be negative: {timestamp}")
+        raise SimRpcError(RPC_INVALID_PARAMETER, f"Mocktime cannot be negative: {timestamp}")
     d.engine.mocktime = timestamp
     return None
 

@@ -19,7 +19,7 @@ from typing import Any
 from aiohttp import web
 
 from chaincrawler.testing.simnode.jsonenc import dumps
-from chaincrawler.testing.simnode.node import NodeError
+from chaincrawler.testing.simnode.node import SimRpcError
 from chaincrawler.testing.simnode.rest import RestHandler
 from chaincrawler.testing.simnode.rpc import Dispatcher
 
@@ -144,7 +144,7 @@ class HttpFront:
         """Run one parsed request, catching its errors (Core's ``JSONRPCExecOne``)."""
         try:
             result = self.dispatcher.call(req.method, req.params)
-        except NodeError as exc:
+        except SimRpcError as exc:
             return req.reply(error=_error_obj(exc.code, exc.message))
         except Exception as exc:  # Core's ExecuteCommand: any other failure is -1
             return req.reply(error=_error_obj(-1, str(exc)))

@@ -15,8 +15,8 @@ import zmq
 
 from chaincrawler.chain.types import Block, Transaction
 from chaincrawler.errors import ChaincrawlerError
+from chaincrawler.node.zmq import ZMQ_TOPICS
 
-TOPICS = ("hashblock", "hashtx", "rawblock", "rawtx", "sequence")
 HIGH_WATER_MARK = 1000
 _u32 = struct.Struct("<I").pack
 _u64 = struct.Struct("<Q").pack
@@ -34,15 +34,15 @@ class ZmqPublisher:
     """
 
     def __init__(self, topics: dict[str, str]) -> None:
-        unknown = sorted(set(topics) - set(TOPICS))
+        unknown = sorted(set(topics) - set(ZMQ_TOPICS))
         if unknown:
-            raise ZmqConfigError(f"unknown ZMQ topic(s) {unknown}; known: {list(TOPICS)}")
+            raise ZmqConfigError(f"unknown ZMQ topic(s) {unknown}; known: {list(ZMQ_TOPICS)}")
         self._context: Any = zmq.Context()
         self._sockets: dict[str, Any] = {}
         self._bound: dict[str, str] = {}
         self._counters = dict.fromkeys(topics, 0)
         self.endpoints: dict[str, str] = {}
-        for topic in TOPICS:  # Core's notifier order: alphabetical by option name
+        for topic in ZMQ_TOPICS:  # Core's notifier order: alphabetical by option name
             if topic in topics:
                 self.endpoints[topic] = self._bind(topics[topic])
         self._by_address = {topic: self._sockets[topics[topic]] for topic in self.endpoints}

@@ -12,8 +12,8 @@ import structlog
 import zmq
 import zmq.asyncio
 
-from chaincrawler.crawler.errors import NodeConfigError
-from chaincrawler.crawler.zmq import (
+from chaincrawler.node.errors import NodeConfigError
+from chaincrawler.node.zmq import (
     MalformedZmqMessage,
     SequenceEvent,
     ZmqMessage,

@@ -1,9 +1,22 @@
-"""The conformance suite every EventStore backend must pass.
+"""The conformance suite every EventStore backend must pass, shipped for backend authors.
 
-``EventStoreConformance`` holds the tests; a backend's test module subclasses it
-as ``Test<Backend>`` and provides the ``backend`` fixture: a ``StoreBackend``
-that makes stores at one fresh location per test and runs raw SQL there (to
-inject faults the public API cannot produce).
+``EventStoreConformance`` holds the tests (pytest, with pytest-asyncio in auto
+mode); a backend proves itself by subclassing it in a test module and providing
+the ``backend`` fixture: a ``StoreBackend`` that makes stores at one fresh
+location per test, and reaches that location directly (raw SQL, to inject faults
+the public API cannot produce)::
+
+    from chaincrawler.testing.storesuite import EventStoreConformance, StoreBackend
+
+    class MyBackend(StoreBackend):
+        ...  # new_store, other_store, execute, fetchval, location_exists, make_foreign
+
+    class TestMyEventStore(EventStoreConformance):
+        @pytest.fixture
+        def backend(self, tmp_path: Path) -> StoreBackend:
+            return MyBackend(tmp_path)
+
+chaincrawler's own SQLite and PostgreSQL stores run it in ``tests/eventstore/``.
 """
 
 from __future__ import annotations
@@ -25,7 +38,9 @@ from chaincrawler.eventstore import (
     EventQuery,
     EventStatus,
     EventStore,
+    EventStoreError,
     NetworkMismatchError,
+    NotAStoreError,
     PendingEvent,
     PendingSnapshot,
     SchemaMissingError,
@@ -59,6 +74,14 @@ class StoreBackend(abc.ABC):
     @abc.abstractmethod
     async def fetchval(self, sql: str) -> Any:
         """The first column of the first row of a query run directly."""
+
+    @abc.abstractmethod
+    async def location_exists(self) -> bool:
+        """Whether anything exists at the store's location (a file, a schema)."""
+
+    @abc.abstractmethod
+    async def make_foreign(self) -> None:
+        """Put another application's data at the location: a table ``other_app`` of one row."""
 
 
 def block_hash(branch: str, height: int) -> str:
@@ -387,7 +410,46 @@ class EventStoreConformance:
         await store.commit(other, make_events(other))
         assert [e.version for e in await store.read_events()] == [1, 2]
 
-    # -- snapshots, checkpoints -------------------------------------------------------
+    # -- snapshots, checkpoints, models ------------------------------------------------
+
+    async def test_payload_and_snapshot_text_round_trips_exactly(
+        self, backend: StoreBackend, store: EventStore
+    ) -> None:
+        blocks = make_chain(1, 2)
+        texts = [
+            json.dumps({"zeta": 1, "alpha": {"yy": [3, 1], "b": {"z": None, "aa": True}}, "m": 2}),
+            json.dumps({"b": 1, "a": "\u20bf ü", "ab": 2.5}, separators=(",", ":")),
+            '{"spaced" :  1 ,"a":[ ]}',
+        ]
+        events = [PendingEvent("m", "T", 1, text, 1, blocks[0].hash) for text in texts]
+        events.append(PendingEvent("m", "T", 1, texts[0], 2, blocks[1].hash))
+        state = json.dumps({"zz": {"k2": 0, "k1": [{"y": 1, "x": 2}]}, "aa": 1})
+        await store.commit(blocks, events, [PendingSnapshot("m", 2, blocks[1].hash, state)])
+        await store.rollback(1)
+        everything = await store.read_events(EventQuery(include_rolled_back=True))
+        assert [e.payload for e in everything] == [*texts, texts[0]]
+        snap = await store.latest_snapshot("m")
+        assert snap is None
+        await store.commit([], [], [PendingSnapshot("m", 1, blocks[0].hash, state)])
+        async with await open_store_at(backend, writer=False) as reader:
+            assert [e.payload for e in await reader.read_events()] == texts
+            snap = await reader.latest_snapshot("m")
+            assert snap is not None and snap.state == state
+
+    async def test_known_models(self, backend: StoreBackend, store: EventStore) -> None:
+        assert await store.known_models() == set()
+        await store.register_models(["balances", "deposits"])
+        await store.register_models(["deposits", "chain", "chain"])
+        await store.register_models([])
+        assert await store.known_models() == {"balances", "deposits", "chain"}
+        async with await open_store_at(backend, writer=False) as reader:
+            assert await reader.known_models() == {"balances", "deposits", "chain"}
+            with pytest.raises(StoreReadOnlyError):
+                await reader.register_models(["other"])
+        await store.close()
+        async with await open_store_at(backend) as reopened:
+            assert await reopened.known_models() == {"balances", "deposits", "chain"}
+
 
     async def test_latest_snapshot_at_or_below_height(self, store: EventStore) -> None:
         blocks = make_chain(1, 6)
@@ -430,14 +492,56 @@ class EventStoreConformance:
     # -- guards -------------------------------------------------------------------------
 
     async def test_refuses_another_network(self, backend: StoreBackend, store: EventStore) -> None:
+        await store.commit(make_chain(1, 1), [])
         await store.close()
         with pytest.raises(NetworkMismatchError) as info:
             await open_store_at(backend, network="mainnet", genesis="00" * 32)
         assert "regtest" in str(info.value) and "mainnet" in str(info.value)
         with pytest.raises(NetworkMismatchError):
             await open_store_at(backend, genesis="11" * 32)
+        with pytest.raises(NetworkMismatchError):
+            await open_store_at(backend, genesis="11" * 32, writer=False)
         reopened = await open_store_at(backend)
         await reopened.close()
+
+    async def test_an_empty_store_is_restamped_by_the_writer(
+        self, backend: StoreBackend, store: EventStore
+    ) -> None:
+        await store.set_checkpoint("ws", 1)  # a checkpoint is not chain data
+        await store.close()
+        with pytest.raises(NetworkMismatchError):
+            await open_store_at(backend, network="mainnet", genesis="00" * 32, writer=False)
+        async with await open_store_at(backend, network="mainnet", genesis="00" * 32) as stamped:
+            meta = await stamped.meta()
+            assert (meta["network"], meta["genesis_hash"]) == ("mainnet", "00" * 32)
+            await stamped.commit(make_chain(1, 1), [])
+        with pytest.raises(NetworkMismatchError):
+            await open_store_at(backend)
+        async with await open_store_at(
+            backend, network="mainnet", genesis="00" * 32, writer=False
+        ) as reader:
+            assert (await reader.meta())["network"] == "mainnet"
+
+    async def test_reader_creates_nothing(self, backend: StoreBackend) -> None:
+        for create_schema in (True, False):
+            with pytest.raises(SchemaMissingError, match="no chaincrawler store"):
+                await open_store_at(backend, writer=False, create_schema=create_schema)
+        assert not await backend.location_exists()
+
+    async def test_refuses_another_applications_data(self, backend: StoreBackend) -> None:
+        await backend.make_foreign()
+        try:
+            for writer in (True, False):
+                with pytest.raises(NotAStoreError, match="other_app"):
+                    await open_store_at(backend, writer=writer)
+            with pytest.raises(NotAStoreError):
+                await backend.new_store().destroy()
+            assert await backend.fetchval("SELECT COUNT(*) FROM other_app") == 1
+            for table in ("meta", "events"):
+                with pytest.raises(Exception):  # noqa: B017 -- the driver's "no such table"
+                    await backend.fetchval(f"SELECT COUNT(*) FROM {table}")
+        finally:
+            await backend.execute("DROP TABLE other_app")
 
     async def test_refuses_a_newer_schema(self, backend: StoreBackend, store: EventStore) -> None:
         await store.close()
@@ -448,6 +552,25 @@ class EventStoreConformance:
             with pytest.raises(SchemaVersionError, match="newer"):
                 await open_store_at(backend, writer=writer)
 
+    async def test_a_failed_migration_changes_nothing(
+        self, backend: StoreBackend, store: EventStore, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        blocks = make_chain(1, 2)
+        await store.commit(blocks, make_events(blocks))
+        await store.close()
+        monkeypatch.setattr(schema, "SCHEMA_VERSION", SCHEMA_VERSION + 1)
+        broken = schema.Migration(
+            both=["CREATE TABLE migration_probe (id INTEGER)", "UPDATE no_such_table SET x = 1"]
+        )
+        monkeypatch.setattr(schema, "MIGRATIONS", {SCHEMA_VERSION: broken})
+        with pytest.raises(EventStoreError):
+            await open_store_at(backend)
+        assert await backend.fetchval(
+            "SELECT value FROM meta WHERE key = 'schema_version'"
+        ) == str(SCHEMA_VERSION)
+        with pytest.raises(Exception):  # noqa: B017 -- the driver's "no such table"
+            await backend.fetchval("SELECT COUNT(*) FROM migration_probe")
+
     async def test_migrates_an_older_schema(
         self, backend: StoreBackend, store: EventStore, monkeypatch: pytest.MonkeyPatch
     ) -> None:
@@ -456,11 +579,12 @@ class EventStoreConformance:
         await store.close()
         monkeypatch.setattr(schema, "SCHEMA_VERSION", SCHEMA_VERSION + 1)
         monkeypatch.setattr(
-            schema, "MIGRATIONS", {SCHEMA_VERSION: ["CREATE TABLE migration_probe (id INTEGER)"]}
+            schema, "MIGRATIONS",
+            {SCHEMA_VERSION: schema.Migration(both=["CREATE TABLE migration_probe (id INTEGER)"])},
         )
         with pytest.raises(SchemaVersionError, match="older"):
             await open_store_at(backend, writer=False)
-        with pytest.raises(SchemaVersionError, match="older"):
+        with pytest.raises(SchemaVersionError, match=r"older.*create_schema=True"):
             await open_store_at(backend, create_schema=False)
         migrated = await open_store_at(backend)
         try:
@@ -528,6 +652,56 @@ class EventStoreConformance:
             assert len(await reader.read_events()) == 2 + len(events)
         finally:
             await reader.close()
+
+    # -- following, removing ----------------------------------------------------------
+
+    async def test_a_reader_wakes_after_the_writers_commit_and_rollback(
+        self, backend: StoreBackend, store: EventStore
+    ) -> None:
+        async with await open_store_at(backend, writer=False) as reader:
+            changes = reader.changes(poll_interval=0.02)
+            try:
+                await asyncio.wait_for(anext(changes), 30)  # at once: "look now"
+                blocks = make_chain(1, 3)
+                for write in (
+                    lambda: store.commit(blocks[:2], make_events(blocks[:2])),
+                    lambda: store.commit(blocks[2:], []),
+                    lambda: store.rollback(1),
+                ):
+                    woken = asyncio.ensure_future(anext(changes))
+                    await write()
+                    await asyncio.wait_for(woken, 30)
+                tip = await reader.tip()
+                assert tip is not None and tip.height == 1
+            finally:
+                await changes.aclose()
+
+    async def test_destroy_removes_the_store(
+        self, backend: StoreBackend, store: EventStore
+    ) -> None:
+        blocks = make_chain(1, 3)
+        await store.commit(blocks, make_events(blocks), [snapshot("m", blocks[2], {"x": 1})])
+        await store.register_models(["m"])
+        reader = await open_store_at(backend, writer=False)
+        try:
+            with pytest.raises(StoreReadOnlyError):
+                await reader.destroy()
+        finally:
+            await reader.close()
+        with pytest.raises(StoreLockedError):
+            await backend.new_store().destroy()
+        assert await store.tip() == blocks[-1]
+        removed = await store.destroy()
+        assert removed != "nothing"
+        assert not store.is_open
+        assert not await backend.location_exists()
+        assert await backend.new_store().destroy() == "nothing"
+        async with await open_store_at(backend) as fresh:
+            assert await fresh.tip() is None
+            assert await fresh.read_events() == []
+            assert await fresh.known_models() == set()
+        assert await backend.new_store().destroy() != "nothing"
+        assert not await backend.location_exists()
 
     async def test_closed_store_refuses_calls(self, backend: StoreBackend) -> None:
         store = backend.new_store()

@@ -17,14 +17,22 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from chaincrawler.config import NodeSettings
-from chaincrawler.crawler.errors import (
+from chaincrawler.node.client import (
+    DEFAULT_TIMEOUT,
+    MempoolSnapshot,
+    NodeClient,
+    NodeEndpoint,
+    RetryPolicy,
+)
+from chaincrawler.node.errors import (
+    CookieFileMissingError,
     NodeAuthError,
     NodeConfigError,
     NodeProtocolError,
     NodeUnreachableError,
+    NoTxIndexError,
     RPCError,
 )
-from chaincrawler.crawler.node import MempoolSnapshot, NodeClient, NodeEndpoint, RetryPolicy
 
 REPLIES = Path(__file__).resolve().parent.parent / "data" / "core_replies"
 FAST = RetryPolicy(attempts=3, initial_delay=0.001, max_delay=0.005)
@@ -228,6 +236,55 @@ async def test_batch_is_split_past_batch_size(core_url):
         hashes = await node.get_block_hashes(range(200, 240))
     assert hashes == [f"{h:064x}" for h in range(200, 240)]
     assert [len(r) for r in core.requests] == [16, 16, 8]
+
+
+async def test_block_hashes_past_the_tip_are_none(core_url):
+    _core, url = core_url
+    past_tip = recorded("25-error-getblockhash-out-of-range.json")["request"]["params"][0]
+    async with NodeClient(url, retry=FAST) as node:
+        assert await node.get_block_hashes([200, past_tip, 201]) == [
+            f"{200:064x}",
+            None,
+            f"{201:064x}",
+        ]
+        with pytest.raises(ValueError, match="height must be >= 0"):
+            await node.get_block_hashes([-1])
+
+
+NOT_INDEXED = (
+    "No such mempool or blockchain transaction. Use gettransaction for wallet transactions."
+)
+NO_TXINDEX = (
+    "No such mempool transaction. Use -txindex or provide a block hash to enable blockchain "
+    "transaction queries. Use gettransaction for wallet transactions."
+)
+
+
+async def test_raw_transactions_unknown_is_none_and_no_txindex_is_its_own_error(serve):
+    errors = {"bb" * 32: (-5, NOT_INDEXED), "cc" * 32: (-5, NO_TXINDEX), "dd" * 32: (-8, "bad")}
+
+    async def handle(request: web.Request) -> web.Response:
+        replies = []
+        for call in await request.json():
+            txid = call["params"][0]
+            if txid in errors:
+                code, message = errors[txid]
+                error = {"code": code, "message": message}
+                replies.append({"jsonrpc": "2.0", "error": error, "id": call["id"]})
+            else:
+                replies.append({"jsonrpc": "2.0", "result": "00ff", "id": call["id"]})
+        return web.json_response(replies)
+
+    app = web.Application()
+    app.router.add_post("/", handle)
+    async with NodeClient(await serve(app), retry=FAST) as node:
+        assert await node.get_raw_transactions(["aa" * 32, "bb" * 32]) == [b"\x00\xff", None]
+        with pytest.raises(NoTxIndexError) as caught:
+            await node.get_raw_transactions(["aa" * 32, "cc" * 32])
+        assert caught.value.code == -5 and caught.value.index == 1
+        with pytest.raises(RPCError) as other:
+            await node.get_raw_transactions(["dd" * 32])
+        assert other.value.code == -8 and not isinstance(other.value, NoTxIndexError)
 
 
 async def test_recorded_mixed_batch_reversed(serve):
@@ -441,13 +498,18 @@ async def test_cookie_is_read_at_connect_and_reread_after_a_node_restart(serve, 
     assert "b" * 64 not in str(caught.value)
 
 
-async def test_missing_cookie_file_is_reported(serve, tmp_path):
-    url = await start_core(serve, FakeCore())
+async def test_missing_cookie_file_is_reported_at_once(serve, tmp_path):
+    core = FakeCore()
+    url = await start_core(serve, core)
     missing = tmp_path / "no-such" / ".cookie"
-    async with NodeClient(url, cookie_file=missing, retry=FAST) as node:
-        with pytest.raises(NodeUnreachableError) as caught:
-            await node.get_block_count()
-    assert str(missing) in str(caught.value)
+    with structlog.testing.capture_logs() as logs:
+        async with NodeClient(url, cookie_file=missing, retry=FAST) as node:
+            with pytest.raises(CookieFileMissingError) as caught:
+                await node.get_block_count()
+    assert f"cookie file {missing} not found" in str(caught.value)
+    assert isinstance(caught.value, NodeConfigError)
+    assert not [e for e in logs if e["event"] == "node.request_failed"]  # not retried
+    assert core.requests == []
 
 
 # ---------------------------------------------------------------- credentials never leak
@@ -490,6 +552,14 @@ async def test_user_and_password_given_apart_from_the_url(core_url):
         assert SECRET not in repr(node)
 
 
+def test_node_settings_defaults_are_the_clients() -> None:
+    settings, retry = NodeSettings(), RetryPolicy()
+    assert settings.timeout == DEFAULT_TIMEOUT
+    assert settings.retries + 1 == retry.attempts
+    assert settings.backoff_initial == retry.initial_delay
+    assert settings.backoff_max == retry.max_delay
+
+
 async def test_client_from_node_settings(core_url):
     _core, url = core_url
     bare = url.replace(f"user:{SECRET}@", "")
@@ -501,6 +571,6 @@ async def test_client_from_node_settings(core_url):
         backoff_initial=0.001,
         backoff_max=0.001,
     )
-    async with NodeClient.from_settings(settings) as node:
+    async with settings.client() as node:
         assert await node.get_best_block_hash() == TIP
     assert node.nodes == [bare]

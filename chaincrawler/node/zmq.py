@@ -23,21 +23,16 @@ import yarl
 import zmq
 import zmq.asyncio
 
-from chaincrawler.crawler.errors import NodeConfigError
-from chaincrawler.errors import ChaincrawlerError
+from chaincrawler.node.errors import MalformedZmqMessage, NodeConfigError
 
 log = structlog.get_logger(__name__)
 
-TOPICS = frozenset({"hashblock", "hashtx", "rawblock", "rawtx", "sequence"})
-"""Every topic Bitcoin Core publishes."""
+ZMQ_TOPICS: tuple[str, ...] = ("hashblock", "hashtx", "rawblock", "rawtx", "sequence")
+"""Every topic Bitcoin Core publishes (``-zmqpub<topic>``), in Core's (alphabetical) order."""
 
 SequenceKind = Literal["C", "D", "A", "R"]
 _KINDS: dict[int, SequenceKind] = {ord("C"): "C", ord("D"): "D", ord("A"): "A", ord("R"): "R"}
 _WILDCARD_HOSTS = frozenset({"0.0.0.0", "*", "::", "[::]"})
-
-
-class MalformedZmqMessage(ChaincrawlerError, ValueError):
-    """A multipart message that is not a valid Core notification (logged and skipped)."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -84,7 +79,7 @@ def parse_frames(frames: Sequence[bytes], endpoint: str) -> ZmqMessage:
         topic = raw_topic.decode("ascii")
     except UnicodeDecodeError:
         raise MalformedZmqMessage(f"topic is not ASCII: {raw_topic[:32]!r}") from None
-    if topic not in TOPICS:
+    if topic not in ZMQ_TOPICS:
         raise MalformedZmqMessage(f"unknown topic {topic[:32]!r}")
     if len(counter) != 4:
         raise MalformedZmqMessage(f"{topic}: counter is {len(counter)} bytes, expected 4")
@@ -144,11 +139,11 @@ class ZmqSubscriber:
         if not self.subscriptions:
             raise NodeConfigError("ZmqSubscriber needs at least one endpoint")
         for endpoint, wanted in self.subscriptions.items():
-            unknown = wanted - TOPICS
+            unknown = wanted.difference(ZMQ_TOPICS)
             if unknown or not wanted:
                 raise NodeConfigError(
                     f"{endpoint}: unknown ZMQ topics {sorted(unknown)}; "
-                    f"choose from {sorted(TOPICS)}"
+                    f"choose from {list(ZMQ_TOPICS)}"
                 )
         self._rcvhwm = rcvhwm
         self._context = context or zmq.asyncio.Context.instance()

@@ -4,8 +4,13 @@ Example::
 
     async with NodeClient("http://user:pass@127.0.0.1:18443", rest=True) as node:
         tip = await node.get_block_count()
-        hashes = await node.get_block_hashes(range(tip - 9, tip + 1))
+        hashes = [h for h in await node.get_block_hashes(range(tip - 9, tip + 1)) if h]
         blocks = await node.get_raw_blocks(hashes)
+
+Every typed method checks the shape of the node's answer (a wrong shape is a
+:class:`~chaincrawler.node.errors.NodeProtocolError`) and maps the Core error codes
+it expects (:class:`~chaincrawler.node.errors.RpcErrorCode`) to a return value or a
+named error; ``call``/``batch`` pass anything through.
 """
 
 from __future__ import annotations
@@ -16,24 +21,26 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
+from typing import Any, Literal, TypeVar, overload
 
-from chaincrawler.crawler.rest import RestApi
-from chaincrawler.crawler.rpc import (
-    BatchItem,
-    JsonRpc,
-    NodeEndpoint,
-    NodeTransport,
-    Params,
-    RetryPolicy,
-)
+from chaincrawler.node.errors import NoTxIndexError, RpcErrorCode
+from chaincrawler.node.http import NodeConnection, NodeEndpoint, RetryPolicy
+from chaincrawler.node.jsonrpc import BatchItem, JsonRpc, Params
+from chaincrawler.node.rest import RestApi
 
-if TYPE_CHECKING:
-    from chaincrawler.config import NodeSettings
-
-__all__ = ["BatchItem", "MempoolSnapshot", "NodeClient", "NodeEndpoint", "RetryPolicy"]
+__all__ = [
+    "DEFAULT_TIMEOUT",
+    "BatchItem",
+    "MempoolSnapshot",
+    "NodeClient",
+    "NodeEndpoint",
+    "RetryPolicy",
+]
 
 T = TypeVar("T")
+
+DEFAULT_TIMEOUT = 30.0
+"""Seconds to wait for one reply (``NodeSettings.timeout`` defaults to it)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +74,7 @@ class NodeClient:
         user: str | None = None,
         password: str | None = None,
         cookie_file: str | Path | None = None,
-        timeout: float = 30.0,
+        timeout: float = DEFAULT_TIMEOUT,
         retry: RetryPolicy | None = None,
         rest: bool = False,
         batch_size: int = 500,
@@ -80,33 +87,15 @@ class NodeClient:
             else NodeEndpoint.parse(item, cookie_file, user=user, password=password)
             for item in items
         ]
-        self._transport = NodeTransport(
+        self._connection = NodeConnection(
             endpoints,
             timeout=timeout,
             retry=retry or RetryPolicy(),
             max_connections=max_connections,
         )
-        self._rpc = JsonRpc(self._transport, batch_size=batch_size)
-        self._rest = RestApi(self._transport)
+        self._rpc = JsonRpc(self._connection, batch_size=batch_size)
+        self._rest = RestApi(self._connection)
         self.rest = rest
-
-    @classmethod
-    def from_settings(cls, settings: NodeSettings) -> NodeClient:
-        """A client configured by the ``node`` section of :class:`chaincrawler.config.Settings`."""
-        password = settings.rpc_password
-        return cls(
-            settings.urls,
-            user=settings.rpc_user,
-            password=password.get_secret_value() if password is not None else None,
-            cookie_file=settings.cookie_file,
-            timeout=settings.timeout,
-            retry=RetryPolicy(
-                attempts=settings.retries + 1,
-                initial_delay=settings.backoff_initial,
-                max_delay=settings.backoff_max,
-            ),
-            rest=settings.rest,
-        )
 
     def __repr__(self) -> str:
         return f"NodeClient(nodes={self.nodes!r}, rest={self.rest})"
@@ -114,7 +103,7 @@ class NodeClient:
     @property
     def nodes(self) -> list[str]:
         """The node URLs, without credentials."""
-        return self._transport.nodes
+        return self._connection.nodes
 
     async def __aenter__(self) -> NodeClient:
         return self
@@ -129,7 +118,7 @@ class NodeClient:
 
     async def close(self) -> None:
         """Close the shared HTTP session."""
-        await self._transport.close()
+        await self._connection.close()
 
     # ------------------------------------------------------------------ generic calls
 
@@ -157,10 +146,6 @@ class NodeClient:
         """``getblockchaininfo``."""
         return await self._rpc.call_as("getblockchaininfo", (), _dict)
 
-    async def get_network_info(self) -> dict[str, Any]:
-        """``getnetworkinfo``."""
-        return await self._rpc.call_as("getnetworkinfo", (), _dict)
-
     async def get_block_count(self) -> int:
         """Height of the node's active tip."""
         return await self._rpc.call_as("getblockcount", (), _int)
@@ -173,9 +158,22 @@ class NodeClient:
         """Hash of the active-chain block at ``height`` (RPCError -8 when out of range)."""
         return await self._rpc.call_as("getblockhash", [height], _hash)
 
-    async def get_block_hashes(self, heights: Iterable[int]) -> list[str]:
-        """Hashes at ``heights``, in one batch (split only past ``batch_size``)."""
-        return await self._rpc.batch_as([("getblockhash", [h]) for h in heights], _hash)
+    async def get_block_hashes(self, heights: Iterable[int]) -> list[str | None]:
+        """Hashes at ``heights``, in one batch (split only past ``batch_size``).
+
+        None for a height above the node's tip: its chain may get shorter at any time.
+        """
+        calls: list[tuple[str, Params]] = []
+        for height in heights:
+            if height < 0:
+                raise ValueError(f"height must be >= 0, got {height}")
+            calls.append(("getblockhash", [height]))
+        hashes: list[str | None] = []
+        for item in await self._rpc.batch_results(calls, _hash):
+            if item.error is not None and item.error.code != RpcErrorCode.INVALID_PARAMETER:
+                raise item.error
+            hashes.append(item.result if item.error is None else None)
+        return hashes
 
     async def get_block_header(self, block_hash: str) -> dict[str, Any]:
         """``getblockheader <hash> true``."""
@@ -253,12 +251,27 @@ class NodeClient:
             return await self._rpc.call_as("getrawtransaction", params, _dict)
         return await self._rpc.call_as("getrawtransaction", params, _hex)
 
-    async def get_raw_transactions(
-        self, txids: Sequence[str], blockhash: str | None = None
-    ) -> list[bytes]:
-        """Raw transactions in order, batched."""
-        tail = [blockhash] if blockhash is not None else []
-        return await self._rpc.batch_as([("getrawtransaction", [t, 0, *tail]) for t in txids], _hex)
+    async def get_raw_transactions(self, txids: Sequence[str]) -> list[bytes | None]:
+        """Raw transactions in order, batched; None for a transaction the node does not know.
+
+        Confirmed transactions need the node's ``-txindex``: without it the node can
+        only answer from its mempool, and :class:`NoTxIndexError` is raised.
+        """
+        calls: list[tuple[str, Params]] = [("getrawtransaction", [t, 0]) for t in txids]
+        raws: list[bytes | None] = []
+        for item in await self._rpc.batch_results(calls, _hex):
+            error = item.error
+            if error is None:
+                raws.append(item.result)
+                continue
+            if error.code != RpcErrorCode.INVALID_ADDRESS_OR_KEY:
+                raise error
+            if "txindex" in error.rpc_message:  # "... Use -txindex or provide a block hash"
+                raise NoTxIndexError(
+                    error.code, error.rpc_message, error.method, error.node, error.index
+                )
+            raws.append(None)
+        return raws
 
     async def get_zmq_notifications(self) -> list[dict[str, Any]]:
         """``getzmqnotifications``: ``[{"type": "pubhashblock", "address": ..., "hwm": ...}]``."""
@@ -269,18 +282,6 @@ class NodeClient:
     async def rest_chaininfo(self) -> dict[str, Any]:
         """REST ``/rest/chaininfo.json``."""
         return await self._rest.chaininfo()
-
-    async def rest_block_bin(self, block_hash: str) -> bytes:
-        """REST ``/rest/block/<hash>.bin``."""
-        return await self._rest.block_bin(block_hash)
-
-    async def rest_headers(self, block_hash: str, count: int) -> list[dict[str, Any]]:
-        """REST ``/rest/headers/<hash>.json?count=N`` (headers from ``block_hash`` upward)."""
-        return await self._rest.headers(block_hash, count)
-
-    async def rest_blockhash_by_height(self, height: int) -> str:
-        """REST ``/rest/blockhashbyheight/<height>.json``."""
-        return await self._rest.blockhash_by_height(height)
 
 
 # ---------------------------------------------------------------------- result checks

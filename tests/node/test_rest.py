@@ -11,8 +11,8 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from chaincrawler.crawler.errors import NodeProtocolError, NodeUnreachableError, RESTError
-from chaincrawler.crawler.node import NodeClient, RetryPolicy
+from chaincrawler.node.client import NodeClient, RetryPolicy
+from chaincrawler.node.errors import NodeProtocolError, NodeUnreachableError, RESTError
 
 REPLIES = Path(__file__).resolve().parent.parent / "data" / "core_replies"
 FAST = RetryPolicy(attempts=3, initial_delay=0.001, max_delay=0.005)
@@ -47,13 +47,6 @@ class FakeRest:
             return web.Response(body=RAW_TIP, content_type="application/octet-stream")
         if path.startswith("/rest/block/") and path.endswith(".bin"):
             return web.Response(status=404, text=f"{path[12:76]} not found\r\n")
-        if path == f"/rest/headers/{TIP}.json":
-            count = int(request.query.get("count", "5"))
-            return web.json_response(recorded("39-")["reply"][:count])
-        if path == "/rest/blockhashbyheight/1.json":
-            return web.json_response(recorded("38-")["reply"])
-        if path.startswith("/rest/blockhashbyheight/"):
-            return web.Response(status=404, text="Block height out of range\r\n")
         return web.Response(status=404)
 
 
@@ -73,42 +66,34 @@ async def test_raw_block_over_rest_is_the_serialized_block(rest):
     async with NodeClient(url, rest=True, retry=FAST) as node:
         assert await node.get_raw_block(TIP) == RAW_TIP
         assert await node.get_raw_blocks([TIP, TIP.upper()]) == [RAW_TIP, RAW_TIP]
-        assert await node.rest_block_bin(TIP) == RAW_TIP
     assert fake.paths[0] == f"/rest/block/{TIP}.bin"
     assert RAW_TIP[4:36][::-1].hex() == PREV  # prev hash inside the header: right block
 
 
-async def test_rest_json_helpers(rest):
+async def test_rest_chaininfo(rest):
     fake, url = rest
     async with NodeClient(url, retry=FAST) as node:
         info = await node.rest_chaininfo()
-        headers = await node.rest_headers(TIP, 2)
-        one = await node.rest_blockhash_by_height(1)
     assert (info["chain"], info["blocks"], info["bestblockhash"]) == ("regtest", 103, TIP)
-    assert [h["hash"] for h in headers] == [TIP]
-    assert one == recorded("20-")["reply"]["result"]
-    assert f"/rest/headers/{TIP}.json?count=2" in fake.paths
+    assert fake.paths == ["/rest/chaininfo.json"]
 
 
 async def test_rest_404_names_path_node_and_reason(rest):
     _fake, url = rest
-    async with NodeClient(url, retry=FAST) as node:
+    async with NodeClient(url, rest=True, retry=FAST) as node:
         with pytest.raises(RESTError) as missing_block:
-            await node.rest_block_bin("00" * 32)
-        with pytest.raises(RESTError) as out_of_range:
-            await node.rest_blockhash_by_height(99999)
+            await node.get_raw_block("00" * 32)
     assert missing_block.value.status == 404
     assert "not found" in str(missing_block.value) and "-rest" in str(missing_block.value)
     assert "127.0.0.1" in str(missing_block.value) and "pw" not in str(missing_block.value)
-    assert "Block height out of range" in str(out_of_range.value)
 
 
 async def test_rest_400_is_a_clear_error(rest):
     fake, url = rest
-    fake.failures.append(web.Response(status=400, text="Header count is invalid or out of range"))
-    async with NodeClient(url, retry=FAST) as node:
+    fake.failures.append(web.Response(status=400, text="Invalid hash: out of range"))
+    async with NodeClient(url, rest=True, retry=FAST) as node:
         with pytest.raises(RESTError) as caught:
-            await node.rest_headers(TIP, 5000)
+            await node.get_raw_block(TIP)
     assert caught.value.status == 400 and "out of range" in str(caught.value)
 
 
@@ -127,16 +112,16 @@ async def test_rest_garbage_is_a_protocol_error(rest):
     fake, url = rest
     fake.failures.append(web.Response(text="<html>proxy</html>"))
     fake.failures.append(web.Response(body=b"\x00" * 10))
-    async with NodeClient(url, retry=FAST) as node:
+    async with NodeClient(url, rest=True, retry=FAST) as node:
         with pytest.raises(NodeProtocolError, match="not JSON"):
             await node.rest_chaininfo()
         with pytest.raises(NodeProtocolError, match="no block"):
-            await node.rest_block_bin(TIP)
+            await node.get_raw_block(TIP)
 
 
 async def test_rest_rejects_a_malformed_hash_before_sending(rest):
     fake, url = rest
-    async with NodeClient(url, retry=FAST) as node:
+    async with NodeClient(url, rest=True, retry=FAST) as node:
         with pytest.raises(ValueError, match="block hash"):
-            await node.rest_block_bin("../../etc/passwd")
+            await node.get_raw_block("../../etc/passwd")
     assert fake.paths == []

@@ -1,0 +1,149 @@
+"""Stores written by older schema versions (tests/data/stores) open, migrate and crawl on."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+
+from chaincrawler.eventstore import (
+    SCHEMA_VERSION,
+    BlockRecord,
+    EventQuery,
+    EventStore,
+    PendingEvent,
+    PendingSnapshot,
+    PostgresEventStore,
+    SchemaVersionError,
+    SQLiteEventStore,
+)
+from chaincrawler.testing.storesuite import GENESIS, NETWORK
+
+DATA = Path(__file__).parents[1] / "data" / "stores"
+EXPECTED = json.loads((DATA / "expected-v1.json").read_text())
+V1_MODELS = {"deposits", "balances", "quiet"}
+
+
+async def answers(store: EventStore) -> dict[str, Any]:
+    """What ``make_v1.py`` recorded, asked of ``store`` (same shape)."""
+    snaps = {}
+    for model in sorted(V1_MODELS):
+        snap = await store.latest_snapshot(model)
+        assert snap is not None
+        snaps[model] = [snap.block_height, snap.block_hash, snap.state]
+    tip = await store.tip()
+    assert tip is not None
+    return {
+        "tip": [tip.height, tip.hash],
+        "chain": [[b.height, b.hash, b.prev_hash, b.time] for b in await store.chain_window(100)],
+        "orphaned": [[b.height, b.hash, b.reorg_id] for b in await store.orphaned_blocks()],
+        "events": [
+            [e.position, e.model, e.version, e.event_type, e.event_version, e.payload,
+             e.block_height, e.block_hash, str(e.status), e.reorg_id]
+            for e in await store.read_events(EventQuery(include_rolled_back=True))
+        ],
+        "snapshots": snaps,
+        "reorgs": [
+            [r.id, r.fork_height, r.fork_hash, r.old_tip_height, r.old_tip_hash,
+             r.new_tip_hash, r.depth, r.rolled_back_events]
+            for r in await store.reorgs()
+        ],
+        "checkpoints": {"ws": await store.get_checkpoint("ws")},
+        "meta": {k: v for k, v in (await store.meta()).items() if k != "created_at"},
+    }
+
+
+def expected(backend: str) -> dict[str, Any]:
+    facts = {key.split(".", 1)[1]: value for key, value in EXPECTED.items()
+             if key.startswith(backend + ".")}
+    facts["meta"] = {**facts["meta"], "schema_version": str(SCHEMA_VERSION)}
+    return facts
+
+
+async def check_migration(store: EventStore, backend: str) -> None:
+    """``store`` holds a v1 store: refused unmigrated, then migrated with the same answers."""
+    with pytest.raises(SchemaVersionError, match="older"):
+        await store.open(network=NETWORK, genesis_hash=GENESIS, writer=False)
+    with pytest.raises(SchemaVersionError, match="create_schema=True"):
+        await store.open(network=NETWORK, genesis_hash=GENESIS, create_schema=False)
+    await store.open(network=NETWORK, genesis_hash=GENESIS)
+    try:
+        want = expected(backend)
+        got = await answers(store)
+        for key in want:
+            assert got[key] == want[key], key
+        assert await store.known_models() == V1_MODELS
+        # It crawls on: a block with an event (keys unsorted) and a snapshot, then a reorg.
+        tip = await store.tip()
+        assert tip is not None
+        block = BlockRecord(tip.height + 1, "ab" * 32, tip.hash, 1_700_000_000)
+        payload = '{"z": 1, "a": {"y": 2, "b": 3}}'
+        result = await store.commit(
+            [block], [PendingEvent("deposits", "Seen", 1, payload, block.height, block.hash)],
+            [PendingSnapshot("quiet", block.height, block.hash, '{"b": 1, "a": 2}')],
+        )
+        assert result.first_position == len(want["events"]) + 1
+        (event,) = await store.read_events(EventQuery(from_position=result.first_position))
+        assert (event.payload, event.version) == (payload, 8)
+        await store.register_models(["newcomer"])
+        assert await store.known_models() == {*V1_MODELS, "newcomer"}
+        reorg = await store.rollback(tip.height)
+        assert reorg.id == 2 and reorg.rolled_back_events == 1
+    finally:
+        await store.close()
+
+
+async def test_sqlite_v1_store_is_migrated(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    shutil.copy(DATA / "sqlite-v1.db", path)
+    await check_migration(SQLiteEventStore(path), "sqlite")
+    fresh = tmp_path / "fresh.db"
+    async with SQLiteEventStore(fresh) as store:
+        await store.open(network=NETWORK, genesis_hash=GENESIS)
+    assert sqlite_columns(path) == sqlite_columns(fresh)
+
+
+def sqlite_columns(path: Path) -> dict[str, list[tuple[Any, ...]]]:
+    conn = sqlite3.connect(path)
+    try:
+        tables = [row[0] for row in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"
+        )]
+        return {table: list(conn.execute(f"PRAGMA table_info({table})")) for table in tables}
+    finally:
+        conn.close()
+
+
+async def test_postgres_v1_store_is_migrated(
+    pg_dsn: str, pg_schemas: Callable[[], str]
+) -> None:
+    schema, fresh = pg_schemas(), pg_schemas()
+    dump = (DATA / "postgres-v1.sql").read_text().replace("cc_v1_fixture", schema)
+    conn = await asyncpg.connect(pg_dsn)
+    try:
+        await conn.execute(dump)
+    finally:
+        await conn.close()
+    await check_migration(PostgresEventStore(pg_dsn, schema=schema), "postgresql")
+    async with PostgresEventStore(pg_dsn, schema=fresh) as store:
+        await store.open(network=NETWORK, genesis_hash=GENESIS)
+    assert await postgres_columns(pg_dsn, schema) == await postgres_columns(pg_dsn, fresh)
+
+
+async def postgres_columns(dsn: str, schema: str) -> list[tuple[Any, ...]]:
+    conn = await asyncpg.connect(dsn)
+    try:
+        rows = await conn.fetch(
+            "SELECT table_name, column_name, data_type, is_nullable, ordinal_position "
+            "FROM information_schema.columns WHERE table_schema = $1 "
+            "ORDER BY table_name, ordinal_position", schema,
+        )
+        return [tuple(row) for row in rows]
+    finally:
+        await conn.close()
