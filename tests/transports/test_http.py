@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 
 import httpx
 import pytest
 
+from chaincrawler.chain.types import Block
 from chaincrawler.client import ApiError, AsyncClient, CaughtUp, Client, StreamView
 from chaincrawler.eventstore import EventQuery
 from chaincrawler.examples.balances import AddressBalances
-from chaincrawler.models import Model, query
+from chaincrawler.models import Event, Model, on, query
 from chaincrawler.transports.options import ApiOptions
 from tests.transports.conftest import Serve
 
@@ -249,3 +251,49 @@ async def test_the_sync_client_reads_queries_and_streams(serve: Serve) -> None:
             assert raised.value.status == 404
 
     await asyncio.to_thread(use)
+
+
+class Heights(Event):
+    height: int
+
+
+class Counter(Model):
+    """Counts blocks, yielding to the event loop in every block (queries may run then)."""
+
+    highest: int = -1
+
+    async def process_block(self, block: Block) -> None:
+        await asyncio.sleep(0)
+        self.apply(Heights(height=block.height or 0))
+
+    @on(Heights)
+    def _seen(self, event: Heights) -> None:
+        self.highest = event.height
+
+    @query
+    def highest_height(self) -> int:
+        """The highest block processed."""
+        return self.highest
+
+
+async def test_queries_during_catch_up_see_only_committed_state(serve: Serve) -> None:
+    served = await serve(blocks=1, models=[AddressBalances(), Counter()])
+    crawler = served.crawler
+    crawler.options = dataclasses.replace(crawler.options, catchup_batch_blocks=7)
+    seen: list[tuple[int, int]] = []
+
+    async def hammer(api: AsyncClient, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            answer = await api.query("counter", "highest_height")
+            assert answer.at.tip is not None
+            seen.append((answer.result, answer.at.tip.height))
+
+    async with AsyncClient(served.url) as api:
+        stop = asyncio.Event()
+        task = asyncio.create_task(hammer(api, stop))
+        await served.gen.mine(40)  # one catch-up of several batches
+        await served.synced()
+        stop.set()
+        await task
+    assert seen
+    assert all(result == tip for result, tip in seen)  # never a block beyond the tip
