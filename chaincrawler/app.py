@@ -22,6 +22,7 @@ from chaincrawler.errors import ChaincrawlerError
 from chaincrawler.eventstore import BlockRecord, EventStore, SchemaMissingError
 from chaincrawler.models import ChainModel, Model
 from chaincrawler.node.client import NodeClient
+from chaincrawler.transports.serving import http_server
 
 log = structlog.get_logger(__name__)
 
@@ -166,7 +167,8 @@ async def run_crawler(
     """Crawl with ``models`` until stopped (SIGINT/SIGTERM: commit, snapshot, return).
 
     The node's network is checked before the store is opened, so a misconfigured
-    first run creates no store.
+    first run creates no store. Serves the HTTP/WebSocket API beside the crawl when
+    ``settings.http.enabled``.
     """
     async with settings.node.client() as node:
         await check_node_network(node, settings.network_params)
@@ -187,7 +189,8 @@ async def run_crawler(
                         loop.add_signal_handler(sig, stop, sig)
                         installed.append(sig)
             try:
-                await crawler.run(follow=follow, until_height=until_height)
+                async with http_server(crawler, settings.http):
+                    await crawler.run(follow=follow, until_height=until_height)
             finally:
                 for sig in installed:
                     loop.remove_signal_handler(sig)

@@ -28,6 +28,7 @@ from chaincrawler.eventstore import EventStore, PostgresEventStore, SQLiteEventS
 from chaincrawler.logs import LOG_LEVELS, redact_text
 from chaincrawler.node.client import DEFAULT_TIMEOUT, NodeClient, RetryPolicy
 from chaincrawler.node.zmq import ZMQ_TOPICS
+from chaincrawler.transports.options import ApiOptions
 
 __all__ = [
     "CrawlerSettings",
@@ -456,13 +457,54 @@ class StoreSettings(_Section):
 
 
 class HttpSettings(_Section):
-    """The HTTP / WebSocket transport."""
+    """The HTTP / WebSocket API and dashboard that ``chaincrawler run`` serves when enabled."""
 
-    enabled: bool = Field(default=True, description="Serve state, events and queries over HTTP.")
+    enabled: bool = Field(
+        default=False,
+        description="Serve state, events, queries, the event stream and the dashboard.",
+    )
     host: str = Field(default="127.0.0.1", min_length=1, description="Address to listen on.")
     port: int = Field(
         default=8080, ge=0, le=65535, description="TCP port to listen on (0: any free port)."
     )
+    tokens: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=list,
+        description="Bearer tokens accepted (comma-separated or a JSON list); none: no auth.",
+    )
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Origins browsers may call the API from (CORS); none: same origin only.",
+    )
+    heartbeat_interval: float = Field(
+        default=ApiOptions.heartbeat_interval, gt=0,
+        description="Seconds between heartbeats on an idle stream.",
+    )
+    stream_buffer: int = Field(
+        default=ApiOptions.stream_buffer, ge=1,
+        description="Frames queued per stream client; a client further behind is closed "
+        "(code 4008) with the position to resume from.",
+    )
+
+    @field_validator("tokens", "cors_origins", mode="before")
+    @classmethod
+    def _split(cls, value: Any) -> Any:
+        return split_list(value)
+
+    @field_validator("tokens")
+    @classmethod
+    def _no_empty_token(cls, value: list[SecretStr]) -> list[SecretStr]:
+        if any(not t.get_secret_value().strip() for t in value):
+            raise ValueError("a token must not be empty")
+        return value
+
+    def options(self) -> ApiOptions:
+        """The API's options from these settings."""
+        return ApiOptions(
+            tokens=[t.get_secret_value() for t in self.tokens],
+            cors_origins=list(self.cors_origins),
+            heartbeat_interval=self.heartbeat_interval,
+            stream_buffer=self.stream_buffer,
+        )
 
 
 class LogSettings(_Section):
