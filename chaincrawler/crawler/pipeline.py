@@ -298,7 +298,6 @@ class Crawler:
                     await self._restore_all()  # drop the blocks processed but not committed
                 await pause(self._stopping, delay)
                 continue
-            self._outage.ended()
             if caught_up:
                 if not follow:
                     break
@@ -314,6 +313,7 @@ class Crawler:
     async def _step(self, until_height: int | None) -> bool:
         """Crawl what the node has beyond our tip; True when nothing was left to do."""
         node_height = await self.node.get_block_count()
+        self._outage.ended()  # the node answers
         tip = self._tip
         if tip is not None and await self._tip_is_stale(tip, node_height):
             await self._reorg(node_height)
