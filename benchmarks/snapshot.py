@@ -25,6 +25,7 @@ import random
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -102,8 +103,8 @@ def measure(count: int) -> dict[str, float]:
 def run_worker(code: Path, count: int) -> dict[str, float]:
     env = {**os.environ, "PYTHONPATH": str(code)}
     out = subprocess.run(
-        [sys.executable, __file__, "--worker", "--addresses", str(count)],
-        env=env, check=True, capture_output=True, text=True, cwd=code,
+        [sys.executable, str(Path(__file__).resolve()), "--worker", "--addresses", str(count)],
+        env=env, check=True, capture_output=True, text=True, cwd=tempfile.gettempdir(),
     )
     result: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
     return result
@@ -120,7 +121,9 @@ ROWS = (
 
 def report(args: argparse.Namespace, runs: dict[str, list[dict[str, float]]]) -> str:
     labels = list(runs)
-    med = {label: {k: statistics.median(r[k] for r in rs) for k in rs[0]} for label, rs in runs.items()}
+    med = {
+        label: {k: statistics.median(r[k] for r in rs) for k in rs[0]} for label, rs in runs.items()
+    }
     lines = [
         "# Snapshot benchmark (`python benchmarks/snapshot.py"
         + (f" --baseline {args.baseline}" if args.baseline else "") + "`)",
