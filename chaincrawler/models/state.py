@@ -77,14 +77,15 @@ def exact_json_type(tp: Any) -> bool:
 class StateCodec:
     """Serialises one model class's state attributes to JSON and back."""
 
-    __slots__ = ("_decoders", "_fields", "_fingerprint", "_schema", "model", "types")
+    __slots__ = ("_decoders", "_fields", "_fingerprint", "_schema", "_singles", "model", "types")
 
     def __init__(self, model: str, types: Mapping[str, Any]) -> None:
         self.model = model
         self.types = dict(types)
+        self._singles: dict[str, type[pydantic.BaseModel]] = {}  # one attribute each
         for name, tp in self.types.items():
             try:
-                _schema(f"{model}_{name}", {name: tp})
+                self._singles[name] = _schema(f"{model}_{name}", {name: tp})
             except Exception as exc:
                 raise StateError(
                     f"model {model!r}: state attribute {name!r} has type {_show(tp)} that "
@@ -94,7 +95,9 @@ class StateCodec:
         # Field names are f0, f1...; the attribute names are their aliases, so any
         # attribute name works (even one that shadows a BaseModel method).
         self._fields = [(f"f{i}", name) for i, name in enumerate(self.types)]
-        self._decoders = {name: _decoder(name, tp) for name, tp in self.types.items()}
+        self._decoders = {
+            name: _msgspec_decoder(tp) or self._singles[name] for name, tp in self.types.items()
+        }
         self._fingerprint = _fingerprint(self._schema, self.types)
 
     def dump(self, values: Mapping[str, Any]) -> str:
@@ -147,7 +150,7 @@ class StateCodec:
         """Name the first attribute whose value alone fails to serialise."""
         for name, tp in self.types.items():
             try:
-                single = _schema(self.model, {name: tp}).model_construct(f0=values[name])
+                single = self._singles[name].model_construct(f0=values[name])
                 single.model_dump_json(warnings="error")
             except _DUMP_ERRORS:
                 return f"state attribute {name!r} does not hold a valid {_show(tp)}"
@@ -168,14 +171,14 @@ def _schema(
     return pydantic.create_model(title, __config__=_STATE_CONFIG, **fields)
 
 
-def _decoder(name: str, tp: Any) -> msgspec.json.Decoder[Any] | type[pydantic.BaseModel]:
-    """How a snapshot's attribute ``name`` is read: msgspec if it reads it exactly."""
+def _msgspec_decoder(tp: Any) -> msgspec.json.Decoder[Any] | None:
+    """A msgspec decoder of ``tp`` if msgspec reads it exactly as pydantic does."""
     if exact_json_type(tp):
         try:
             return msgspec.json.Decoder(tp)
         except TypeError:  # e.g. a set of lists: not hashable
             pass
-    return _schema(name, {name: tp})
+    return None
 
 
 def _fingerprint(schema: type[pydantic.BaseModel], types: Mapping[str, Any]) -> str:
