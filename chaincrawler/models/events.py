@@ -25,10 +25,12 @@ older payload (a dict) into the current shape::
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterable, Iterator
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
+import msgspec
 import pydantic
 import pydantic_core
 
@@ -38,6 +40,7 @@ from chaincrawler.models.errors import (
     ModelDefinitionError,
     describe_validation,
 )
+from chaincrawler.models.state import exact_json_type
 
 _EVENT_CONFIG = pydantic.ConfigDict(
     frozen=True,
@@ -60,6 +63,7 @@ class Event(pydantic.BaseModel):
     """The name stored with each event; the class name unless set in the class body."""
     event_version: ClassVar[int] = 1
     """The schema version of the payload; raise it when the fields change."""
+    _json_codec: ClassVar[_PlainJson | None]
 
     @classmethod
     def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
@@ -79,6 +83,11 @@ class Event(pydantic.BaseModel):
     def to_json(self) -> str:
         """The payload as JSON text (what the event store keeps); EventEncodeError if a
         field cannot be serialised."""
+        if _plain_json(type(self)) is not None:
+            try:
+                return _ENCODER.encode(self.__dict__).decode()
+            except _ENCODE_ERRORS:
+                pass  # pydantic raises (or warns) as it always did
         try:
             return self.model_dump_json()
         except pydantic_core.PydanticSerializationError as exc:
@@ -164,7 +173,8 @@ class EventRegistry:
             )
         try:
             if event_version == cls.event_version:
-                return cls.model_validate_json(payload)
+                plain = _plain_json(cls)
+                return cls.model_validate_json(payload) if plain is None else plain.decode(payload)
             if event_version > cls.event_version:
                 raise fail(
                     f"the stored version is newer than {_qualname(cls)} "
@@ -185,6 +195,90 @@ class EventRegistry:
             ) from exc
         except Exception as exc:
             raise fail(f"{type(exc).__name__}: {exc}") from exc
+
+
+_ENCODE_ERRORS = (msgspec.EncodeError, TypeError, ValueError, OverflowError)
+_ENCODER = msgspec.json.Encoder()
+_UNDECIDED = object()
+_EVENT_METHODS = ("model_post_init", "__init__", "__setattr__")
+
+
+class _PlainJson:
+    """Payload JSON of an event class by msgspec, where it is exactly pydantic's.
+
+    That holds for a class with the base config, no validators, serializers or private
+    attributes, and only required fields of :func:`exact_json_type` types without
+    constraints or aliases. msgspec then writes the same text as ``model_dump_json``
+    and reads a payload strictly (a wrong type, a missing or an unknown field is an
+    error): such a payload goes to pydantic, which accepts what it always did (``"5"``
+    for an int) or raises the error it always raised.
+    """
+
+    __slots__ = ("_cls", "_decoder", "_names")
+
+    def __init__(self, cls: type[Event]) -> None:
+        fields = cls.model_fields
+        struct = msgspec.defstruct(
+            cls.__name__, [(n, f.annotation) for n, f in fields.items()],
+            forbid_unknown_fields=True,
+        )
+        self._cls = cls
+        self._decoder = msgspec.json.Decoder(struct)
+        self._names = frozenset(fields)
+
+    def decode(self, payload: str | bytes) -> Event:
+        """The event of a payload; what msgspec refuses, pydantic validates."""
+        cls = self._cls
+        try:
+            values = msgspec.structs.asdict(self._decoder.decode(payload))
+        except msgspec.MsgspecError:
+            return cls.model_validate_json(payload)
+        event = cls.__new__(cls)
+        setattr_ = object.__setattr__  # events are frozen
+        setattr_(event, "__dict__", values)
+        setattr_(event, "__pydantic_fields_set__", set(self._names))
+        setattr_(event, "__pydantic_extra__", None)
+        setattr_(event, "__pydantic_private__", None)
+        return event
+
+
+def _plain_json(cls: type[Event]) -> _PlainJson | None:
+    """The msgspec codec of ``cls`` if it is plain (decided at first use, once complete)."""
+    known = cls.__dict__.get("_json_codec", _UNDECIDED)
+    if known is not _UNDECIDED:
+        return cast("_PlainJson | None", known)
+    if not cls.__pydantic_complete__:
+        return None  # forward references: pydantic validates until they resolve
+    codec = None
+    if _plain_class(cls) and all(_plain_field(f) for f in cls.model_fields.values()):
+        try:
+            codec = _PlainJson(cls)
+        except TypeError:  # a type msgspec does not take (a set of lists...)
+            codec = None
+    cls._json_codec = codec
+    return codec
+
+
+def _plain_class(cls: type[Event]) -> bool:
+    decorators = cls.__pydantic_decorators__
+    return (
+        dict(cls.model_config) == dict(_EVENT_CONFIG)
+        and not cls.__private_attributes__
+        and not any(getattr(decorators, f.name) for f in dataclasses.fields(decorators))
+        and all(getattr(cls, m) is getattr(Event, m) for m in _EVENT_METHODS)
+    )
+
+
+def _plain_field(field: pydantic.fields.FieldInfo) -> bool:
+    return (
+        field.is_required()
+        and not field.metadata
+        and field.alias is None
+        and field.serialization_alias is None
+        and field.validation_alias is None
+        and not field.exclude
+        and exact_json_type(field.annotation)
+    )
 
 
 def _qualname(cls: type) -> str:

@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from enum import Enum
 from typing import Any
 
 import pydantic
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from chaincrawler.models import Event, EventLoadError, EventRegistry, ModelDefinitionError
+from chaincrawler.models import (
+    Event,
+    EventEncodeError,
+    EventLoadError,
+    EventRegistry,
+    ModelDefinitionError,
+)
+from chaincrawler.models.events import _plain_json
 
 
 class Paid(Event):
@@ -131,3 +141,108 @@ def test_bad_event_versions_fail_at_class_definition():
 
         class Bad(Event):
             event_version = 0
+
+
+class Moved(Event):
+    """A plain event: its JSON goes through msgspec."""
+
+    txid: str
+    credited: dict[str, int]
+    outputs: list[int]
+    spent: bool
+    note: str | None
+
+
+def test_a_plain_event_class_is_encoded_and_loaded_by_msgspec_and_others_by_pydantic():
+    assert _plain_json(Moved) is not None
+    assert _plain_json(Paid) is None  # bytes, Decimal, defaults
+
+
+moved = st.builds(
+    Moved,
+    txid=st.text(),
+    credited=st.dictionaries(st.text(), st.integers(-(2**200), 2**200), max_size=4),
+    outputs=st.lists(st.integers(-(2**70), 2**70), max_size=4),
+    spent=st.booleans(),
+    note=st.none() | st.text(),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(moved)
+def test_a_plain_event_has_the_json_pydantic_writes_and_loads_as_pydantic_reads_it(event):
+    text = event.to_json()
+    assert text == event.model_dump_json()
+    loaded = EventRegistry([Moved]).load("Moved", 1, text, model="m", position=1)
+    expected = Moved.model_validate_json(text)
+    assert loaded == expected == event
+    assert list(loaded.credited) == list(event.credited)
+    assert loaded.model_fields_set == expected.model_fields_set
+    assert loaded.model_dump() == expected.model_dump()
+
+
+def test_a_plain_payload_pydantic_accepts_loosely_still_loads_as_before():
+    payload = '{"txid":"t","credited":{"a":"5"},"outputs":[1.0],"spent":1,"note":null}'
+    loaded = EventRegistry([Moved]).load("Moved", 1, payload, model="m", position=1)
+    assert loaded == Moved(txid="t", credited={"a": 5}, outputs=[1], spent=True, note=None)
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        '{"txid":"t","credited":{"a":"lots"},"outputs":[],"spent":true,"note":null}',
+        '{"txid":"t","credited":{},"outputs":[],"spent":true}',
+        '{"txid":"t","credited":{},"outputs":[],"spent":true,"note":null,"extra":1}',
+        "not json",
+    ],
+)
+def test_a_plain_payload_that_no_longer_validates_fails_loudly(payload):
+    with pytest.raises(EventLoadError, match=r"'Moved' v1 of model 'm' at position 5"):
+        EventRegistry([Moved]).load("Moved", 1, payload, model="m", position=5)
+
+
+def test_a_plain_event_that_cannot_be_encoded_is_an_encode_error():
+    with pytest.raises(EventEncodeError, match="'Moved'"):
+        Moved(txid="\ud800", credited={}, outputs=[], spent=False, note=None).to_json()
+
+
+class Side(Enum):
+    BUY = "buy"
+    SELL = "sell"
+
+
+class Wide(Event):
+    """A plain event of every other type msgspec writes and reads as pydantic does."""
+
+    amount: Decimal
+    tags: set[str]
+    frozen: frozenset[int]
+    pair: tuple[int, str]
+    rows: tuple[int, ...]
+    by_id: dict[int, list[str]]
+    side: Side
+
+
+wide = st.builds(
+    Wide,
+    amount=st.decimals(allow_nan=False, allow_infinity=False),
+    tags=st.sets(st.text(), max_size=4),
+    frozen=st.frozensets(st.integers(-(2**70), 2**70), max_size=4),
+    pair=st.tuples(st.integers(), st.text()),
+    rows=st.lists(st.integers(), max_size=3).map(tuple),
+    by_id=st.dictionaries(st.integers(-(2**63), 2**63 - 1), st.lists(st.text(), max_size=2)),
+    side=st.sampled_from(Side),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(wide)
+def test_every_plain_type_round_trips_as_with_pydantic(event):
+    assert _plain_json(Wide) is not None
+    text = event.to_json()
+    assert text == event.model_dump_json()
+    loaded = EventRegistry([Wide]).load("Wide", 1, text, model="m", position=1)
+    assert loaded == Wide.model_validate_json(text) == event
+    assert {n: type(v) for n, v in loaded.__dict__.items()} == {
+        n: type(v) for n, v in event.__dict__.items()
+    }

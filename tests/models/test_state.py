@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import socket
 from decimal import Decimal
 from enum import Enum
+from typing import Any
 
 import pydantic
 import pytest
@@ -13,6 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from chaincrawler.models import Event, Model, StateError, on
+from chaincrawler.models.state import exact_json_type
 
 
 class Color(Enum):
@@ -167,3 +170,140 @@ def test_state_rebuilt_from_a_snapshot_plus_replay_equals_the_live_state():
     for e in events[3:]:
         rebuilt.replay(e)
     assert rebuilt.counts == live.counts == {"a": 2, "b": 2, "c": 1}
+
+
+# What the code before snapshot fingerprints wrote for OLD_STATE (kept as written).
+OLD_SNAPSHOT = (
+    '{"ints":{"z":1267650600228229401496703205376,"a":-1},"by_height":{"7":["x","y"],"-3":[]},'
+    '"seen":["","_wA="],"frozen":[1180591620717411303424],"pair":[5,"-_8="],'
+    '"amount":"1.25000000","maybe":3,"color":"blue",'
+    '"utxos":[{"txid":"AQI=","vout":1,"value":36893488147419103232}],'
+    '"positions":{"p":{"height":9,"script":"_g==","tags":["t"]}}}'
+)
+OLD_STATE = {
+    "ints": {"z": 2**100, "a": -1},
+    "by_height": {7: ["x", "y"], -3: []},
+    "seen": {b"\xff\x00", b""},
+    "frozen": frozenset({2**70}),
+    "pair": (5, b"\xfb\xff"),
+    "amount": Decimal("1.25000000"),
+    "maybe": 3,
+    "color": Color.BLUE,
+    "utxos": [Utxo(b"\x01\x02", 1, 2**65)],
+    "positions": {"p": Position(height=9, script=b"\xfe", tags={"t"})},
+}
+
+
+def test_a_snapshot_written_before_fingerprints_still_loads():
+    model = Rich()
+    model.restore_state(OLD_SNAPSHOT)
+    assert model.state_dict() == OLD_STATE
+    assert list(model.ints) == ["z", "a"]
+
+
+def test_a_snapshot_carries_the_fingerprint_of_the_state_types_first():
+    text = Rich().snapshot_state()
+    assert json.loads(text).keys() == {"_schema", *Rich().state_dict()}
+    assert text.startswith('{"_schema":"')
+
+
+def _retyped(counts_type: Any) -> tuple[type[Model], type[Model]]:
+    class Before(Model):
+        name = "same"
+        counts: dict[str, int] = {}  # noqa: RUF012
+
+    class After(Model):
+        name = "same"
+        counts: counts_type = {}  # noqa: RUF012
+
+    return Before, After
+
+
+def test_a_snapshot_of_other_state_types_is_validated_and_used_if_it_fits():
+    before, after = _retyped(dict[str, float])
+    old = before()
+    old.counts = {"a": 1}
+    new = after()
+    new.restore_state(old.snapshot_state())
+    assert new.counts == {"a": 1.0}
+    assert type(new.counts["a"]) is float
+
+
+def test_a_snapshot_of_other_state_types_that_does_not_fit_is_refused():
+    before, after = _retyped(dict[str, list[int]])
+    old = before()
+    old.counts = {"a": 1}
+    with pytest.raises(StateError, match=r"'same'.*snapshot does not match.*counts"):
+        after().restore_state(old.snapshot_state())
+
+
+def test_a_snapshot_with_the_fingerprint_but_wrong_values_is_refused():
+    model = Rich()
+    text = model.snapshot_state().replace('"maybe":null', '"maybe":"many"')
+    with pytest.raises(StateError, match=r"snapshot does not match.*maybe"):
+        Rich().restore_state(text)
+
+
+class Plain(Model):
+    """Only types the fast path decodes with msgspec."""
+
+    counts: dict[str, int] = {}  # noqa: RUF012
+    by_id: dict[int, list[str]] = {}  # noqa: RUF012
+    tags: set[str] = set()  # noqa: RUF012
+    frozen: frozenset[int] = frozenset()
+    pair: tuple[int, str] = (0, "")
+    rows: tuple[int, ...] = ()
+    amount: Decimal = Decimal(0)
+    maybe: bool | None = None
+    color: Color = Color.RED
+
+
+plain_states = st.fixed_dictionaries(
+    {
+        "counts": st.dictionaries(text, big_ints, max_size=6),
+        "by_id": st.dictionaries(big_ints, st.lists(text, max_size=3), max_size=4),
+        "tags": st.sets(text, max_size=5),
+        "frozen": st.frozensets(big_ints, max_size=5),
+        "pair": st.tuples(big_ints, text),
+        "rows": st.lists(big_ints, max_size=4).map(tuple),
+        "amount": st.decimals(allow_nan=False, allow_infinity=False),
+        "maybe": st.none() | st.booleans(),
+        "color": st.sampled_from(Color),
+    }
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(plain_states)
+def test_the_fast_path_restores_values_types_and_key_order_exactly(state):
+    model = Plain()
+    for name, value in state.items():
+        setattr(model, name, value)
+    restored = Plain()
+    restored.restore_state(model.snapshot_state())
+    assert restored.state_dict() == state
+    for name, value in state.items():
+        assert type(getattr(restored, name)) is type(value)
+    assert list(restored.counts) == list(state["counts"])
+    assert list(restored.by_id) == list(state["by_id"])
+    assert all(type(k) is int for k in restored.by_id)
+
+
+@pytest.mark.parametrize(
+    ("tp", "exact"),
+    [
+        (dict[str, int], True),
+        (dict[int, list[str]], True),
+        (set[str] | None, True),
+        (tuple[int, ...], True),
+        (Color, True),
+        (bytes, False),
+        (float, False),
+        (dict[bytes, int], False),
+        (int | str, False),
+        (Utxo, False),
+        (Position, False),
+    ],
+)
+def test_exact_json_types(tp, exact):
+    assert exact_json_type(tp) is exact

@@ -1,0 +1,181 @@
+"""Snapshot dump/load of in-memory state, and per-event encode/load, for the balance model.
+
+    python benchmarks/snapshot.py [--addresses 1000000] [--reps 3] [--baseline DIR]
+
+Fills ``AddressBalances`` with ``--addresses`` addresses of realistic lengths (the
+mainnet mix: P2WPKH 42 chars, P2PKH and P2SH 34, P2TR and P2WSH 62) and times
+``snapshot_state()`` (dump) and ``restore_state(text)`` (load, end to end from the
+text a store returns), and the snapshot's size; then ``Event.to_json()`` and
+``EventRegistry.load`` for ``BalancesChanged`` events (three outputs, one input).
+
+Each repetition runs in a fresh process. With ``--baseline DIR`` (a checkout of
+another commit, e.g. ``git archive main | tar -x -C /tmp/old``) the repetitions
+alternate between that code and this one, so both are measured in one sitting on
+a shared machine; the table gives medians. Results go to
+``benchmarks/results/snapshot.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+RESULTS = Path(__file__).parent / "results" / "snapshot.md"
+ROOT = Path(__file__).resolve().parent.parent
+EVENTS = 20_000
+# (prefix, total length, share) of mainnet-like address types.
+ADDRESS_MIX = (("bc1q", 42, 40), ("1", 34, 20), ("3", 34, 15), ("bc1p", 62, 15), ("bc1q", 62, 10))
+BECH32 = "qpzry9x8gf2tvdw0s3jn54khce6mua7l"
+BASE58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
+
+
+def addresses(count: int, rng: random.Random) -> list[str]:
+    """``count`` distinct random addresses in the mainnet mix of types and lengths."""
+    kinds = rng.choices(ADDRESS_MIX, weights=[m[2] for m in ADDRESS_MIX], k=count)
+    out: list[str] = []
+    for i, (prefix, length, _) in enumerate(kinds):
+        alphabet = BECH32 if prefix.startswith("bc1") else BASE58
+        tag = f"{i:08d}"  # keeps them distinct
+        body = "".join(rng.choices(alphabet, k=length - len(prefix) - len(tag)))
+        out.append(prefix + body + tag)
+    return out
+
+
+def measure(count: int) -> dict[str, float]:
+    """One repetition in this process, with whatever chaincrawler is importable."""
+    from benchmarks.timing import best_rate
+    from chaincrawler.examples.balances import AddressBalances, BalancesChanged
+
+    rng = random.Random(7)
+    addrs = addresses(count, rng)
+    model = AddressBalances()
+    model.balances = {a: rng.randrange(1, 21 * 10**14) for a in addrs}
+    model.tx_counts = {a: rng.randrange(1, 500) for a in addrs}
+
+    t0, c0 = time.perf_counter(), time.process_time()
+    text = model.snapshot_state()
+    dump, dump_cpu = time.perf_counter() - t0, time.process_time() - c0
+    restored = AddressBalances()
+    t0, c0 = time.perf_counter(), time.process_time()
+    restored.restore_state(text)
+    load, load_cpu = time.perf_counter() - t0, time.process_time() - c0
+    if list(restored.balances.items()) != list(model.balances.items()):
+        raise SystemExit("restored state differs from the original")
+    size_mb = len(text.encode()) / 1e6
+    del text, restored, model
+
+    events = [
+        BalancesChanged(
+            txid=rng.randbytes(32).hex(),
+            credited={a: rng.randrange(546, 10**9) for a in rng.sample(addrs, 3)},
+            debited={rng.choice(addrs): rng.randrange(546, 10**10)},
+        )
+        for _ in range(EVENTS)
+    ]
+    registry = AddressBalances.event_registry()
+    payloads = [e.to_json() for e in events]
+    if [registry.load("BalancesChanged", 1, p, model="m") for p in payloads] != events:
+        raise SystemExit("loaded events differ from the originals")
+    return {
+        "dump_s": dump,
+        "dump_cpu_s": dump_cpu,
+        "load_s": load,
+        "load_cpu_s": load_cpu,
+        "size_mb": size_mb,
+        "encode_eps": best_rate(lambda: [e.to_json() for e in events], EVENTS),
+        "decode_eps": best_rate(
+            lambda: [registry.load("BalancesChanged", 1, p, model="m") for p in payloads], EVENTS
+        ),
+    }
+
+
+def run_worker(code: Path, count: int) -> dict[str, float]:
+    env = {**os.environ, "PYTHONPATH": str(code)}
+    out = subprocess.run(
+        [sys.executable, str(Path(__file__).resolve()), "--worker", "--addresses", str(count)],
+        env=env, check=True, capture_output=True, text=True, cwd=tempfile.gettempdir(),
+    )
+    result: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
+
+
+ROWS = (
+    ("snapshot dump, wall (s)", "dump_s", "{:.2f}"),
+    ("snapshot dump, CPU (s)", "dump_cpu_s", "{:.2f}"),
+    ("snapshot load, text to restored model, wall (s)", "load_s", "{:.2f}"),
+    ("snapshot load, text to restored model, CPU (s)", "load_cpu_s", "{:.2f}"),
+    ("snapshot size (MB)", "size_mb", "{:.1f}"),
+    ("Event.to_json (events/s)", "encode_eps", "{:,.0f}"),
+    ("EventRegistry.load (events/s)", "decode_eps", "{:,.0f}"),
+)
+
+
+def report(args: argparse.Namespace, runs: dict[str, list[dict[str, float]]]) -> str:
+    labels = list(runs)
+    med = {
+        label: {k: statistics.median(r[k] for r in rs) for k in rs[0]} for label, rs in runs.items()
+    }
+    lines = [
+        "# Snapshot benchmark (`python benchmarks/snapshot.py"
+        + (f" --baseline {args.baseline}" if args.baseline else "") + "`)",
+        "",
+        f"`AddressBalances` with {args.addresses:,} addresses (mainnet mix of lengths); "
+        f"{EVENTS:,} `BalancesChanged` events (3 credited, 1 debited), best of repeated passes "
+        "for those. Medians of "
+        f"{args.reps} repetitions, each in a fresh process"
+        + (", alternating baseline and this code" if args.baseline else "")
+        + f"; {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.python_version()}, "
+        f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at the end "
+        "(a shared machine).",
+        "",
+        "| what | " + " | ".join(labels) + (" | speed-up |" if len(labels) == 2 else " |"),
+        "| --- |" + " ---: |" * (len(labels) + (len(labels) == 2)),
+    ]
+    for title, key, fmt in ROWS:
+        cells = [fmt.format(med[label][key]) for label in labels]
+        if len(labels) == 2:
+            old, new = med[labels[0]][key], med[labels[1]][key]
+            ratio = new / old if key.endswith("_eps") else old / new
+            cells.append("" if key == "size_mb" else f"{ratio:.1f}x")
+        lines.append(f"| {title} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--addresses", type=int, default=1_000_000)
+    parser.add_argument("--reps", type=int, default=3)
+    parser.add_argument("--baseline", type=Path, help="checkout of the code to compare against")
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        print(json.dumps(measure(args.addresses)))
+        return
+    codes = {"this code": ROOT}
+    if args.baseline:
+        codes = {f"baseline ({args.baseline})": args.baseline.resolve(), **codes}
+    runs: dict[str, list[dict[str, Any]]] = {label: [] for label in codes}
+    for rep in range(args.reps):
+        for label, code in codes.items():
+            result = run_worker(code, args.addresses)
+            runs[label].append(result)
+            print(f"rep {rep + 1} {label}: {result}", flush=True)
+    text = report(args, runs)
+    print(text)
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(text)
+
+
+if __name__ == "__main__":
+    main()
