@@ -337,6 +337,14 @@ class CrawlerSettings(_Section):
             "(about 300 bytes each); a miss asks the node."
         ),
     )
+    snapshots_kept: int = Field(
+        default=_CRAWLER_DEFAULTS["snapshots_kept"],
+        ge=0,
+        description=(
+            "Snapshots kept per model besides those a reorg within max_reorg_depth needs; "
+            "older ones are deleted as new ones are written."
+        ),
+    )
 
     def options(self) -> CrawlerOptions:
         """The crawler's options from these settings."""

@@ -42,6 +42,7 @@ from chaincrawler.eventstore import (
     PendingEvent,
     PendingSnapshot,
     Reorg,
+    Retention,
 )
 from chaincrawler.models import ChainModel, Model, validate_models
 from chaincrawler.node.client import NodeClient
@@ -66,6 +67,8 @@ class CrawlerOptions:
     on_model_error: str = "stop"
     model_error_retries: int = 3
     prevout_cache_entries: int = 300_000
+    snapshots_kept: int = 2
+    """Snapshots kept per model besides those restoring within ``max_reorg_depth`` needs."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,6 +188,8 @@ class Crawler:
         self.models: list[Model] = self._chain.models
         validate_models(self.models)
         self._follower = follower or PollingFollower(self.options.poll_interval)
+        # Each commit deletes the snapshots (and undo records) no restore can need any more.
+        self._retention = Retention(self.options.max_reorg_depth, self.options.snapshots_kept)
         self._listeners: list[Listener] = []
         self._stopping = asyncio.Event()
         self._tip: BlockRecord | None = None
@@ -462,7 +467,7 @@ class Crawler:
             if state_matches and self._snapshot_due(last.height, m)
         ]
         started = time.perf_counter()
-        result = await self.store.commit(records, events, snapshots)
+        result = await self.store.commit(records, events, snapshots, retention=self._retention)
         commit_seconds = time.perf_counter() - started
         self._tip = last
         self._blocks_committed += len(records)
@@ -501,7 +506,7 @@ class Crawler:
         if not due:
             return
         snapshots = [PendingSnapshot(m.name, tip.height, tip.hash, m.snapshot_state()) for m in due]
-        await self.store.commit([], [], snapshots)
+        await self.store.commit([], [], snapshots, retention=self._retention)
         for s in snapshots:
             self._last_snapshot[s.model] = s.block_height
 
