@@ -345,6 +345,14 @@ class CrawlerSettings(_Section):
             "older ones are deleted as new ones are written."
         ),
     )
+    collection_cache_entries: int = Field(
+        default=_CRAWLER_DEFAULTS["collection_cache_entries"],
+        ge=0,
+        description=(
+            "Clean values each stored collection of a model keeps in memory (least recently "
+            "used dropped first); keys a block prefetches stay loaded for that block."
+        ),
+    )
 
     def options(self) -> CrawlerOptions:
         """The crawler's options from these settings."""

@@ -37,12 +37,12 @@ class BlockHashes(Model):
         self.hashes[event.height] = event.hash
 
 
-def fork_of(chain: list[Block], fork_height: int, length: int) -> list[Block]:
-    """``chain`` up to ``fork_height``, then ``length`` blocks unlike the old ones."""
+def fork_of(chain: list[Block], fork_height: int, length: int, salt: int = 2) -> list[Block]:
+    """``chain`` up to ``fork_height``, then ``length`` blocks unlike those of other salts."""
     prev = chain[fork_height].hash_bytes
     blocks = list(chain[: fork_height + 1])
     for h in range(fork_height + 1, fork_height + 1 + length):
-        coinbase = Transaction([TxIn(OutPoint(b"\x00" * 32, 0xFFFFFFFF), bytes([2, h % 256]))],
+        coinbase = Transaction([TxIn(OutPoint(b"\x00" * 32, 0xFFFFFFFF), bytes([salt, h % 256]))],
                                [TxOut(49, b"\x51", REGTEST)], network=REGTEST)
         block = Block(BlockHeader(1, prev, coinbase.txid_bytes, h, 0x207FFFFF, 1), [coinbase],
                       REGTEST, h)
