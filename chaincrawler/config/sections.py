@@ -338,6 +338,22 @@ class CrawlerSettings(_Section):
             "(about 300 bytes each); a miss asks the node."
         ),
     )
+    snapshots_kept: int = Field(
+        default=_CRAWLER_DEFAULTS["snapshots_kept"],
+        ge=0,
+        description=(
+            "Snapshots kept per model besides those a reorg within max_reorg_depth needs; "
+            "older ones are deleted as new ones are written."
+        ),
+    )
+    collection_cache_entries: int = Field(
+        default=_CRAWLER_DEFAULTS["collection_cache_entries"],
+        ge=0,
+        description=(
+            "Clean values each stored collection of a model keeps in memory (least recently "
+            "used dropped first); keys a block prefetches stay loaded for that block."
+        ),
+    )
 
     def options(self) -> CrawlerOptions:
         """The crawler's options from these settings."""

@@ -38,10 +38,12 @@ from chaincrawler.crawler.restore import restore_model
 from chaincrawler.crawler.source import BlockSource, FetchedBlock
 from chaincrawler.eventstore import (
     BlockRecord,
+    CollectionWrite,
     EventStore,
     PendingEvent,
     PendingSnapshot,
     Reorg,
+    Retention,
 )
 from chaincrawler.models import ChainModel, Model, validate_models
 from chaincrawler.node.client import NodeClient
@@ -66,6 +68,10 @@ class CrawlerOptions:
     on_model_error: str = "stop"
     model_error_retries: int = 3
     prevout_cache_entries: int = 300_000
+    snapshots_kept: int = 2
+    collection_cache_entries: int = 100_000
+    """Clean values each stored collection keeps in memory (an LRU)."""
+    """Snapshots kept per model besides those restoring within ``max_reorg_depth`` needs."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +132,9 @@ class _Processed:
     record: BlockRecord
     events: list[PendingEvent]
     tx_count: int
+    writes: list[CollectionWrite]
+    snapshots: list[PendingSnapshot]
+    """Of the models with stored collections: their plain state after this block."""
 
 
 class _ChainModelHooks:
@@ -184,7 +193,12 @@ class Crawler:
         self.chain_model = self._chain.model
         self.models: list[Model] = self._chain.models
         validate_models(self.models)
+        for model in self.models:
+            for collection in model.stored_collections().values():
+                collection.attach(store, self.options.collection_cache_entries)
         self._follower = follower or PollingFollower(self.options.poll_interval)
+        # Each commit deletes the snapshots (and undo records) no restore can need any more.
+        self._retention = Retention(self.options.max_reorg_depth, self.options.snapshots_kept)
         self._listeners: list[Listener] = []
         self._stopping = asyncio.Event()
         self._tip: BlockRecord | None = None
@@ -391,30 +405,37 @@ class Crawler:
         attempt = 0
         while True:
             try:
-                events = await self._run_models(fetched)
+                processed = await self._run_models(fetched)
                 break
             except _ModelRaised as failure:
                 attempt = await self._on_model_failure(failure, fetched, earlier, attempt)
-        block = fetched.block
-        record = BlockRecord(fetched.height, fetched.hash, block.prev_hash, block.header.time)
-        return _Processed(record, events, len(block.transactions))
+        return processed
 
-    async def _run_models(self, fetched: FetchedBlock) -> list[PendingEvent]:
+    async def _run_models(self, fetched: FetchedBlock) -> _Processed:
         block = fetched.block
+        height, block_hash = fetched.height, fetched.hash
         await self._dirty()
         if self._resolver is not None:
             await self._resolver.resolve(block, fetched.spent)
-        events: list[PendingEvent] = []
+        record = BlockRecord(height, block_hash, block.prev_hash, block.header.time)
+        processed = _Processed(record, [], len(block.transactions), [], [])
         for model in self.models:
             try:
-                events.extend(
+                processed.events.extend(
                     PendingEvent(model.name, e.event_type, e.event_version, e.to_json(),
-                                 fetched.height, fetched.hash)
+                                 height, block_hash)
                     for e in await model.run_block(block)
                 )
+                if model.has_stored_collections():
+                    processed.writes.extend(
+                        CollectionWrite(model.name, collection, key, value, height, block_hash)
+                        for collection, key, value in model.take_block_writes()
+                    )
+                    processed.snapshots.append(
+                        PendingSnapshot(model.name, height, block_hash, model.snapshot_state()))
             except Exception as exc:
                 raise _ModelRaised(model, exc) from exc
-        return events
+        return processed
 
     async def _on_model_failure(
         self,
@@ -456,14 +477,22 @@ class Crawler:
         records = [p.record for p in batch]
         events = [e for p in batch for e in p.events]
         last = records[-1]
-        snapshots = [
+        # Models with stored collections were snapshotted after each block (their state
+        # then is exact even when a later block failed); the others when due.
+        snapshots = [s for p in batch for s in p.snapshots]
+        snapshots += [
             PendingSnapshot(m.name, last.height, last.hash, m.snapshot_state())
             for m in self.models
             if state_matches and self._snapshot_due(last.height, m)
         ]
+        writes = [w for p in batch for w in p.writes]
         started = time.perf_counter()
-        result = await self.store.commit(records, events, snapshots)
+        result = await self.store.commit(records, events, snapshots, writes,
+                                         retention=self._retention)
         commit_seconds = time.perf_counter() - started
+        for model in self.models:
+            for collection in model.stored_collections().values():
+                collection.committed()
         self._tip = last
         self._blocks_committed += len(records)
         for s in snapshots:
@@ -483,7 +512,8 @@ class Crawler:
         """
         models = self.models if model is None else [model]
         return any(
-            height - self._last_snapshot.get(m.name, -1)
+            not m.has_stored_collections()  # snapshotted with every block
+            and height - self._last_snapshot.get(m.name, -1)
             >= (m.snapshot_interval or self.options.snapshot_interval)
             for m in models
         )
@@ -501,7 +531,7 @@ class Crawler:
         if not due:
             return
         snapshots = [PendingSnapshot(m.name, tip.height, tip.hash, m.snapshot_state()) for m in due]
-        await self.store.commit([], [], snapshots)
+        await self.store.commit([], [], snapshots, retention=self._retention)
         for s in snapshots:
             self._last_snapshot[s.model] = s.block_height
 

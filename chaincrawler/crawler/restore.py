@@ -4,6 +4,11 @@ The one implementation used by the crawler (at start, after a reorg, after a mod
 failure), the demo and the tests, and by readers that follow a store: a reader restores
 each model with :func:`restore_model`, then applies newly committed events with
 :func:`replay_events` and restores again after a rollback.
+
+A model with stored collections is never replayed: its collections are in the store at
+every committed block (restored from undo records by a rollback), and replaying would
+apply their writes twice. The crawler snapshots its plain attributes with every block,
+so its state at a committed block is that block's snapshot alone.
 """
 
 from __future__ import annotations
@@ -46,6 +51,8 @@ async def restore_model(
     model.reset()
     if tip is None:
         return Restored(None, 0)
+    if model.has_stored_collections():
+        return await _restore_stored(model, store, tip, use_snapshot)
     snapshot = await store.latest_snapshot(model.name, tip.height) if use_snapshot else None
     after: int | None = None
     if snapshot is not None:
@@ -64,6 +71,28 @@ async def restore_model(
     )
     replayed = await replay_events(model, store.iter_events(query), tip)
     return Restored(after, replayed)
+
+
+async def _restore_stored(
+    model: Model, store: EventStore, tip: BlockRecord, use_snapshot: bool
+) -> Restored:
+    """A model with stored collections: its plain attributes from the snapshot at ``tip``."""
+    way_out = (f"rebuild model {model.name!r} into a fresh store (its stored collections "
+               "cannot be rebuilt by replaying events over them)")
+    if not use_snapshot:
+        raise StateError(f"model {model.name!r} keeps stored collections and is never "
+                         f"replayed; {way_out}")
+    snapshot = await store.latest_snapshot(model.name, tip.height)
+    if snapshot is None or snapshot.block_height != tip.height:
+        found = "none" if snapshot is None else f"the newest is at {snapshot.block_height}"
+        raise StateError(
+            f"model {model.name!r} keeps stored collections, so its state at height "
+            f"{tip.height} needs its snapshot at that height, which the store lacks "
+            f"({found}); {way_out}"
+        )
+    model.restore_state(snapshot.state)
+    model.tip = Tip(tip.height, tip.hash)
+    return Restored(tip.height, 0)
 
 
 async def replay_events(

@@ -13,6 +13,7 @@ from chaincrawler.models.chain import (
     ChainModel,
     ChainReorganized,
 )
+from chaincrawler.models.collections import StoredDict, StoredKeyNotLoadedError, StoredValueError
 from chaincrawler.models.errors import (
     ApplyOutsideBlockError,
     EventEncodeError,
@@ -48,6 +49,9 @@ __all__ = [
     "QuerySpec",
     "ReplayError",
     "StateError",
+    "StoredDict",
+    "StoredKeyNotLoadedError",
+    "StoredValueError",
     "Tip",
     "UnhandledEventError",
     "UnknownQueryError",

@@ -58,6 +58,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Self, TypeVar
 
+from chaincrawler.models.collections import StoredDict
 from chaincrawler.models.errors import (
     ApplyOutsideBlockError,
     ModelDefinitionError,
@@ -135,6 +136,8 @@ class Model:
     every input's spent output (value, scriptPubKey, address) before calling it."""
 
     _state_types: ClassVar[dict[str, tuple[Any, type]]] = {}
+    _collection_types: ClassVar[dict[str, tuple[Any, type]]] = {}
+    _collection_values: ClassVar[dict[str, Any] | None] = None
     _state_defaults: ClassVar[dict[str, Any]] = {}
     _codec: ClassVar[StateCodec | None] = None
     _handlers: ClassVar[dict[type[Event], Handler]] = {}
@@ -154,6 +157,14 @@ class Model:
         cls._localns = dict(frame.f_locals) if frame.f_locals is not frame.f_globals else None
         _check_class_settings(cls)
         cls._state_types, cls._state_defaults = _collect_state(cls)
+        cls._collection_types = {
+            n: cls._state_types.pop(n)
+            for n in list(cls._state_types)
+            if isinstance(cls._state_defaults[n], StoredDict)
+        }
+        for n in cls._collection_types:
+            del cls._state_defaults[n]
+        cls._collection_values = None
         cls._handlers = _collect_handlers(cls)
         cls._registry = EventRegistry(cls._handlers)
         cls._query_methods = _collect_queries(cls)
@@ -173,6 +184,10 @@ class Model:
         self._current_block = None
         self._tip = None
         self._set_defaults()
+        for name, value_type in cls._collection_value_types().items():
+            collection: StoredDict[str, Any] = StoredDict()
+            collection.bind(cls.name, name, value_type)
+            setattr(self, name, collection)
         return self
 
     # -- for model authors ----------------------------------------------------
@@ -213,8 +228,28 @@ class Model:
         self._tip = tip
 
     def state_dict(self) -> dict[str, Any]:
-        """The state attributes by name (the live objects, not copies)."""
+        """The plain state attributes by name (the live objects, not copies)."""
         return {n: getattr(self, n) for n in self._state_types}
+
+    def stored_collections(self) -> dict[str, StoredDict[str, Any]]:
+        """The stored collections (``StoredDict`` attributes) by attribute name."""
+        return {n: getattr(self, n) for n in self._collection_types}
+
+    @classmethod
+    def has_stored_collections(cls) -> bool:
+        """Whether the model keeps state in stored collections.
+
+        Such a model is never replayed (its collections are already in the store at
+        every committed block): the crawler snapshots its plain attributes with every
+        block, and its state is restored from the snapshot at the tip alone.
+        """
+        return bool(cls._collection_types)
+
+    def take_block_writes(self) -> list[tuple[str, str, str | None]]:
+        """The writes of the block just run: (collection, key, JSON or None) (framework API)."""
+        return [(name, key, value)
+                for name, collection in self.stored_collections().items()
+                for key, value in collection.take_block_writes()]
 
     # -- for the framework ----------------------------------------------------
 
@@ -273,8 +308,13 @@ class Model:
         self._current_block = None
 
     def reset(self) -> None:
-        """Put the state back to its defaults (before any block) and drop pending events."""
+        """Put the state back to its defaults (before any block) and drop pending events.
+
+        Stored collections forget what they hold in memory (the store keeps their data).
+        """
         self._set_defaults()
+        for collection in self.stored_collections().values():
+            collection.discard()
         self._pending = []
         self._current_block = None
         self._tip = None
@@ -318,6 +358,17 @@ class Model:
             f"model {self.name!r} has no @on handler for {type(event).__qualname__} "
             f"(it handles: {handled})"
         )
+
+    @classmethod
+    def _collection_value_types(cls) -> dict[str, Any]:
+        values = cls._collection_values
+        if values is None:
+            values = {}
+            for name, (ann, owner) in cls._collection_types.items():
+                values[name] = _value_type(
+                    _resolve(ann, owner, cls._localns, cls.name, name), cls.name, name)
+            cls._collection_values = values
+        return values
 
     @classmethod
     def _state_codec(cls) -> StateCodec:
@@ -365,6 +416,17 @@ def _resolve(ann: Any, owner: type, localns: dict[str, Any] | None, model: str, 
             f"model {model!r}: the annotation {ann!r} of state attribute {attr!r} "
             f"cannot be evaluated: {exc}"
         ) from exc
+
+
+def _value_type(ann: Any, model: str, attr: str) -> Any:
+    """The value type of a ``StoredDict[str, V]`` annotation."""
+    args = typing.get_args(ann)
+    if typing.get_origin(ann) is not StoredDict or len(args) != 2 or args[0] is not str:
+        raise ModelDefinitionError(
+            f"model {model!r}: stored collection {attr!r} must be annotated "
+            f"StoredDict[str, ValueType], not {ann!r}"
+        )
+    return args[1]
 
 
 def _check_class_settings(cls: type[Model]) -> None:
