@@ -296,8 +296,12 @@ class Model:
             ) from exc
 
     def snapshot_state(self) -> str:
-        """The state as JSON text."""
+        """The state as snapshot JSON text (led by a fingerprint of the state's types)."""
         return self._state_codec().dump(self.state_dict())
+
+    def state_json(self) -> str:
+        """The plain state attributes as JSON text (no snapshot fingerprint)."""
+        return self._state_codec().dump(self.state_dict(), fingerprint=False)
 
     def restore_state(self, state: str | bytes) -> None:
         """Replace the state with a snapshot from ``snapshot_state``; drops pending events."""

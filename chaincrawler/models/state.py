@@ -100,13 +100,18 @@ class StateCodec:
         }
         self._fingerprint = _fingerprint(self._schema, self.types)
 
-    def dump(self, values: Mapping[str, Any]) -> str:
-        """The state as JSON text; a value that does not match its annotation is an error."""
+    def dump(self, values: Mapping[str, Any], *, fingerprint: bool = True) -> str:
+        """The state as JSON text; a value that does not match its annotation is an error.
+
+        ``fingerprint``: lead with the ``"_schema"`` key (snapshots); without it the text
+        is the plain state attributes (what transports serve).
+        """
         try:
             obj = self._schema.model_construct(
                 fingerprint=self._fingerprint, **{f: values[n] for f, n in self._fields}
             )
-            return obj.model_dump_json(by_alias=True, warnings="error")
+            return obj.model_dump_json(by_alias=True, warnings="error",
+                                       exclude=None if fingerprint else {"fingerprint"})
         except _DUMP_ERRORS as exc:
             raise StateError(
                 f"model {self.model!r}: cannot snapshot state "

@@ -297,7 +297,7 @@ def _model_routes(api: APIRouter, source: StateSource) -> None:
         """The model's state at the committed tip."""
         found = find_model(source, model)
         async with source.committed() as view:
-            text = found.snapshot_state()
+            text = found.state_json()
         return StateOut(at=At.of(view), model=model, state=json.loads(text))
 
 

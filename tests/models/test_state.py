@@ -307,3 +307,14 @@ def test_the_fast_path_restores_values_types_and_key_order_exactly(state):
 )
 def test_exact_json_types(tp, exact):
     assert exact_json_type(tp) is exact
+
+
+def test_state_json_is_the_snapshot_without_its_fingerprint():
+    model = Rich()
+    model.ints = {"b": 2, "a": 1}
+    model.seen = {b"\x01"}
+    snapshot = json.loads(model.snapshot_state())
+    plain = json.loads(model.state_json())
+    assert "_schema" in snapshot and "_schema" not in plain
+    assert plain == {k: v for k, v in snapshot.items() if k != "_schema"}
+    assert list(plain["ints"]) == ["b", "a"]  # insertion order kept

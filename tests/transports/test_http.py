@@ -83,7 +83,7 @@ async def test_state_chain_models_and_a_reorg_with_its_rolled_back_events(serve:
         assert top.params_schema["properties"]["n"]["maximum"] == 1000
         state = await api.state("address_balances")
         model = served.crawler.models[1]
-        assert state.state == json.loads(model.snapshot_state())
+        assert state.state == json.loads(model.state_json())
 
         await served.gen.reorg(2, 3)
         await served.synced()
