@@ -78,3 +78,22 @@ class ModelNotInStoreError(CrawlerError):
             f"was changed. Bring them up with a full rebuild of the store with every model: "
             f"`chaincrawler rebuild MODEL...`"
         )
+
+
+class ModelVersionError(CrawlerError):
+    """A model's code has another version than the one that wrote its history in the store.
+
+    ``versions`` maps each such model to (recorded version, running version).
+    """
+
+    def __init__(self, versions: dict[str, tuple[str, str]]) -> None:
+        self.versions = dict(versions)
+        detail = "; ".join(f"model {name!r} is version {running} but the store holds the "
+                           f"history of version {recorded}"
+                           for name, (recorded, running) in self.versions.items())
+        names = " ".join(f"--model {name}" for name in self.versions)
+        super().__init__(
+            f"{detail}. Nothing was changed. Re-index it: `chaincrawler rebuild {names} "
+            f"--from-events` when only its handlers changed, `--from-node` when "
+            f"process_block changed"
+        )

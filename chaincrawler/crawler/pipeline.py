@@ -251,7 +251,7 @@ class Crawler:
         await self._check_node_network()
         await self._dirty()
         self._tip = await self.store.tip()
-        await check_models(self.store, [m.name for m in self.models], self._tip,
+        await check_models(self.store, self.models, self._tip,
                            always_run=self.chain_model.name)
         await self._restore_all()
         await self._chain.renote_unrecorded(self.store)

@@ -2,8 +2,9 @@
 
 A model the store has never crawled, or one left out of a run since (its state stops at
 that height), would answer as if the blocks below the tip had nothing for it; the
-crawler refuses to start it (``ModelNotInStoreError``). On an empty store every model is
-registered before the first commit.
+crawler refuses to start it (``ModelNotInStoreError``). A model whose ``version``
+differs from the one that wrote its history is refused too (``ModelVersionError``).
+On an empty store every model is registered, with its version, before the first commit.
 """
 
 from __future__ import annotations
@@ -12,8 +13,9 @@ from collections.abc import Sequence
 
 import structlog
 
-from chaincrawler.crawler.errors import ModelNotInStoreError
+from chaincrawler.crawler.errors import ModelNotInStoreError, ModelVersionError
 from chaincrawler.eventstore import BlockRecord, EventStore
+from chaincrawler.models import Model
 
 log = structlog.get_logger(__name__)
 
@@ -21,18 +23,22 @@ _LEFT_OUT = "chaincrawler.model_left_out:"  # checkpoint: the tip height it was 
 
 
 async def check_models(
-    store: EventStore, names: Sequence[str], tip: BlockRecord | None, *, always_run: str
+    store: EventStore, models: Sequence[Model], tip: BlockRecord | None, *, always_run: str
 ) -> None:
-    """Refuse models without the store's history; register the models of this run.
+    """Refuse models without the store's history or of another version; record this run's.
 
     Known models missing from this run are marked as left out (a warning): adding one
     back later is refused, as its state stops at this height. ``always_run`` (the chain
-    model) is in every run: it is neither refused nor left out.
+    model) is in every run: it is neither refused nor left out. A model whose recorded
+    version is None (a store from before versions) adopts the running version.
     """
+    versions = {m.name: m.version for m in models}
+    names = list(versions)
     if tip is None:
-        await store.register_models(names)
+        await store.set_model_versions(versions)
         return
-    known = await store.known_models()
+    recorded = await store.model_versions()
+    known = set(recorded)
     refused: dict[str, str] = {}
     for name in names:
         if name == always_run:
@@ -44,9 +50,23 @@ async def check_models(
             refused[name] = f"was left out of a run at height {left_at}"
     if refused:
         raise ModelNotInStoreError(refused, tip.height)
+    _check_versions(recorded, versions)
     for name in sorted(known - set(names) - {always_run}):
         if await store.get_checkpoint(_LEFT_OUT + name) is None:
             log.warning("model left out of this run: its state stops here; adding it back "
                         "later needs `chaincrawler rebuild`", model=name, height=tip.height)
             await store.set_checkpoint(_LEFT_OUT + name, tip.height)
-    await store.register_models(names)
+    await store.set_model_versions(versions)
+
+
+def _check_versions(recorded: dict[str, str | None], running: dict[str, str]) -> None:
+    changed: dict[str, tuple[str, str]] = {}
+    for name, version in running.items():
+        stored = recorded.get(name)
+        if stored is None:
+            log.info("recording the model's version (the store had none)", model=name,
+                     version=version)
+        elif stored != version:
+            changed[name] = (stored, version)
+    if changed:
+        raise ModelVersionError(changed)
