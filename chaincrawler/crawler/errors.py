@@ -97,3 +97,7 @@ class ModelVersionError(CrawlerError):
             f"--from-events` when only its handlers changed, `--from-node` when "
             f"process_block changed"
         )
+
+
+class ReindexError(CrawlerError):
+    """A model cannot be re-indexed as asked; what was committed of it stays marked unfinished."""

@@ -20,6 +20,18 @@ from chaincrawler.models import Model
 log = structlog.get_logger(__name__)
 
 _LEFT_OUT = "chaincrawler.model_left_out:"  # checkpoint: the tip height it was left out at
+_NOT_LEFT_OUT = -1  # the checkpoint's value once the model was re-indexed
+
+#: The version a store records for a model while its re-index from the node is unfinished.
+UNFINISHED = "(re-index unfinished)"
+
+
+async def mark_reindexed(store: EventStore, models: Sequence[Model]) -> None:
+    """Record that ``models`` hold the store's whole history again, at these versions."""
+    for model in models:
+        if await store.get_checkpoint(_LEFT_OUT + model.name) is not None:
+            await store.set_checkpoint(_LEFT_OUT + model.name, _NOT_LEFT_OUT)
+    await store.set_model_versions({m.name: m.version for m in models})
 
 
 async def check_models(
@@ -44,15 +56,19 @@ async def check_models(
         if name == always_run:
             continue
         left_at = await store.get_checkpoint(_LEFT_OUT + name)
+        if left_at == _NOT_LEFT_OUT:
+            left_at = None
         if name not in known:
             refused[name] = "was never crawled into this store"
         elif left_at is not None:
             refused[name] = f"was left out of a run at height {left_at}"
+        elif recorded[name] == UNFINISHED:
+            refused[name] = "has an unfinished re-index from the node"
     if refused:
         raise ModelNotInStoreError(refused, tip.height)
     _check_versions(recorded, versions)
     for name in sorted(known - set(names) - {always_run}):
-        if await store.get_checkpoint(_LEFT_OUT + name) is None:
+        if await store.get_checkpoint(_LEFT_OUT + name) in (None, _NOT_LEFT_OUT):
             log.warning("model left out of this run: its state stops here; adding it back "
                         "later needs `chaincrawler rebuild`", model=name, height=tip.height)
             await store.set_checkpoint(_LEFT_OUT + name, tip.height)
