@@ -1,10 +1,12 @@
-"""Which models a store holds the whole history of: no model starts at the tip without it.
+"""Which models a store holds the whole history of, and at which version of their code.
 
-A model the store has never crawled, or one left out of a run since (its state stops at
-that height), would answer as if the blocks below the tip had nothing for it; the
-crawler refuses to start it (``ModelNotInStoreError``). A model whose ``version``
-differs from the one that wrote its history is refused too (``ModelVersionError``).
-On an empty store every model is registered, with its version, before the first commit.
+A model the store has never crawled, one left out of a run since (its state stops at
+that height), or one whose re-index from the node did not finish would answer as if the
+blocks below the tip had nothing for it: ``check_models`` names them, and the crawler
+brings them to the tip from the node before they join (``crawler.reindex``). A model
+whose ``version`` differs from the one that wrote its history is refused
+(``ModelVersionError``). On an empty store every model is registered, with its version,
+before the first commit.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from collections.abc import Sequence
 
 import structlog
 
-from chaincrawler.crawler.errors import ModelNotInStoreError, ModelVersionError
+from chaincrawler.crawler.errors import ModelVersionError
 from chaincrawler.eventstore import BlockRecord, EventStore
 from chaincrawler.models import Model
 
@@ -36,43 +38,41 @@ async def mark_reindexed(store: EventStore, models: Sequence[Model]) -> None:
 
 async def check_models(
     store: EventStore, models: Sequence[Model], tip: BlockRecord | None, *, always_run: str
-) -> None:
-    """Refuse models without the store's history or of another version; record this run's.
+) -> dict[str, str]:
+    """Check and record the models of this run; return those without the store's history.
 
-    Known models missing from this run are marked as left out (a warning): adding one
-    back later is refused, as its state stops at this height. ``always_run`` (the chain
-    model) is in every run: it is neither refused nor left out. A model whose recorded
-    version is None (a store from before versions) adopts the running version.
+    The result maps each such model to why (never crawled into this store, left out of
+    a run at a height, re-index unfinished); their versions are not recorded: bringing
+    them up does it. Raises ModelVersionError for a model of another version. Known
+    models missing from this run are marked as left out (a warning). ``always_run``
+    (the chain model) is in every run: it is neither behind nor left out. A model whose
+    recorded version is None (a store from before versions) adopts the running version.
     """
     versions = {m.name: m.version for m in models}
-    names = list(versions)
     if tip is None:
         await store.set_model_versions(versions)
-        return
+        return {}
     recorded = await store.model_versions()
-    known = set(recorded)
-    refused: dict[str, str] = {}
-    for name in names:
+    behind: dict[str, str] = {}
+    for name in versions:
         if name == always_run:
             continue
         left_at = await store.get_checkpoint(_LEFT_OUT + name)
-        if left_at == _NOT_LEFT_OUT:
-            left_at = None
-        if name not in known:
-            refused[name] = "was never crawled into this store"
-        elif left_at is not None:
-            refused[name] = f"was left out of a run at height {left_at}"
+        if name not in recorded:
+            behind[name] = "was never crawled into this store"
+        elif left_at not in (None, _NOT_LEFT_OUT):
+            behind[name] = f"was left out of a run at height {left_at}"
         elif recorded[name] == UNFINISHED:
-            refused[name] = "has an unfinished re-index from the node"
-    if refused:
-        raise ModelNotInStoreError(refused, tip.height)
-    _check_versions(recorded, versions)
-    for name in sorted(known - set(names) - {always_run}):
+            behind[name] = "has an unfinished re-index from the node"
+    current = {name: v for name, v in versions.items() if name not in behind}
+    _check_versions(recorded, current)
+    for name in sorted(set(recorded) - set(versions) - {always_run}):
         if await store.get_checkpoint(_LEFT_OUT + name) in (None, _NOT_LEFT_OUT):
-            log.warning("model left out of this run: its state stops here; adding it back "
-                        "later needs `chaincrawler rebuild`", model=name, height=tip.height)
+            log.warning("model left out of this run: its state stops here; the next run "
+                        "with it re-indexes it from the node", model=name, height=tip.height)
             await store.set_checkpoint(_LEFT_OUT + name, tip.height)
-    await store.set_model_versions(versions)
+    await store.set_model_versions(current)
+    return behind
 
 
 def _check_versions(recorded: dict[str, str | None], running: dict[str, str]) -> None:

@@ -13,7 +13,8 @@ Two ways, by what changed in the model's code (``Model.version`` says that it ch
   hash is not the stored one (the node's chain changed) stops it with ReindexError.
 
 While a re-index from the node is unfinished the store records the model's version as
-``UNFINISHED``: no crawl starts it at the tip until the re-index is done again.
+``registry.UNFINISHED``: the next crawl with the model re-indexes it again before it joins.
+The crawler does the same for a model new to the store, or left out of a run since.
 """
 
 from __future__ import annotations
@@ -159,8 +160,9 @@ async def _check_stored(store: EventStore, fetched: FetchedBlock) -> None:
         raise ReindexError(
             f"the node's block at height {fetched.height} is {fetched.hash}, but the store's "
             f"is {None if stored is None else stored.hash}: the node's chain changed (a reorg) "
-            "since the store was crawled. The models being re-indexed stay unfinished; run "
-            "`chaincrawler run` to follow the node, then re-index them again"
+            "since the store was crawled. The models being re-indexed stay unfinished: let "
+            "the store follow the node first (`chaincrawler run` without them), then run "
+            "with them again (or `chaincrawler rebuild --model NAME --from-node`)"
         )
 
 
