@@ -18,7 +18,7 @@ from chaincrawler.config.errors import ConfigProblem
 from chaincrawler.crawler.errors import NodeNetworkMismatchError
 from chaincrawler.crawler.pipeline import Crawler
 from chaincrawler.crawler.progress import Progress
-from chaincrawler.crawler.registry import UNFINISHED
+from chaincrawler.crawler.registry import why_behind
 from chaincrawler.crawler.reindex import (
     Reindexed,
     reindex_from_events,
@@ -327,13 +327,9 @@ async def _check_reindexable(store: EventStore, models: Sequence[Model]) -> None
     """A re-index from events needs the model's whole history in the store."""
     recorded = await store.model_versions()
     for model in models:
-        if model.name not in recorded:
+        why = await why_behind(store, model.name, recorded)
+        if why is not None:
             raise RebuildRefusedError(
-                f"the store has no events of model {model.name!r} to re-index from: "
+                f"model {model.name!r} {why}: the store lacks events of it to re-index from; "
                 "re-index it from the node (--from-node)"
-            )
-        if recorded[model.name] == UNFINISHED:
-            raise RebuildRefusedError(
-                f"the re-index of model {model.name!r} from the node is unfinished: its "
-                "events are incomplete; finish it with --from-node"
             )

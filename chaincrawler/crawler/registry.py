@@ -55,15 +55,9 @@ async def check_models(
     recorded = await store.model_versions()
     behind: dict[str, str] = {}
     for name in versions:
-        if name == always_run:
-            continue
-        left_at = await store.get_checkpoint(_LEFT_OUT + name)
-        if name not in recorded:
-            behind[name] = "was never crawled into this store"
-        elif left_at not in (None, _NOT_LEFT_OUT):
-            behind[name] = f"was left out of a run at height {left_at}"
-        elif recorded[name] == UNFINISHED:
-            behind[name] = "has an unfinished re-index from the node"
+        why = None if name == always_run else await why_behind(store, name, recorded)
+        if why is not None:
+            behind[name] = why
     current = {name: v for name, v in versions.items() if name not in behind}
     _check_versions(recorded, current)
     for name in sorted(set(recorded) - set(versions) - {always_run}):
@@ -73,6 +67,20 @@ async def check_models(
             await store.set_checkpoint(_LEFT_OUT + name, tip.height)
     await store.set_model_versions(current)
     return behind
+
+
+async def why_behind(
+    store: EventStore, name: str, recorded: dict[str, str | None]
+) -> str | None:
+    """Why the store lacks part of model ``name``'s history (``recorded``: its versions)."""
+    left_at = await store.get_checkpoint(_LEFT_OUT + name)
+    if name not in recorded:
+        return "was never crawled into this store"
+    if left_at not in (None, _NOT_LEFT_OUT):
+        return f"was left out of a run at height {left_at}"
+    if recorded[name] == UNFINISHED:
+        return "has an unfinished re-index from the node"
+    return None
 
 
 def _check_versions(recorded: dict[str, str | None], running: dict[str, str]) -> None:

@@ -8,8 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from chaincrawler.app import RebuildRefusedError, reindex_models
 from chaincrawler.chain.networks import REGTEST
 from chaincrawler.chain.types import Block
+from chaincrawler.config import load_settings
 from chaincrawler.crawler.errors import ReindexError
 from chaincrawler.crawler.pipeline import Crawler, CrawlerOptions
 from chaincrawler.crawler.registry import UNFINISHED
@@ -194,3 +196,31 @@ async def test_from_node_stops_when_the_nodes_chain_changed(
     live = crawler.models[1]
     assert isinstance(live, HeightsNewProcess) and live.heights == [0, 2, 4, 6, 8, 10]
     assert (await store.model_versions())["heights"] == "2"
+
+
+async def test_from_events_refuses_a_model_whose_history_the_store_lacks(
+    rpc: NodeClient, tmp_path: Path
+) -> None:
+    path = tmp_path / "store.db"
+    store = await open_at(path)
+    try:
+        await crawl(rpc, store, Heights(), Other())
+        await crawl(rpc, store, Other())  # heights is left out at height 9
+    finally:
+        await store.close()
+    settings = load_settings(network="regtest", store__url=f"sqlite:///{path}")
+    for model, why in ((Heights(), "'heights' was left out of a run at height 9"),
+                       (Late(), "'late' was never crawled into this store")):
+        with pytest.raises(RebuildRefusedError, match=rf"{why}.*--from-node"):
+            await reindex_models(settings, [model], from_node=False)
+    store = await open_at(path)
+    try:
+        assert (await store.model_versions())["heights"] == "1"
+        snapshot = await store.latest_snapshot("heights")
+        assert snapshot is not None and snapshot.block_height == 9
+    finally:
+        await store.close()
+
+
+class Late(Other):
+    name = "late"
