@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from chaincrawler.crawler.errors import CrawlerError as CrawlerError
     from chaincrawler.crawler.errors import DeepReorgError as DeepReorgError
     from chaincrawler.crawler.errors import ModelFailedError as ModelFailedError
-    from chaincrawler.crawler.errors import ModelNotInStoreError as ModelNotInStoreError
+    from chaincrawler.crawler.errors import ModelVersionError as ModelVersionError
     from chaincrawler.crawler.pipeline import Committed as Committed
     from chaincrawler.crawler.pipeline import Crawler as Crawler
     from chaincrawler.crawler.pipeline import CrawlerOptions as CrawlerOptions

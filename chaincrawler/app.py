@@ -18,6 +18,12 @@ from chaincrawler.config.errors import ConfigProblem
 from chaincrawler.crawler.errors import NodeNetworkMismatchError
 from chaincrawler.crawler.pipeline import Crawler
 from chaincrawler.crawler.progress import Progress
+from chaincrawler.crawler.registry import why_behind
+from chaincrawler.crawler.reindex import (
+    Reindexed,
+    reindex_from_events,
+    reindex_from_node,
+)
 from chaincrawler.errors import ChaincrawlerError
 from chaincrawler.eventstore import BlockRecord, EventStore, SchemaMissingError
 from chaincrawler.models import ChainModel, Model
@@ -32,7 +38,7 @@ class NoStoreError(ChaincrawlerError):
 
 
 class RebuildRefusedError(ChaincrawlerError):
-    """A rebuild would erase the events of models it does not rebuild."""
+    """A rebuild would erase the events of models it does not rebuild, or cannot re-index."""
 
 
 def load_models(
@@ -278,3 +284,55 @@ def _check_plan(plan: RebuildPlan, drop_other_models: bool) -> None:
             "without crawling again: name every stored model (chaincrawler rebuild MODEL...), "
             "or pass --drop-other-models to erase their events"
         )
+
+
+def select_models(models: Sequence[Model], names: Sequence[str]) -> list[Model]:
+    """The loaded models named ``names`` (by ``Model.name``), for a re-index."""
+    by_name = {m.name: m for m in models}
+    missing = [n for n in names if n not in by_name]
+    if missing:
+        loaded = ", ".join(sorted(by_name)) or "none"
+        raise RebuildRefusedError(
+            f"no loaded model is named {', '.join(missing)} (loaded: {loaded}); name the "
+            "model's module:attr too (chaincrawler rebuild MODULE:ATTR --model NAME)"
+        )
+    return [by_name[n] for n in dict.fromkeys(names)]
+
+
+async def reindex_models(
+    settings: Settings,
+    models: Sequence[Model],
+    *,
+    from_node: bool,
+    confirm: Callable[[str], None] = lambda plan: None,
+) -> list[Reindexed]:
+    """Re-index ``models`` in the settings' store, the other models' data untouched.
+
+    ``from_node``: replace their events by re-processing the stored chain's blocks from
+    the node; else rebuild their state from their stored events. ``confirm`` sees the
+    plan first (a re-index from the node) and raises to cancel.
+    """
+    if not from_node:
+        async with opened_store(settings, writer=True, create=False) as store:
+            await _check_reindexable(store, models)
+            return await reindex_from_events(store, models)
+    async with settings.node.client() as node:
+        await check_node_network(node, settings.network_params)
+        async with opened_store(settings, writer=True, create=False) as store:
+            names = ", ".join(m.name for m in models)
+            confirm(f"Replace the events of {names} in the store {settings.store.location} "
+                    "by re-processing its blocks from the node")
+            return await reindex_from_node(node, store, models, settings.network_params,
+                                           settings.crawler.options())
+
+
+async def _check_reindexable(store: EventStore, models: Sequence[Model]) -> None:
+    """A re-index from events needs the model's whole history in the store."""
+    recorded = await store.model_versions()
+    for model in models:
+        why = await why_behind(store, model.name, recorded)
+        if why is not None:
+            raise RebuildRefusedError(
+                f"model {model.name!r} {why}: the store lacks events of it to re-index from; "
+                "re-index it from the node (--from-node)"
+            )

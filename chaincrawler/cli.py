@@ -108,9 +108,18 @@ def status(config_file: Path | None) -> None:
 @click.option("--follow", is_flag=True, help="Keep following the tip after the rebuild.")
 @click.option("--drop-other-models", is_flag=True,
               help="Also erase the events of stored models that MODELS leaves out.")
+@click.option("--model", "model_names", multiple=True, metavar="NAME",
+              help="Re-index only this model (repeatable); the others' data stays.")
+@click.option("--from-events", is_flag=True,
+              help="With --model: rebuild its state from its stored events (handlers changed).")
+@click.option("--from-node", is_flag=True,
+              help="With --model: replace its events by re-processing the blocks from the node "
+                   "(process_block changed).")
 def rebuild(models: tuple[str, ...], config_file: Path | None, yes: bool, follow: bool,
-            drop_other_models: bool) -> None:
-    """Erase the event store and crawl again from the start height (after a too-deep reorg).
+            drop_other_models: bool, model_names: tuple[str, ...], from_events: bool,
+            from_node: bool) -> None:
+    """Erase the event store and crawl again from the start height (after a too-deep reorg),
+    or re-index some models with --model NAME and --from-events or --from-node.
 
     MODELS (or the `models` setting) must name every model the store holds, unless
     --drop-other-models is given.
@@ -120,13 +129,40 @@ def rebuild(models: tuple[str, ...], config_file: Path | None, yes: bool, follow
         check_node,
         erase_for_rebuild,
         load_models,
+        reindex_models,
         run_crawler,
+        select_models,
     )
     from chaincrawler.crawler.progress import Progress
+
+    if (from_events or from_node) and not model_names:
+        raise click.UsageError("--from-events and --from-node re-index the models named by "
+                               "--model NAME")
+    if model_names and from_events == from_node:
+        raise click.UsageError("re-indexing a model needs one of --from-events (only its "
+                               "handlers changed) or --from-node (process_block changed)")
 
     def confirm(plan: RebuildPlan) -> None:
         if not yes:
             click.confirm(f"{plan.describe()}?", abort=True)
+
+    def confirm_reindex(plan: str) -> None:
+        if not yes:
+            click.confirm(f"{plan}?", abort=True)
+
+    async def reindex() -> str:
+        settings = _settings(config_file)
+        instances = load_models(models or settings.models, settings.model_args)
+        chosen = select_models(instances, model_names)
+        done = await reindex_models(settings, chosen, from_node=from_node,
+                                    confirm=confirm_reindex)
+        for item in done:
+            at = "empty store" if item.tip is None else f"tip {item.tip.height}"
+            click.echo(f"re-indexed {item.model}: {item.events} event(s), state at {at}")
+        if not follow:
+            return "done; the next `chaincrawler run` goes on with every model"
+        outcome = await run_crawler(settings, instances, follow=True, progress=Progress())
+        return outcome.summary()
 
     async def go() -> str:
         settings = _settings(config_file)
@@ -138,7 +174,7 @@ def rebuild(models: tuple[str, ...], config_file: Path | None, yes: bool, follow
         outcome = await run_crawler(settings, instances, follow=follow, progress=Progress())
         return outcome.summary()
 
-    click.echo(_run(go))
+    click.echo(_run(reindex if model_names else go))
 
 
 @main.command(name="config")

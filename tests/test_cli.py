@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from chaincrawler.chain.networks import REGTEST
-from chaincrawler.eventstore import BlockRecord, SchemaMissingError, open_store
+from chaincrawler.eventstore import BlockRecord, EventQuery, SchemaMissingError, open_store
 from chaincrawler.node.client import NodeClient
 from chaincrawler.testing.chaingen import ChainGenerator
 from chaincrawler.testing.simnode import SimNode
@@ -284,3 +284,53 @@ async def test_rebuild_of_a_missing_store_removes_nothing(node: Node, tmp_path: 
     removed = result.stdout.splitlines()[0]
     assert removed.startswith("removed nothing"), removed
     assert "s.db" not in removed
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (("--model", "address_balances"), "needs one of --from-events"),
+    (("--model", "address_balances", "--from-events", "--from-node"), "needs one of"),
+    (("--from-node",), "re-index the models named by --model NAME"),
+])
+def test_rebuild_of_one_model_needs_one_way(
+    tmp_path: Path, args: tuple[str, ...], message: str
+) -> None:
+    result = cli("rebuild", MODEL, *args, cwd=tmp_path)
+    assert result.returncode == 2
+    assert message in result.stderr and "Traceback" not in result.stderr
+
+
+async def test_rebuild_of_one_model_keeps_the_others(node: Node, tmp_path: Path) -> None:
+    env = await crawled_store(node, tmp_path)
+    url = env["CHAINCRAWLER_STORE__URL"]
+    store = open_store(url)
+    await store.open(network="regtest", genesis_hash=REGTEST.genesis_hash, writer=False)
+    try:
+        chain_events = await store.read_events(EventQuery(model="chain"))
+        balances = await store.read_events(EventQuery(model="address_balances"))
+    finally:
+        await store.close()
+    unknown = await acli("rebuild", MODEL, "--model", "nosuch", "--from-events", cwd=tmp_path,
+                         env=env)
+    assert unknown.returncode == 1
+    assert "no loaded model is named nosuch (loaded: address_balances)" in unknown.stderr
+    cancelled = await acli("rebuild", MODEL, "--model", "address_balances", "--from-node",
+                           cwd=tmp_path, env=env, input="n\n")
+    assert cancelled.returncode == 1
+    assert "Replace the events of address_balances in the store" in cancelled.stdout
+    height, _ = await node.best()
+    for way in ("--from-events", "--from-node"):
+        done = await acli("rebuild", MODEL, "--model", "address_balances", way, "--yes",
+                          cwd=tmp_path, env=env)
+        assert done.returncode == 0, done.stderr
+        assert (f"re-indexed address_balances: {len(balances)} event(s), state at tip "
+                f"{height}") in done.stdout
+    store = open_store(url)
+    await store.open(network="regtest", genesis_hash=REGTEST.genesis_hash, writer=False)
+    try:
+        assert await store.read_events(EventQuery(model="chain")) == chain_events
+        again = await store.read_events(EventQuery(model="address_balances"))
+        assert [e.payload for e in again] == [e.payload for e in balances]
+    finally:
+        await store.close()
+    run = await acli("run", MODEL, "--no-follow", cwd=tmp_path, env=env)
+    assert run.returncode == 0, run.stderr

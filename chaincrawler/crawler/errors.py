@@ -61,20 +61,24 @@ class InconsistentNodeError(CrawlerError):
         )
 
 
-class ModelNotInStoreError(CrawlerError):
-    """A model would start at the store's tip without the history of the blocks below it.
+class ModelVersionError(CrawlerError):
+    """A model's code has another version than the one that wrote its history in the store.
 
-    ``models`` maps each such model to why: never crawled into this store, or left out
-    of a run since (its state stops at that height).
+    ``versions`` maps each such model to (recorded version, running version).
     """
 
-    def __init__(self, models: dict[str, str], tip_height: int) -> None:
-        self.models = dict(models)
-        self.tip_height = tip_height
-        detail = "; ".join(f"{name!r} {why}" for name, why in self.models.items())
+    def __init__(self, versions: dict[str, tuple[str, str]]) -> None:
+        self.versions = dict(versions)
+        detail = "; ".join(f"model {name!r} is version {running} but the store holds the "
+                           f"history of version {recorded}"
+                           for name, (recorded, running) in self.versions.items())
+        names = " ".join(f"--model {name}" for name in self.versions)
         super().__init__(
-            f"the store's tip is at height {tip_height}, but model(s) {detail}: started "
-            f"here they would answer as if the blocks below had nothing for them. Nothing "
-            f"was changed. Bring them up with a full rebuild of the store with every model: "
-            f"`chaincrawler rebuild MODEL...`"
+            f"{detail}. Nothing was changed. Re-index it: `chaincrawler rebuild {names} "
+            f"--from-events` when only its handlers changed, `--from-node` when "
+            f"process_block changed"
         )
+
+
+class ReindexError(CrawlerError):
+    """A model cannot be re-indexed as asked; what was committed of it stays marked unfinished."""

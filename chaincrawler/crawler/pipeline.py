@@ -33,6 +33,7 @@ from chaincrawler.crawler.follow import NodeOutage, PollingFollower, TipFollower
 from chaincrawler.crawler.prevouts import PrevoutResolver
 from chaincrawler.crawler.progress import Progress
 from chaincrawler.crawler.registry import check_models
+from chaincrawler.crawler.reindex import reindex_from_node
 from chaincrawler.crawler.reorg import find_fork_height
 from chaincrawler.crawler.restore import restore_model
 from chaincrawler.crawler.source import BlockSource, FetchedBlock
@@ -260,13 +261,19 @@ class Crawler:
     async def start(self) -> None:
         """Check the node's network and the store's models; rebuild every model's state.
 
-        Raises ModelNotInStoreError for a model the store holds no history of.
+        A model the store holds no history of is first brought to the stored tip from
+        the node (``reindex_from_node``); ModelVersionError for one of another version.
         """
         await self._check_node_network()
         await self._dirty()
         self._tip = await self.store.tip()
-        await check_models(self.store, [m.name for m in self.models], self._tip,
-                           always_run=self.chain_model.name)
+        behind = await check_models(self.store, self.models, self._tip,
+                                    always_run=self.chain_model.name)
+        if behind:
+            log.info("bringing models to the store's tip from the node", models=behind)
+            await reindex_from_node(self.node, self.store,
+                                    [m for m in self.models if m.name in behind],
+                                    self.network, self.options)
         await self._restore_all()
         await self._chain.renote_unrecorded(self.store)
 

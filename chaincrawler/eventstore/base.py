@@ -130,6 +130,29 @@ class EventStore(abc.ABC):
         HistoryPrunedError if undo records above ``fork_height`` were pruned.
         """
 
+    @abc.abstractmethod
+    async def commit_reindexed(
+        self, events: Sequence[PendingEvent], snapshots: Sequence[PendingSnapshot] = ()
+    ) -> CommitResult:
+        """Append events and snapshots of a model being re-indexed to stored blocks.
+
+        One transaction, all or nothing, adding no block: every event and snapshot
+        must name a stored canonical block, each model's events in block order and
+        not below its newest active event (StoreConflictError otherwise). Events get
+        the next global positions (so, unlike ``commit``'s, they need not follow
+        heights across models) and versions continuing the model's active stream.
+        Each snapshot replaces every stored snapshot of its model.
+        """
+
+    @abc.abstractmethod
+    async def clear_model(self, name: str) -> None:
+        """Delete one model's events (active and rolled back), snapshots and collections.
+
+        One transaction; the only deletion of events there is (the log is otherwise
+        append-only): a re-index from the node replaces that model's events. The
+        model stays registered; blocks and every other model's data are untouched.
+        """
+
     # -- chain ----------------------------------------------------------------
 
     @abc.abstractmethod

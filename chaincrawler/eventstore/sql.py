@@ -75,9 +75,12 @@ LATEST_SNAPSHOT = (
     "SELECT model, block_height, block_hash, state, created_at FROM snapshots "
     "WHERE model = ? AND block_height <= ? ORDER BY block_height DESC LIMIT 1"
 )
+#: The lowest position among active events above a height. Positions follow heights
+#: within one model's events but not across models once a model was re-indexed (its
+#: events are appended at the end of the log), so this takes the minimum; ``+position``
+#: keeps SQLite from finding it by walking the primary key from the oldest event.
 FIRST_ACTIVE_ABOVE = (
-    "SELECT position FROM events WHERE status = 'active' AND block_height > ? "
-    "ORDER BY block_height, position LIMIT 1"
+    "SELECT MIN(+position) FROM events WHERE status = 'active' AND block_height > ?"
 )
 INSERT_REORG = (
     "INSERT INTO reorgs (fork_height, fork_hash, old_tip_height, old_tip_hash, new_tip_hash, "
@@ -118,6 +121,18 @@ PRUNE_SNAPSHOTS = (
     "(SELECT MAX(block_height) FROM snapshots WHERE model = ? AND block_height <= ?) "
     "AND block_height NOT IN "
     "(SELECT block_height FROM snapshots WHERE model = ? ORDER BY block_height DESC LIMIT ?)"
+)
+#: The block height of a model's newest active event (its stream follows heights).
+LAST_ACTIVE_HEIGHT_OF = (
+    "SELECT block_height FROM events WHERE status = 'active' AND model = ? "
+    "ORDER BY position DESC LIMIT 1"
+)
+DROP_MODEL_SNAPSHOTS = "DELETE FROM snapshots WHERE model = ?"
+CLEAR_MODEL = (
+    "DELETE FROM events WHERE model = ?",
+    "DELETE FROM snapshots WHERE model = ?",
+    "DELETE FROM collection_values WHERE model = ?",
+    "DELETE FROM collection_undo WHERE model = ?",
 )
 HOLDS_CHAIN = "SELECT EXISTS (SELECT 1 FROM blocks) OR EXISTS (SELECT 1 FROM events)"
 META = "SELECT key, value FROM meta"
@@ -186,15 +201,12 @@ def select_events(query: EventQuery, style: Style) -> tuple[str, list[Any]]:
     elif not query.include_rolled_back:
         where.append("status = 'active'")
         if query.from_height is not None:
-            # Positions follow heights among active events: bound the scan by position
-            # through the height index, so reading the events above a height (a replay
-            # after a snapshot) does not cost a scan of the model's whole history.
-            # (ORDER BY ... LIMIT 1 rather than MIN(): SQLite would find MIN(position)
-            # by walking the primary key from the oldest event.)
+            # Bound the scan by position through the height index, so reading the events
+            # above a height (a replay after a snapshot) does not cost a scan of the
+            # model's whole history (see FIRST_ACTIVE_ABOVE for why the minimum).
             where.append(
-                "position >= (SELECT position FROM events WHERE status = 'active' "
-                f"AND block_height >= {params.add(query.from_height)} "
-                "ORDER BY block_height, position LIMIT 1)"
+                "position >= (SELECT MIN(+position) FROM events WHERE status = 'active' "
+                f"AND block_height >= {params.add(query.from_height)})"
             )
     bounds = (
         ("position >=", query.from_position), ("position <=", query.to_position),

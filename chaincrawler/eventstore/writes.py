@@ -200,6 +200,62 @@ def _fork_hash(fork_height: int) -> Steps[str]:
     )
 
 
+def clear_model_steps(name: str) -> Steps[None]:
+    """``EventStore.clear_model``: every row of one model, whatever its status."""
+    yield LockLog()
+    for statement in sql.CLEAR_MODEL:
+        yield Execute(statement, (name,))
+    yield Notify()
+
+
+def reindexed_steps(
+    events: Sequence[PendingEvent], snapshots: Sequence[PendingSnapshot], now: Any
+) -> Steps[CommitResult]:
+    """``EventStore.commit_reindexed``: events and snapshots of stored canonical blocks."""
+    yield LockLog()
+    last_height: dict[str, int] = {}
+    for event in events:
+        if event.block_height < last_height.get(event.model, -1):
+            raise StoreConflictError(
+                f"events of a commit must be in block order: an event of model {event.model!r} "
+                f"at block {event.block_height} follows one at block {last_height[event.model]}"
+            )
+        last_height[event.model] = event.block_height
+    for model in sorted(last_height):
+        newest = yield Value(sql.LAST_ACTIVE_HEIGHT_OF, (model,))
+        first = min(e.block_height for e in events if e.model == model)
+        if newest is not None and newest > first:
+            raise StoreConflictError(
+                f"model {model!r} already has events up to block {newest}; re-indexed events "
+                f"must continue its stream, not start at block {first}"
+            )
+    named = {(e.block_height, e.block_hash) for e in events}
+    named |= {(s.block_height, s.block_hash) for s in snapshots}
+    for height, block_hash in sorted(named):
+        block = _block((yield Row(sql.CANONICAL_AT, (height,))))
+        if block is None or block.hash != block_hash:
+            raise StoreConflictError(
+                f"re-indexed data names block {height} {block_hash}, but the canonical block "
+                f"there is {None if block is None else block.hash}"
+            )
+    first_position = (yield Value(sql.MAX_POSITION)) + 1
+    versions = {}
+    for model in last_height:
+        versions[model] = yield Value(sql.MAX_ACTIVE_VERSION, (model,))
+    if events:
+        yield InsertRows("events", sql.EVENT_COLUMNS,
+                         event_rows(events, first_position, versions, now))
+    for model in sorted({s.model for s in snapshots}):
+        yield Execute(sql.DROP_MODEL_SNAPSHOTS, (model,))
+    if snapshots:
+        yield ExecuteMany(
+            sql.UPSERT_SNAPSHOT,
+            [(s.model, s.block_height, s.block_hash, s.state, now) for s in snapshots],
+        )
+    yield Notify()
+    return CommitResult(first_position, first_position + len(events) - 1)
+
+
 def checkpoint_steps(subscriber: str, position: int, now: Any) -> Steps[None]:
     """``EventStore.set_checkpoint``."""
     yield Execute(sql.UPSERT_CHECKPOINT, (subscriber, position, now))
@@ -260,6 +316,16 @@ class SqlWrites(SqlReads):
             self._dialect, fork_height, new_tip_hash, self._now(), self._parse_time
         )
         return await self._transact(steps, "writer")
+
+    async def commit_reindexed(
+        self, events: Sequence[PendingEvent], snapshots: Sequence[PendingSnapshot] = ()
+    ) -> CommitResult:
+        self._check_writer()
+        return await self._transact(reindexed_steps(events, snapshots, self._now()), "writer")
+
+    async def clear_model(self, name: str) -> None:
+        self._check_writer()
+        await self._transact(clear_model_steps(name), "writer")
 
     async def set_checkpoint(self, subscriber: str, position: int) -> None:
         self._check_open()

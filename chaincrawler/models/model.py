@@ -131,6 +131,9 @@ class Model:
     """Unique name of the model in the store (default: the class name in snake_case)."""
     snapshot_interval: ClassVar[int | None] = None
     """Snapshot every N blocks; None uses the crawler's setting."""
+    version: ClassVar[str] = "1"
+    """The meaning of the model's code: bump it when ``process_block`` or a handler changes
+    what it produces; the crawler then refuses the store until ``chaincrawler rebuild``."""
     needs_prevouts: ClassVar[bool] = False
     """True when ``process_block`` reads ``TxIn.prev_txout``: the crawler then resolves
     every input's spent output (value, scriptPubKey, address) before calling it."""

@@ -656,6 +656,65 @@ class EventStoreConformance:
             with pytest.raises(StoreReadOnlyError):
                 await reader.set_model_versions({"balances": "4"})
 
+    async def test_clear_model_removes_one_models_data_only(
+        self, backend: StoreBackend, store: EventStore
+    ) -> None:
+        blocks = make_chain(1, 6)
+        await store.set_model_versions({"a": "1", "b": "1"})
+        await store.commit(blocks[:4], make_events(blocks[:4], ["a", "b"]),
+                           [snapshot("a", blocks[3], {}), snapshot("b", blocks[3], {})],
+                           [put(blocks[0], "k", "1", model="a"), put(blocks[0], "k", "2", "b")])
+        await store.rollback(2)  # rolled-back events of both models
+        await store.commit(make_chain(3, 2, "c", blocks[1].hash), [],
+                           writes=[put(make_chain(3, 1, "c", blocks[1].hash)[0], "j", "3", "a")])
+        b_before = await store.read_events(EventQuery(model="b", include_rolled_back=True))
+        await store.clear_model("a")
+        assert await store.read_events(EventQuery(model="a", include_rolled_back=True)) == []
+        assert await store.read_events(EventQuery(model="b", include_rolled_back=True)) == b_before
+        assert await store.latest_snapshot("a") is None
+        assert (await store.count("a", "c")).result == 0
+        assert (await store.get_many("b", "c", ["k"])).result == {"k": "2"}
+        assert await backend.fetchval(
+            "SELECT COUNT(*) FROM collection_undo WHERE model = 'a'") == 0
+        assert await store.model_versions() == {"a": "1", "b": "1"}
+        assert (await store.tip() or pytest.fail("no tip")).height == 4
+        async with await open_store_at(backend, writer=False) as reader:
+            with pytest.raises(StoreReadOnlyError):
+                await reader.clear_model("b")
+
+    async def test_commit_reindexed_appends_a_models_events_to_stored_blocks(
+        self, backend: StoreBackend, store: EventStore
+    ) -> None:
+        blocks = make_chain(1, 5)
+        await store.commit(blocks, make_events(blocks, ["b"], per_block=1),
+                           [snapshot("a", blocks[1], {"old": 1}), snapshot("a", blocks[2], {})])
+        late = [e for e in make_events(blocks, ["a"], per_block=1) if e.block_height != 3]
+        result = await store.commit_reindexed(late[:2], [snapshot("a", blocks[1], {"n": 2})])
+        assert list(result.positions) == [6, 7]
+        # each snapshot replaces the model's older ones (written by other code)
+        newest = await store.latest_snapshot("a")
+        assert newest is not None and (newest.block_height, newest.state) == (2, '{"n": 2}')
+        await store.commit_reindexed(late[2:])
+        stored = await store.read_events(EventQuery(model="a"))
+        assert [(e.block_height, e.version) for e in stored] == [(1, 1), (2, 2), (4, 3), (5, 4)]
+        assert (await store.tip() or pytest.fail("no tip")).height == 5  # no block added
+        # replays from a height see every model's events although positions interleave
+        from_4 = await store.read_events(EventQuery(from_height=4))
+        assert [(e.model, e.block_height) for e in from_4] == [("b", 4), ("b", 5), ("a", 4),
+                                                               ("a", 5)]
+        with pytest.raises(StoreConflictError, match="continue its stream"):
+            await store.commit_reindexed(late[:1])
+        off_chain = dataclasses.replace(late[0], block_hash=block_hash("x", 1))
+        with pytest.raises(StoreConflictError, match="canonical block there"):
+            await store.commit_reindexed([dataclasses.replace(off_chain, model="c")])
+        # a rollback takes the re-indexed events with the others
+        reorg = await store.rollback(3)
+        assert reorg.rolled_back_events == 4
+        rolled = await store.read_events(EventQuery(reorg_id=reorg.id))
+        assert sorted((e.model, e.block_height) for e in rolled) == [
+            ("a", 4), ("a", 5), ("b", 4), ("b", 5)]
+        assert [e.block_height for e in await store.read_events(EventQuery(model="a"))] == [1, 2]
+
     async def test_collection_reads_match_the_tip_they_report(
         self, backend: StoreBackend, store: EventStore
     ) -> None:

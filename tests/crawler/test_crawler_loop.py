@@ -13,7 +13,7 @@ import pytest
 
 from chaincrawler.chain.networks import REGTEST
 from chaincrawler.chain.types import Block
-from chaincrawler.crawler.errors import CrawlerError, ModelFailedError, ModelNotInStoreError
+from chaincrawler.crawler.errors import CrawlerError, ModelFailedError
 from chaincrawler.crawler.follow import TipFollower
 from chaincrawler.crawler.pipeline import Committed, Crawler, CrawlerOptions, Notification
 from chaincrawler.crawler.restore import replay_events, restore_model
@@ -174,24 +174,27 @@ async def test_a_failed_rebuild_after_a_reorg_saves_no_snapshot(
     assert live.heights == (await fresh_state(store, Heights()))["heights"]
 
 
-# -- B2: a model the store has no history of never starts at the tip ---------------------
+# -- B2: a model the store has no history of never starts at the tip -------------------
+# It is brought to the stored tip from the node first (crawler.reindex), then joins.
 
 
-async def test_a_model_added_to_a_crawled_store_is_refused(
+async def test_a_model_added_to_a_crawled_store_is_brought_up_first(
     rpc: NodeClient, store: EventStore
 ) -> None:
     await mine(rpc, 5)
     await crawl(rpc, store, [Heights()])
-    before = await store.max_position()
-    with pytest.raises(ModelNotInStoreError, match=r"'other' was never crawled.*chaincrawler "
-                                                   r"rebuild") as info:
-        await crawl(rpc, store, [Heights(), Other()])
-    assert info.value.models.keys() == {"other"} and info.value.tip_height == 5
-    assert await store.max_position() == before
-    assert await store.read_events(EventQuery(model="other")) == []
+    heights_before = await store.read_events(EventQuery(model="heights"))
+    crawler = await crawl(rpc, store, [Heights(), Other()])
+    other = crawler.models[2]
+    assert isinstance(other, Other) and other.count == 6  # blocks 0..5, not 0
+    assert other.count == (await fresh_state(store, Other()))["count"]
+    stored = await store.read_events(EventQuery(model="other"))
+    assert [e.block_height for e in stored] == list(range(6))
+    assert await store.read_events(EventQuery(model="heights")) == heights_before
+    assert (await store.model_versions())["other"] == "1"
 
 
-async def test_a_model_left_out_then_added_back_is_refused(
+async def test_a_model_left_out_then_added_back_is_brought_up_again(
     rpc: NodeClient, store: EventStore
 ) -> None:
     await mine(rpc, 3)
@@ -199,9 +202,13 @@ async def test_a_model_left_out_then_added_back_is_refused(
     await mine(rpc, 2)
     await crawl(rpc, store, [Heights()])  # other falls behind at height 3
     await mine(rpc, 1)
-    with pytest.raises(ModelNotInStoreError, match=r"'other' was left out of a run at height 3"):
-        await crawl(rpc, store, [Heights(), Other()])
-    again = await crawl(rpc, store, [Heights()])  # the others go on
+    crawler = await crawl(rpc, store, [Heights(), Other()])
+    assert crawler.tip is not None and crawler.tip.height == 6
+    other = crawler.models[2]
+    assert isinstance(other, Other) and other.count == 7
+    stored = await store.read_events(EventQuery(model="other", include_rolled_back=True))
+    assert [e.block_height for e in stored] == list(range(7))  # its events were replaced
+    again = await crawl(rpc, store, [Heights(), Other()])  # and it is no longer behind
     assert again.tip is not None and again.tip.height == 6
 
 
@@ -227,8 +234,11 @@ async def test_the_models_of_a_first_crawl_are_registered_and_run_again(
         class Late(Other):
             name = "late"
 
-        with pytest.raises(ModelNotInStoreError, match="'late' was never crawled"):
-            await crawl(rpc, store, [Heights(), Other(), Late()])
+        before = await store.read_events(EventQuery(model="other"))
+        crawler = await crawl(rpc, store, [Heights(), Other(), Late()])
+        late = crawler.models[3]
+        assert isinstance(late, Late) and late.count == 6
+        assert await store.read_events(EventQuery(model="other", to_height=4)) == before
     finally:
         await store.close()
 

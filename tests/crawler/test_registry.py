@@ -1,0 +1,108 @@
+"""The store's model registry: model versions are recorded, checked and adopted."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from chaincrawler.chain.networks import REGTEST
+from chaincrawler.chain.types import Block
+from chaincrawler.crawler.errors import ModelVersionError
+from chaincrawler.crawler.pipeline import Crawler, CrawlerOptions
+from chaincrawler.eventstore import EventStore, SQLiteEventStore
+from chaincrawler.models import Event, Model, on
+from chaincrawler.node.client import NodeClient, RetryPolicy
+from chaincrawler.testing.simnode import SimNode
+
+
+class Seen(Event):
+    height: int
+
+
+class Heights(Model):
+    heights: list[int] = []  # noqa: RUF012
+
+    def process_block(self, block: Block) -> None:
+        self.apply(Seen(height=block.height or 0))
+
+    @on(Seen)
+    def _seen(self, event: Seen) -> None:
+        self.heights.append(event.height)
+
+
+class HeightsV2(Heights):
+    name = "heights"
+    version = "2"
+
+
+@pytest.fixture
+async def rpc(tmp_path: Path) -> AsyncIterator[NodeClient]:
+    async with (
+        SimNode(tmp_path / "node", rpc_port=0, rest=True) as sim,
+        NodeClient(sim.rpc_url, cookie_file=sim.cookie_file, rest=True,
+                   retry=RetryPolicy(attempts=2, initial_delay=0.01)) as client,
+    ):
+        desc = (await client.call("getdescriptorinfo", "raw(51)"))["descriptor"]
+        await client.call("generatetodescriptor", 4, desc)
+        yield client
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[EventStore]:
+    s = SQLiteEventStore(tmp_path / "store.db")
+    await s.open(network=REGTEST.name, genesis_hash=REGTEST.genesis_hash)
+    yield s
+    await s.close()
+
+
+async def crawl(rpc: NodeClient, store: EventStore, *models: Model) -> Crawler:
+    crawler = Crawler(rpc, store, list(models), REGTEST, CrawlerOptions(poll_interval=0.05))
+    await crawler.run(follow=False)
+    return crawler
+
+
+async def test_a_first_crawl_records_each_models_version(
+    rpc: NodeClient, store: EventStore
+) -> None:
+    await crawl(rpc, store, HeightsV2())
+    assert await store.model_versions() == {"chain": "1", "heights": "2"}
+
+
+async def test_a_model_of_another_version_is_refused_naming_the_command(
+    rpc: NodeClient, store: EventStore
+) -> None:
+    await crawl(rpc, store, Heights())
+    before = await store.max_position()
+    with pytest.raises(ModelVersionError, match=r"model 'heights' is version 2 but the store "
+                       r"holds the history of version 1.*chaincrawler rebuild --model heights"):
+        await crawl(rpc, store, HeightsV2())
+    assert await store.max_position() == before
+    assert (await store.model_versions())["heights"] == "1"
+    again = await crawl(rpc, store, Heights())  # the recorded version still runs
+    assert again.tip is not None and again.tip.height == 4
+
+
+async def test_a_store_without_versions_adopts_the_running_ones(
+    rpc: NodeClient, tmp_path: Path
+) -> None:
+    path = tmp_path / "old.db"
+    store = SQLiteEventStore(path)
+    await store.open(network=REGTEST.name, genesis_hash=REGTEST.genesis_hash)
+    await crawl(rpc, store, Heights())
+    await store.close()
+    with sqlite3.connect(path) as db:  # as a store migrated from before versions has it
+        db.execute("UPDATE models SET version = NULL")
+    store = SQLiteEventStore(path)
+    await store.open(network=REGTEST.name, genesis_hash=REGTEST.genesis_hash)
+    try:
+        assert set((await store.model_versions()).values()) == {None}
+        crawler = await crawl(rpc, store, HeightsV2())
+        assert crawler.tip is not None and crawler.tip.height == 4
+        assert await store.model_versions() == {"chain": "1", "heights": "2"}
+        live = crawler.models[1]
+        assert isinstance(live, HeightsV2) and live.heights == [0, 1, 2, 3, 4]
+    finally:
+        await store.close()
