@@ -180,8 +180,16 @@ async def _lowest_stored_height(store: EventStore, start_height: int, tip: Block
 
 
 def _refuse_chain_model(models: Sequence[Model]) -> None:
+    """Refuse the models a re-index cannot rebuild: the chain model, stored collections."""
     if any(isinstance(m, ChainModel) for m in models):
         raise ReindexError(
             "the built-in chain model is not re-indexed alone: it records the store's "
             "reorgs; rebuild the whole store (`chaincrawler rebuild` without --model)"
+        )
+    stored = [m.name for m in models if m.has_stored_collections()]
+    if stored:
+        raise ReindexError(
+            f"model(s) {', '.join(stored)} keep stored collections, which a re-index of one "
+            "model does not rebuild yet; rebuild the whole store (`chaincrawler rebuild` "
+            "without --model)"
         )
