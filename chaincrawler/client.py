@@ -2,28 +2,7 @@
 
 from __future__ import annotations
 
-from chaincrawler.transports.client import (
-    ApiError,
-    AsyncClient,
-    CaughtUp,
-    Client,
-    Cursor,
-    EventsFrame,
-    RollbackFrame,
-    StreamClosed,
-    StreamMessage,
-    StreamView,
-)
+from chaincrawler.transports import client as _client
+from chaincrawler.transports.client import *  # noqa: F403
 
-__all__ = [
-    "ApiError",
-    "AsyncClient",
-    "CaughtUp",
-    "Client",
-    "Cursor",
-    "EventsFrame",
-    "RollbackFrame",
-    "StreamClosed",
-    "StreamMessage",
-    "StreamView",
-]
+__all__ = _client.__all__

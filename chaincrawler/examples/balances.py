@@ -15,7 +15,7 @@ with prevout resolution on, or balances only ever grow.
 from __future__ import annotations
 
 import heapq
-from typing import Annotated
+from typing import Annotated, Protocol
 
 import pydantic
 
@@ -68,16 +68,7 @@ class AddressBalances(Model):
 
     @on(BalancesChanged)
     def _changed(self, event: BalancesChanged) -> None:
-        balances = self.balances
-        counts = self.tx_counts
-        for address, value in event.credited.items():
-            balances[address] = balances.get(address, 0) + value
-            counts[address] = counts.get(address, 0) + 1
-        credited = event.credited
-        for address, value in event.debited.items():
-            balances[address] = balances.get(address, 0) - value
-            if address not in credited:
-                counts[address] = counts.get(address, 0) + 1
+        apply_change(event, self.balances, self.tx_counts)
 
     @query
     def balance(self, address: str) -> AddressBalance:
@@ -96,3 +87,19 @@ class AddressBalances(Model):
         return [
             AddressBalance(address=a, balance=b, tx_count=counts.get(a, 0)) for a, b in best
         ]
+
+
+class _Counts(Protocol):
+    def get(self, key: str, default: int, /) -> int: ...
+    def __setitem__(self, key: str, value: int, /) -> None: ...
+
+
+def apply_change(event: BalancesChanged, balances: _Counts, tx_counts: _Counts) -> None:
+    """Add a transaction's credits and debits to the balances and per-address tx counts."""
+    for address, value in event.credited.items():
+        balances[address] = balances.get(address, 0) + value
+        tx_counts[address] = tx_counts.get(address, 0) + 1
+    for address, value in event.debited.items():
+        balances[address] = balances.get(address, 0) - value
+        if address not in event.credited:
+            tx_counts[address] = tx_counts.get(address, 0) + 1

@@ -10,7 +10,7 @@ in one batched read per collection, then applies them; the handler reads only th
 from __future__ import annotations
 
 from chaincrawler.chain.types import Block
-from chaincrawler.examples.balances import AddressBalance, BalancesChanged
+from chaincrawler.examples.balances import AddressBalance, BalancesChanged, apply_change
 from chaincrawler.models import Model, StoredDict, on
 
 
@@ -51,15 +51,7 @@ class StoredAddressBalances(Model):
 
     @on(BalancesChanged)
     def _changed(self, event: BalancesChanged) -> None:
-        balances = self.balances
-        counts = self.tx_counts
-        for address, value in event.credited.items():
-            balances[address] = balances.get(address, 0) + value
-            counts[address] = counts.get(address, 0) + 1
-        for address, value in event.debited.items():
-            balances[address] = balances.get(address, 0) - value
-            if address not in event.credited:
-                counts[address] = counts.get(address, 0) + 1
+        apply_change(event, self.balances, self.tx_counts)
 
     async def balance(self, address: str) -> AddressBalance:
         """Balance and transaction count of ``address`` at the store's committed tip

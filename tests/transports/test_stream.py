@@ -98,6 +98,7 @@ async def test_a_client_applying_the_stream_across_reorgs_holds_the_active_log(
         await watcher.reach(served)
         assert view_log(watcher.view) == await store_log(served)
         await served.gen.fill(2, 3)
+        await served.synced()  # the crawler holds the blocks the reorg orphans
         await served.gen.reorg(2, 3, double_spend=True)
         await served.synced()
         await served.gen.reorg(1, 2)
