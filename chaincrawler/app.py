@@ -203,6 +203,46 @@ async def run_crawler(
     return CrawlOutcome(crawler, stopped_by[0] if stopped_by else None)
 
 
+async def serve_store(settings: Settings, models: Sequence[Model]) -> str:
+    """Serve ``models`` from the store as a reader until SIGINT/SIGTERM (``chaincrawler serve``).
+
+    Follows the store, not the node: restores each model, then applies what the writer
+    commits and rolls back. Serves on ``settings.http`` (enabled or not: serving is the
+    command's job).
+    """
+    from chaincrawler.transports.api import create_app
+    from chaincrawler.transports.reader_source import ReaderSource
+    from chaincrawler.transports.server import ApiServer
+
+    async with opened_store(settings, writer=False, create=False) as store:
+        source = ReaderSource(store, models, settings.crawler.max_reorg_depth)
+        await source.start()
+        server = ApiServer(create_app(source, settings.http.options()),
+                           settings.http.host, settings.http.port)
+        await server.start()
+        following = asyncio.create_task(source.follow(), name="chaincrawler-reader")
+        stopped = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stopped.set)
+        signalled = asyncio.create_task(stopped.wait())
+        try:
+            await asyncio.wait([following, signalled], return_when=asyncio.FIRST_COMPLETED)
+            if following.done():
+                following.result()  # the follower failed: raise its error
+        finally:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(sig)
+            for task in (following, signalled):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            await server.stop()
+        tip = source.view().tip
+        return "stopped; served " + ("an empty store" if tip is None
+                                     else f"up to height {tip.height} (block {tip.hash})")
+
+
 async def store_status(settings: Settings) -> dict[str, Any]:
     """What the store holds: tip, event count, recent reorgs, snapshots (read-only).
 

@@ -1,4 +1,4 @@
-"""The ``chaincrawler`` command line: run, demo, status, rebuild, config, simnode."""
+"""The ``chaincrawler`` command line: run, serve, demo, status, rebuild, config, simnode."""
 
 from __future__ import annotations
 
@@ -85,6 +85,24 @@ def run(models: tuple[str, ...], config_file: Path | None, no_follow: bool,
         outcome = await run_crawler(settings, instances, follow=not no_follow,
                                     until_height=until_height, progress=Progress())
         return outcome.summary()
+
+    click.echo(_run(go))
+
+
+@main.command()
+@click.argument("models", nargs=-1)
+@config_option
+def serve(models: tuple[str, ...], config_file: Path | None) -> None:
+    """Serve MODELS' API from the store a `run` writes (a reader: many may run at once).
+
+    Follows the store, not the node; listens on the `http` settings' host and port.
+    """
+    from chaincrawler.app import load_models, serve_store
+
+    async def go() -> str:
+        settings = _settings(config_file)
+        return await serve_store(settings, load_models(models or settings.models,
+                                                       settings.model_args))
 
     click.echo(_run(go))
 
