@@ -283,18 +283,34 @@ class ZmqSubscriber:
 
     async def recv(self) -> ZmqMessage:
         """Wait for the next well-formed message from any endpoint."""
-        self.connect()
         while True:
-            while not self._ready:
-                events = await self._poller.poll()
+            message = await self.receive(None)
+            if message is not None:
+                return message
+
+    async def receive(self, timeout: float | None) -> ZmqMessage | None:
+        """The next well-formed message, or None when none came within ``timeout``
+        seconds (``None``: wait for ever; ``0``: only what is already queued)."""
+        self.connect()
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout is None else loop.time() + timeout
+        while True:
+            if not self._ready:
+                wait_ms = None if deadline is None else max(0, (deadline - loop.time()) * 1000)
+                events = await self._poller.poll(wait_ms)
                 self._ready.extend(
                     cast(zmq.asyncio.Socket, sock) for sock, flags in events if flags & zmq.POLLIN
                 )
+                if not self._ready:
+                    return None
             sock = self._ready.popleft()
             endpoint = self._sockets.get(sock)
             if endpoint is None:  # closed meanwhile
                 continue
-            frames = await sock.recv_multipart()
+            try:
+                frames = await sock.recv_multipart(zmq.NOBLOCK)
+            except zmq.Again:  # another reader took it
+                continue
             message = self._accept(frames, endpoint)
             if message is not None:
                 return message
