@@ -200,8 +200,8 @@ class MempoolWatcher:
     ) -> None:
         if self._task is not None:
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            with contextlib.suppress(asyncio.CancelledError, ChaincrawlerError):
+                await self._task  # a node error reached the reader through get()
             self._task = None
 
     async def get(self) -> MempoolChange:
