@@ -142,3 +142,18 @@ async def test_reorg_to_a_heavier_branch_announces_its_blocks_after_the_mempool_
     assert events == [("D", b1), ("A", txid), ("C", c1), ("C", c2)]
     assert [b.hex() for b, _ in await zmq_listener.drain("hashblock")] == [c2]
     await gen.sync()
+
+
+async def test_invalidateblock_disconnects_block_by_block_each_followed_by_its_returns(
+    rpc, gen, zmq_listener
+):
+    first = await gen.send()
+    (b1,) = await gen.mine(1)
+    second = await gen.send()
+    (b2,) = await gen.mine(1)
+    await zmq_listener.drain("sequence")
+    await rpc.call("invalidateblock", b1)  # Core's InvalidateBlock: one block at a time
+    events = [(label, h) for label, h, _ in _labels(await zmq_listener.drain("sequence"))]
+    assert events == [("D", b2), ("A", second), ("D", b1), ("A", first)]
+    await rpc.call("reconsiderblock", b1)
+    await gen.sync()
