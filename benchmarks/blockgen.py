@@ -1,14 +1,15 @@
-"""Deterministic realistic blocks for benchmarks: mixed input/output types with witnesses."""
+"""Deterministic realistic blocks for benchmarks: mixed input/output types with witnesses
+(assembled by :mod:`chaincrawler.testing.blocks`)."""
 
 from __future__ import annotations
 
 import hashlib
 import random
 
-from chaincrawler.chain.networks import MAINNET, Network
+from chaincrawler.chain.networks import MAINNET
 from chaincrawler.chain.script import push_data
-from chaincrawler.chain.types import Block, BlockHeader, OutPoint, Transaction, TxIn, TxOut
-from chaincrawler.chain.wire import merkle_root
+from chaincrawler.chain.types import OutPoint, Transaction, TxIn, TxOut
+from chaincrawler.testing.blocks import block
 
 
 def _rand(rng: random.Random, n: int) -> bytes:
@@ -32,7 +33,7 @@ def _output(rng: random.Random) -> TxOut:
         script = b"\x00\x20" + _rand(rng, 32)
     else:
         script, value = b"\x6a" + push_data(_rand(rng, 40)), 0
-    return TxOut(value, script)
+    return TxOut(value, script, MAINNET)
 
 
 def _input(rng: random.Random) -> TxIn:
@@ -50,21 +51,15 @@ def _input(rng: random.Random) -> TxIn:
     return TxIn(prevout, push_data(redeem), 0xFFFFFFFE, [sig, pubkey])
 
 
-def realistic_block(n_txs: int = 2500, seed: int = 7, network: Network = MAINNET) -> bytes:
-    """Serialised block of ``n_txs`` transactions (1-3 inputs, 1-4 outputs each)."""
+def realistic_block(n_txs: int = 2500, seed: int = 7) -> bytes:
+    """Serialised mainnet block of ``n_txs`` transactions (1-3 inputs, 1-4 outputs each)."""
     rng = random.Random(seed)
-    coinbase = Transaction(
-        [TxIn(OutPoint(b"\x00" * 32, 0xFFFFFFFF), b"\x03\xa0\x86\x01", 0xFFFFFFFF, [b"\x00" * 32])],
-        [TxOut(625_000_000, b"\x00\x14" + _rand(rng, 20))],
-        network=network,
-    )
-    txs = [coinbase]
+    payout = [(b"\x00\x14" + _rand(rng, 20), 625_000_000)]
+    txs = []
     for _ in range(n_txs - 1):
         ins = [_input(rng) for _ in range(rng.choice([1, 1, 1, 2, 2, 3]))]
         outs = [_output(rng) for _ in range(rng.choice([1, 2, 2, 2, 3, 4]))]
         locktime = rng.randrange(800_000)
-        txs.append(Transaction(ins, outs, version=2, locktime=locktime, network=network))
-    root = merkle_root([tx.txid_bytes for tx in txs])
-    header = BlockHeader(0x20000000, hashlib.sha256(b"prev").digest(), root, 1_700_000_000,
-                         0x17034219, 0)
-    return Block(header, txs, network).serialize()
+        txs.append(Transaction(ins, outs, version=2, locktime=locktime, network=MAINNET))
+    prev = hashlib.sha256(b"prev").digest()
+    return block(840_000, txs, prev, pays=payout, time=1_700_000_000, network=MAINNET).serialize()

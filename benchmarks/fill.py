@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from chaincrawler.node.client import NodeClient, RetryPolicy
 from chaincrawler.testing.chaingen import ChainGenerator
-from regtest.nodes import NodeHandle, launch
+from chaincrawler.testing.nodeproc import NodeHandle, launch
 
 RESULTS = Path(__file__).parent / "results" / "fill.md"
 

@@ -39,7 +39,7 @@ from chaincrawler.examples.balances import AddressBalances
 from chaincrawler.models import Model
 from chaincrawler.node.client import NodeClient, RetryPolicy
 from chaincrawler.testing.chaingen import ChainGenerator
-from regtest.nodes import NodeHandle
+from chaincrawler.testing.nodeproc import NodeHandle
 
 HERE = Path(__file__).parent
 CACHE = HERE / ".cache"

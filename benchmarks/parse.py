@@ -13,6 +13,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.blockgen import realistic_block
 from benchmarks.timing import best_rate
+from chaincrawler.chain.networks import MAINNET
 from chaincrawler.chain.types import Block
 
 RESULTS = Path(__file__).parent / "results" / "parse.md"
@@ -20,26 +21,26 @@ RESULTS = Path(__file__).parent / "results" / "parse.md"
 
 def main() -> None:
     raw = realistic_block()
-    block = Block.from_bytes(raw)
+    block = Block.from_bytes(raw, MAINNET)
     n = len(block.transactions)
     n_out = sum(len(tx.outputs) for tx in block.transactions)
 
     def parse() -> object:
-        return Block.from_bytes(raw)
+        return Block.from_bytes(raw, MAINNET)
 
     def parse_txids() -> object:
-        return [tx.txid_bytes for tx in Block.from_bytes(raw).transactions]
+        return [tx.txid_bytes for tx in Block.from_bytes(raw, MAINNET).transactions]
 
     def parse_txids_addresses() -> object:
         out = []
-        for tx in Block.from_bytes(raw).transactions:
+        for tx in Block.from_bytes(raw, MAINNET).transactions:
             out.append(tx.txid_bytes)
             out.extend(o.address for o in tx.outputs)
         return out
 
     def parse_txids_decode() -> object:
         out = []
-        for tx in Block.from_bytes(raw).transactions:
+        for tx in Block.from_bytes(raw, MAINNET).transactions:
             out.append((tx.txid_bytes, tx.inputs, tx.outputs))
         return out
 

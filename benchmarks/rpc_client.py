@@ -23,7 +23,7 @@ from bitcoinrpc.authproxy import AuthServiceProxy
 
 from chaincrawler.node.client import NodeClient
 from chaincrawler.testing.chaingen import ChainGenerator
-from regtest.nodes import launch
+from chaincrawler.testing.nodeproc import launch
 
 RESULTS = Path(__file__).parent / "results" / "rpc_client.md"
 BLOCKS = 300

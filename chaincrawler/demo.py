@@ -16,8 +16,10 @@ from chaincrawler.crawler.pipeline import (
     CrawlerOptions,
     Notification,
     RolledBack,
+    RunSummary,
 )
-from chaincrawler.eventstore import EventQuery, EventStore, open_store
+from chaincrawler.crawler.restore import restore_model
+from chaincrawler.eventstore import EventStore, open_store
 from chaincrawler.examples.balances import AddressBalances
 from chaincrawler.node.client import NodeClient
 from chaincrawler.testing.chaingen import ChainGenerator
@@ -85,7 +87,8 @@ async def _demo(rpc: NodeClient, db: Path, blocks: int, txs: int, follow: bool,
          "CHAINCRAWLER_NETWORK=regtest chaincrawler status`")
 
 
-async def _wait_for_tip(crawler: Crawler, rpc: NodeClient, task: asyncio.Task[None]) -> None:
+async def _wait_for_tip(crawler: Crawler, rpc: NodeClient,
+                        task: asyncio.Task[RunSummary]) -> None:
     best = await rpc.get_best_block_hash()
     while crawler.tip is None or crawler.tip.hash != best:
         if task.done():
@@ -102,10 +105,7 @@ def _show_top(balances: AddressBalances, echo: Echo) -> None:
 async def _verify(store: EventStore, live: AddressBalances, echo: Echo) -> None:
     """Replay the active event log from scratch and compare with the live state."""
     replayed = AddressBalances()
-    registry = replayed.event_registry()
-    async for e in store.iter_events(EventQuery(model=replayed.name)):
-        replayed._replay(registry.load(e.event_type, e.event_version, e.payload,
-                                       model=e.model, position=e.position))
+    await restore_model(replayed, store, await store.tip(), use_snapshot=False)
     same = replayed.balances == live.balances and replayed.tx_counts == live.tx_counts
     echo(f"6. state rebuilt from the active event log equals the live state: "
          f"{'yes' if same else 'NO'}")
@@ -114,7 +114,7 @@ async def _verify(store: EventStore, live: AddressBalances, echo: Echo) -> None:
 
 
 async def _follow(gen: ChainGenerator, crawler: Crawler, seen: list[Notification], echo: Echo,
-                  task: asyncio.Task[None]) -> None:
+                  task: asyncio.Task[RunSummary]) -> None:
     echo("following: a block every 2 s, a reorg every 5 blocks; Ctrl-C to stop")
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

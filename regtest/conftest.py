@@ -1,7 +1,7 @@
 """Fixtures of the regtest suite: a node, an RPC client and the chain generator.
 
 The node is a real bitcoind when ``BITCOIND=/path/to/bitcoind`` is set, else the
-simulated node; both run as a subprocess (see ``regtest/nodes.py``). One node serves
+simulated node; both run as a subprocess (see ``chaincrawler/testing/nodeproc.py``). One node serves
 the whole session; tests never assume a height, they work relative to the tip.
 A failing test's report ends with the node's log tail.
 """
@@ -16,14 +16,13 @@ from pathlib import Path
 
 import pytest
 
+from chaincrawler.chain.consensus import COIN
 from chaincrawler.node.client import NodeClient, RetryPolicy
 from chaincrawler.testing.chaingen import ChainGenerator
+from chaincrawler.testing.nodeproc import NodeHandle, launch
 from chaincrawler.testing.postgres import drop_schemas
+from chaincrawler.testing.rawrpc import RawRpc
 from regtest.crawling import StoreFactory, StoreSpec
-from regtest.harness import RawRpc
-from regtest.nodes import NodeHandle, launch
-
-COIN = 100_000_000
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -84,9 +83,8 @@ async def rpc(node: NodeHandle) -> AsyncIterator[NodeClient]:
 @pytest.fixture
 async def raw(node: NodeHandle) -> AsyncIterator[RawRpc]:
     """Raw HTTP access to the node, to check reply shapes and statuses exactly."""
-    client = RawRpc(node)
-    yield client
-    await client.close()
+    async with RawRpc(node.rpc_url, node.auth) as client:
+        yield client
 
 
 @pytest.fixture

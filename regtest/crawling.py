@@ -13,7 +13,7 @@ from chaincrawler.eventstore import EventQuery, EventStore, open_store
 from chaincrawler.examples.balances import AddressBalances
 from chaincrawler.models import Model
 from chaincrawler.node.client import NodeClient, RetryPolicy
-from regtest.nodes import NodeHandle
+from chaincrawler.testing.nodeproc import NodeHandle
 
 # The chain model's reorg history is what the crawler lived through, not a function of
 # the final chain: it is left out when comparing with a fresh crawl.

@@ -1,33 +1,15 @@
-"""Helpers of the regtest tests: raw HTTP access, recorded Core replies and shape checks,
-a ZMQ listener, and a builder of competing blocks."""
+"""Helpers of the regtest tests: recorded Core replies and shape checks, a ZMQ listener."""
 
 from __future__ import annotations
 
 import asyncio
-import base64
-import json
-from pathlib import Path
 from typing import Any
 
-import aiohttp
 import zmq
 import zmq.asyncio
 
-from chaincrawler.chain.networks import REGTEST
-from chaincrawler.chain.script import push_data
-from chaincrawler.chain.types import (
-    Block,
-    BlockHeader,
-    OutPoint,
-    Transaction,
-    TxIn,
-    TxOut,
-    encode_script_number,
-)
-from chaincrawler.testing.chaingen import WALLET_SCRIPT_PUBKEY, subsidy
-from regtest.nodes import NodeHandle
+from chaincrawler.testing.nodeproc import NodeHandle
 
-REPLIES = Path(__file__).resolve().parent.parent / "tests" / "data" / "core_replies"
 REGTEST_BITS = 0x207FFFFF
 RECORDED_VERSION = 319900
 # Keys that Core releases older than the recorded build (31.99) may lack or name otherwise;
@@ -38,19 +20,6 @@ VERSION_DEPENDENT = frozenset({
     "bits", "ancestorcount", "ancestorsize", "descendantcount", "descendantsize",
     "bip125-replaceable", "maxdatacarriersize", "permitbaremultisig", "fullrbf",
 })  # fmt: skip
-
-
-def recorded(name: str) -> dict[str, Any]:
-    """The recorded exchange ``tests/data/core_replies/<name>*.json``."""
-    (path,) = REPLIES.glob(f"{name}*.json")
-    data: dict[str, Any] = json.loads(path.read_text())
-    return data
-
-
-def recorded_result(name: str) -> Any:
-    """The ``result`` of a recorded JSON-RPC reply (or the body of a REST one)."""
-    reply = recorded(name)["reply"]
-    return reply["result"] if isinstance(reply, dict) and "jsonrpc" in reply else reply
 
 
 # ------------------------------------------------------------------------- shapes
@@ -93,51 +62,6 @@ def assert_shape(actual: Any, expected: Any, node: NodeHandle, path: str = "resu
     elif isinstance(expected, list) and expected:
         for i, item in enumerate(actual):
             assert_shape(item, expected[min(i, len(expected) - 1)], node, f"{path}[{i}]")
-
-
-# ------------------------------------------------------------------------- raw HTTP
-
-
-def _basic(user: str, password: str) -> str:
-    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
-
-
-class RawRpc:
-    """JSON-RPC and REST over plain aiohttp, returning HTTP status and parsed body."""
-
-    def __init__(self, node: NodeHandle) -> None:
-        self.node = node
-        self._session = aiohttp.ClientSession()
-        self._auth = _basic(*node.auth)
-
-    async def close(self) -> None:
-        await self._session.close()
-
-    async def post(self, payload: Any, *, auth: bool = True) -> tuple[int, Any]:
-        """POST a JSON-RPC body (an object, a list, or raw ``bytes``)."""
-        data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
-        headers = {"Authorization": self._auth if auth else _basic("nobody", "wrong")}
-        async with self._session.post(self.node.rpc_url, data=data, headers=headers) as resp:
-            body = await resp.read()
-        return resp.status, (json.loads(body) if body.strip() else None)
-
-    async def call(self, method: str, *params: Any) -> Any:
-        """A JSON-RPC 2.0 call; returns ``result`` and asserts there is no error."""
-        status, reply = await self.post(
-            {"jsonrpc": "2.0", "id": 1, "method": method, "params": list(params)}
-        )
-        assert status == 200 and "error" not in reply, (status, reply)
-        return reply["result"]
-
-    async def get(self, path: str) -> tuple[int, bytes]:
-        """GET a REST path (``/rest/...``); returns status and raw body."""
-        async with self._session.get(self.node.rest_url + path) as resp:
-            return resp.status, await resp.read()
-
-    async def get_json(self, path: str) -> Any:
-        status, body = await self.get(path)
-        assert status == 200, (path, status, body[:200])
-        return json.loads(body)
 
 
 # ------------------------------------------------------------------------- ZMQ
@@ -194,39 +118,3 @@ class ZmqListener:
         for sock in self.sockets.values():
             sock.close(linger=0)
         self._context.term()
-
-
-# ------------------------------------------------------------------------- blocks
-
-
-def build_block(
-    prev_hash: str,
-    prev_time: int,
-    height: int,
-    transactions: list[Transaction] | None = None,
-    *,
-    tag: bytes = b"",
-) -> Block:
-    """A valid regtest block on ``prev_hash``: coinbase with the BIP34 height (and ``tag``)
-    paying the subsidy to the generator's script, witness commitment, merkle root and a
-    nonce meeting the regtest target."""
-    txs = list(transactions or [])
-    script_sig = push_data(encode_script_number(height)) + (push_data(tag) if tag else b"\x00")
-    reserved = b"\x00" * 32
-
-    def coinbase(outputs: list[TxOut]) -> Transaction:
-        txin = TxIn(OutPoint(b"\x00" * 32, 0xFFFFFFFF), script_sig, 0xFFFFFFFF, [reserved])
-        return Transaction([txin], outputs, version=2, network=REGTEST)
-
-    payout = TxOut(subsidy(height), WALLET_SCRIPT_PUBKEY, REGTEST)
-    draft = Block(BlockHeader(0, b"", b"", 0, 0, 0), [coinbase([payout]), *txs], REGTEST)
-    commitment = b"\x6a\x24\xaa\x21\xa9\xed" + draft.compute_witness_commitment(reserved)
-    all_txs = [coinbase([payout, TxOut(0, commitment, REGTEST)]), *txs]
-    merkle = Block(BlockHeader(0, b"", b"", 0, 0, 0), all_txs, REGTEST).compute_merkle_root()
-    prev = bytes.fromhex(prev_hash)[::-1]
-    nonce = 0
-    while True:
-        header = BlockHeader(0x20000000, prev, merkle, prev_time + 1, REGTEST_BITS, nonce)
-        if header.check_proof_of_work():
-            return Block(header, all_txs, REGTEST)
-        nonce += 1

@@ -15,6 +15,7 @@ from chaincrawler.testing.chaingen import (
     GeneratorError,
     dust_threshold,
 )
+from regtest.crawling import client
 
 
 class _NoRpc:
@@ -68,6 +69,24 @@ def test_create_transaction_refuses_dust_and_unaffordable_payments():
     assert tx.inputs[0].witness == [b"\x51"]
 
 
+async def test_on_a_fresh_node_mine_until_mature_makes_a_coin_spendable(fresh_node):
+    async with client(fresh_node()) as rpc:
+        gen = ChainGenerator(rpc, seed="fresh")
+        with pytest.raises(GeneratorError, match=r"call `await gen.ensure_funds\("):
+            await gen.send([(WALLET_ADDRESS, 10_000)])
+        await gen.mine_until_mature()
+        assert gen.height == 100 and [c.height for c in gen.coins()] == [1]
+        txid = await gen.send([(WALLET_ADDRESS, 10_000)])
+        paid = gen.coin(txid, 0)
+        assert (paid.value, paid.height) == (10_000, None)
+        await gen.mine(1)
+        spend = gen.create_transaction([gen.coin(txid, 0)], [(gen.other_miner_address(), 5000)])
+        await gen.send_transaction(spend)
+        with pytest.raises(GeneratorError, match="not an unspent coin"):
+            gen.coin(txid, 0)
+        assert spend.txid in await rpc.get_raw_mempool()
+
+
 async def test_mined_blocks_pay_the_generator(rpc, gen):
     hashes = await gen.mine(3)
     assert len(hashes) == 3 and gen.tip == hashes[-1] == await rpc.get_best_block_hash()
@@ -90,7 +109,12 @@ async def test_sent_transactions_pay_every_destination_type(rpc, gen):
 
 async def test_long_unconfirmed_chains_stay_within_mempool_limits(rpc, gen):
     # Keep spending unconfirmed change while coins() offers it: a chain past Core's
-    # 25-transaction limits would be rejected by the node.
+    # 25-transaction limits would be rejected by the node. 40 spends need two chains,
+    # so two mature confirmed coins to start them, and an empty mempool (earlier tests'
+    # unconfirmed coins would start other chains).
+    await gen.mine(1)
+    while sum(1 for c in gen.coins() if c.height is not None) < 2:
+        await gen.mine(1)
     txids = []
     for _ in range(40):
         coins = gen.coins()
@@ -129,7 +153,7 @@ async def test_a_fresh_generator_sees_the_coins_of_an_earlier_one(rpc, gen):
     txid = await gen.send()
     other = ChainGenerator(rpc, seed="other")
     await other.sync()
-    spent = Transaction.from_bytes(await rpc.get_raw_transaction(txid))
+    spent = Transaction.from_bytes(await rpc.get_raw_transaction(txid), REGTEST)
     assert all(c.outpoint != spent.inputs[0].prevout for c in other.coins(spendable=False))
     await other.send()
     await other.mine(1)

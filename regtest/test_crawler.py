@@ -32,8 +32,8 @@ from chaincrawler.examples.balances import AddressBalances
 from chaincrawler.node.client import NodeClient, RetryPolicy
 from chaincrawler.node.errors import NodeUnreachableError
 from chaincrawler.testing.chaingen import ChainGenerator
+from chaincrawler.testing.nodeproc import NodeHandle
 from regtest.crawling import active_log, assert_matches_fresh_crawl, client, crawl
-from regtest.nodes import NodeHandle
 
 MODEL = "chaincrawler.examples.balances:AddressBalances"
 

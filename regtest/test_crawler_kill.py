@@ -17,8 +17,8 @@ from pathlib import Path
 
 from chaincrawler.eventstore import EventQuery, EventStatus
 from chaincrawler.testing.chaingen import ChainGenerator
+from chaincrawler.testing.nodeproc import NodeHandle
 from regtest.crawling import StoreFactory, StoreSpec, assert_matches_fresh_crawl, client, crawl
-from regtest.nodes import NodeHandle
 
 SEQUENCES = int(os.environ.get("CHAINCRAWLER_PROPERTY_SEQUENCES", "50"))
 SEED = int(os.environ.get("CHAINCRAWLER_PROPERTY_SEED", "20261123"))

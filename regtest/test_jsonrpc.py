@@ -5,7 +5,10 @@ from __future__ import annotations
 import pytest
 
 from chaincrawler.node.errors import RPCError
-from regtest.harness import recorded
+from chaincrawler.testing.rawrpc import basic_auth
+from chaincrawler.testing.recorded import recorded
+
+WRONG_AUTH = {"Authorization": basic_auth("nobody", "wrong")}
 
 
 def _request(method, params=(), *, version2=True, request_id=1):
@@ -84,7 +87,7 @@ async def test_parse_error_and_bad_credentials(raw):
     status, reply = await raw.post(b"{not json")
     assert status == 500
     assert reply["error"]["code"] == -32700 and reply["result"] is None
-    status, reply = await raw.post(_request("getblockcount"), auth=False)
+    status, reply = await raw.post(_request("getblockcount"), headers=WRONG_AUTH)
     assert status == 401 and reply is None
 
 

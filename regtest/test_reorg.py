@@ -3,8 +3,11 @@ submitblock, mempool return-on-reorg and conflict eviction."""
 
 from __future__ import annotations
 
+from chaincrawler.chain.networks import REGTEST
 from chaincrawler.chain.types import Block
-from regtest.harness import build_block, recorded_result
+from chaincrawler.chain.wire import hex_to_hash
+from chaincrawler.testing.blocks import block
+from chaincrawler.testing.recorded import recorded_result
 
 
 async def _tips(rpc):
@@ -48,6 +51,7 @@ async def test_generator_reorg_replaces_the_top_blocks(rpc, gen):
 
 
 async def test_reorg_with_double_spend_evicts_the_conflicting_transaction(rpc, gen):
+    await gen.mine(1)  # empty the mempool: the reorged blocks hold only this test's spends
     victim = await gen.send()
     await gen.mine(1)
     child = await gen.send()  # likely spends the victim's change: evicted with it
@@ -71,11 +75,11 @@ async def test_more_work_branch_via_submitblock_reorgs_and_returns_transactions(
     (old_tip,) = await gen.mine(1)
     height = await rpc.get_block_count()
     parent = await rpc.get_block_header(await rpc.get_block_hash(height - 1))
-    first = build_block(parent["hash"], parent["time"], height, tag=b"side-1")
+    first = block(height, (), hex_to_hash(parent["hash"]), time=parent["time"] + 1, tag=b"side-1")
     assert await rpc.call("submitblock", first.serialize().hex()) == "inconclusive"
     assert await rpc.get_best_block_hash() == old_tip
     assert (await _tips(rpc))[first.hash]["status"] == "valid-headers"
-    second = build_block(first.hash, first.header.time, height + 1, tag=b"side-2")
+    second = block(height + 1, (), first.hash_bytes, time=first.header.time + 1, tag=b"side-2")
     assert await rpc.call("submitblock", second.serialize().hex()) is None
     assert await rpc.get_best_block_hash() == second.hash
     assert await rpc.get_block_hash(height) == first.hash
@@ -83,5 +87,5 @@ async def test_more_work_branch_via_submitblock_reorgs_and_returns_transactions(
     assert tips[old_tip]["status"] == "valid-fork" and tips[old_tip]["branchlen"] == 1
     assert txid in await rpc.get_raw_mempool()
     assert await rpc.call("submitblock", second.serialize().hex()) == "duplicate"
-    fetched = Block.from_bytes(await rpc.get_raw_block(second.hash))
+    fetched = Block.from_bytes(await rpc.get_raw_block(second.hash), REGTEST)
     assert fetched.hash == second.hash and fetched.bip34_height == height + 1

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from chaincrawler.chain.script import ScriptType
 from chaincrawler.testing.chaingen import WALLET_SCRIPT_PUBKEY
-from regtest.harness import assert_shape, recorded_result
+from chaincrawler.testing.recorded import recorded_result
+from regtest.harness import assert_shape
 
 
 async def _send_like_recorded(gen):

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from chaincrawler.node.zmq import ZMQ_TOPICS
-from regtest.harness import ZmqListener, recorded
+from chaincrawler.testing.recorded import recorded
+from regtest.harness import ZmqListener
 
 pytestmark = pytest.mark.zmq
 

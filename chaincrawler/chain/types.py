@@ -6,7 +6,12 @@ first read and then cached, so a model pays only for what it looks at.
 
 Hashes are ``bytes`` in internal (wire) order on the ``*_bytes`` attributes, and hex in
 display order (as Bitcoin Core's RPC shows them) on the plain-named attributes.
-Values are integers in satoshis. Objects are treated as immutable once built.
+Values are integers in satoshis.
+
+Objects are not changed once built, with two exceptions the crawler makes before a model
+sees the block: it sets :attr:`Block.height`, and :attr:`TxIn.prev_txout` for models
+with ``needs_prevouts``. Every constructor and parser takes the :class:`Network`
+explicitly, since addresses depend on it.
 """
 
 from __future__ import annotations
@@ -16,7 +21,8 @@ import struct
 from collections.abc import Sequence
 from typing import ClassVar
 
-from chaincrawler.chain.networks import MAINNET, Network
+from chaincrawler.chain.consensus import WITNESS_COMMITMENT_PREFIX
+from chaincrawler.chain.networks import Network
 from chaincrawler.chain.script import ScriptType, address_from_script, classify
 from chaincrawler.chain.wire import compact_size, hash_to_hex, merkle_root, sha256d
 from chaincrawler.errors import ChainDataError
@@ -32,7 +38,6 @@ _pack_q = struct.Struct("<Q").pack
 _header = struct.Struct("<i32s32sIII")
 
 NULL_HASH = b"\x00" * 32
-WITNESS_COMMITMENT_PREFIX = b"\x6a\x24\xaa\x21\xa9\xed"
 _UNSET: object = object()
 Buffer = bytes
 
@@ -76,12 +81,12 @@ class OutPoint:
 class TxOut:
     """A transaction output: a value in satoshis locked by a scriptPubKey.
 
-    ``script_type`` and ``address`` are derived on first access and cached.
+    ``script_type`` and ``address`` (on ``network``) are derived on first access and cached.
     """
 
     __slots__ = ("_address", "_script_type", "network", "script_pubkey", "value")
 
-    def __init__(self, value: int, script_pubkey: bytes, network: Network = MAINNET) -> None:
+    def __init__(self, value: int, script_pubkey: bytes, network: Network) -> None:
         self.value = value
         self.script_pubkey = script_pubkey
         self.network = network
@@ -126,6 +131,7 @@ class TxIn:
 
     ``prev_txout`` is the output this input spends, when the framework resolved it
     (value, scriptPubKey and address of the prevout); None otherwise and for coinbases.
+    It is the one attribute set after construction: by the crawler, before models run.
     """
 
     __slots__ = ("prev_txout", "prevout", "script_sig", "sequence", "witness")
@@ -263,8 +269,9 @@ def _read_size(buf: Buffer, pos: int) -> tuple[int, int]:
 class Transaction:
     """A Bitcoin transaction (legacy or BIP141 segwit).
 
-    Build one with ``Transaction(inputs, outputs, version=2, locktime=0)`` or parse one
-    with :meth:`from_bytes`. ``txid``/``wtxid`` are display hex; ``*_bytes`` are internal.
+    Build one with ``Transaction(inputs, outputs, network=REGTEST)`` (``version`` 2 and
+    ``locktime`` 0 unless given) or parse one with :meth:`from_bytes`; the outputs must
+    be of the same network. ``txid``/``wtxid`` are display hex; ``*_bytes`` are internal.
     """
 
     __slots__ = (
@@ -288,10 +295,16 @@ class Transaction:
         outputs: Sequence[TxOut],
         version: int = 2,
         locktime: int = 0,
-        network: Network = MAINNET,
+        *,
+        network: Network,
     ) -> None:
         inputs = list(inputs)
         outputs = list(outputs)
+        for txout in outputs:
+            if txout.network != network:
+                raise ChainDataError(
+                    f"an output of {txout.network.name} in a transaction of {network.name}"
+                )
         segwit = any(txin.witness for txin in inputs)
         parts = [_pack_i32(version)]
         if segwit:
@@ -307,8 +320,6 @@ class Transaction:
                     parts.append(compact_size(len(item)) + item)
         parts.append(_pack_i(locktime))
         self._locate(b"".join(parts), 0, network)
-        for txout in outputs:
-            txout.network = network
         self._inputs: list[TxIn] | None = inputs
         self._outputs: list[TxOut] | None = outputs
 
@@ -330,7 +341,7 @@ class Transaction:
         return tx, tx._locate(buf, start, network)
 
     @classmethod
-    def from_bytes(cls, data: bytes, network: Network = MAINNET) -> Transaction:
+    def from_bytes(cls, data: bytes, network: Network) -> Transaction:
         """Parse one serialised transaction; trailing bytes are an error."""
         tx, end = cls._at(bytes(data), 0, network)
         if end != len(data):
@@ -338,7 +349,7 @@ class Transaction:
         return tx
 
     @classmethod
-    def from_hex(cls, hex_str: str, network: Network = MAINNET) -> Transaction:
+    def from_hex(cls, hex_str: str, network: Network) -> Transaction:
         return cls.from_bytes(_from_hex(hex_str), network)
 
     # -- identity -------------------------------------------------------------
@@ -608,7 +619,8 @@ class Block:
     """A block: header plus transactions.
 
     Parse with :meth:`from_bytes` (what ``getblock <hash> 0`` and REST ``.bin`` return),
-    or build with ``Block(header, transactions)``.
+    or build with ``Block(header, transactions, network)``
+    (:mod:`chaincrawler.testing.blocks` builds valid ones).
     """
 
     __slots__ = ("_raw", "header", "height", "network", "transactions")
@@ -617,7 +629,7 @@ class Block:
         self,
         header: BlockHeader,
         transactions: Sequence[Transaction],
-        network: Network = MAINNET,
+        network: Network,
         height: int | None = None,
     ) -> None:
         self.header = header
@@ -629,7 +641,7 @@ class Block:
 
     @classmethod
     def from_bytes(
-        cls, data: bytes, network: Network = MAINNET, height: int | None = None
+        cls, data: bytes, network: Network, height: int | None = None
     ) -> Block:
         """Parse a serialised block; trailing bytes, truncation and absurd counts are errors."""
         data = bytes(data)
@@ -651,7 +663,7 @@ class Block:
         return block
 
     @classmethod
-    def from_hex(cls, hex_str: str, network: Network = MAINNET, height: int | None = None) -> Block:
+    def from_hex(cls, hex_str: str, network: Network, height: int | None = None) -> Block:
         return cls.from_bytes(_from_hex(hex_str), network, height)
 
     def serialize(self) -> bytes:

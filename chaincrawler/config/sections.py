@@ -157,7 +157,10 @@ class NodeSettings(_Section):
     )
     rest: bool = Field(
         default=False,
-        description="Fetch raw blocks over REST (/rest/block/<hash>.bin); needs bitcoind -rest.",
+        description=(
+            "Fetch raw blocks over REST (/rest/block/<hash>.bin), and the outputs they spend "
+            "(/rest/spenttxouts/, Bitcoin Core >= 30) when the node serves it; needs -rest."
+        ),
     )
     zmq_endpoints: Annotated[dict[str, ZmqEndpoint], NoDecode] = Field(
         default_factory=dict,

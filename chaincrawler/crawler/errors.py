@@ -59,3 +59,22 @@ class InconsistentNodeError(CrawlerError):
             f"node {', '.join(nodes)} sent inconsistent data: {problem}; nothing of it was "
             f"committed"
         )
+
+
+class ModelNotInStoreError(CrawlerError):
+    """A model would start at the store's tip without the history of the blocks below it.
+
+    ``models`` maps each such model to why: never crawled into this store, or left out
+    of a run since (its state stops at that height).
+    """
+
+    def __init__(self, models: dict[str, str], tip_height: int) -> None:
+        self.models = dict(models)
+        self.tip_height = tip_height
+        detail = "; ".join(f"{name!r} {why}" for name, why in self.models.items())
+        super().__init__(
+            f"the store's tip is at height {tip_height}, but model(s) {detail}: started "
+            f"here they would answer as if the blocks below had nothing for them. Nothing "
+            f"was changed. Bring them up with a full rebuild of the store with every model: "
+            f"`chaincrawler rebuild MODEL...`"
+        )

@@ -4,6 +4,10 @@ For each block: check it links to the stored tip (else handle a reorg), run ever
 model's ``process_block``, and commit the block with its events (and due snapshots)
 in one store transaction -- one block at the tip, a batch of blocks while catching up.
 Listeners hear of commits and rollbacks only after the store has them.
+
+Its parts live apart: how the next tip is awaited in ``follow``, how state is rebuilt
+in ``restore``, which models a store may run in ``registry``, where the chain forked in
+``reorg``, how blocks are fetched in ``source``.
 """
 
 from __future__ import annotations
@@ -12,33 +16,36 @@ import asyncio
 import contextlib
 import time
 import traceback
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 import structlog
 
 from chaincrawler.chain.networks import Network
 from chaincrawler.crawler.errors import (
+    CrawlerError,
     DeepReorgError,
     InconsistentNodeError,
     ModelFailedError,
     NodeNetworkMismatchError,
 )
+from chaincrawler.crawler.follow import NodeOutage, PollingFollower, TipFollower, is_outage, pause
 from chaincrawler.crawler.prevouts import PrevoutResolver
 from chaincrawler.crawler.progress import Progress
+from chaincrawler.crawler.registry import check_models
 from chaincrawler.crawler.reorg import find_fork_height
+from chaincrawler.crawler.restore import restore_model
 from chaincrawler.crawler.source import BlockSource, FetchedBlock
 from chaincrawler.eventstore import (
     BlockRecord,
-    EventQuery,
     EventStore,
     PendingEvent,
     PendingSnapshot,
     Reorg,
 )
 from chaincrawler.models import ChainModel, Model, validate_models
-from chaincrawler.models.errors import StateError
 from chaincrawler.node.client import NodeClient
+from chaincrawler.node.errors import NodeError
 
 log = structlog.get_logger(__name__)
 
@@ -55,17 +62,39 @@ class CrawlerOptions:
     fetch_concurrency: int = 4
     fetch_chunk_blocks: int = 8
     poll_interval: float = 1.0
+    """Seconds between polls of the node's tip (the default follower)."""
     on_model_error: str = "stop"
     model_error_retries: int = 3
     prevout_cache_entries: int = 300_000
 
 
 @dataclass(frozen=True, slots=True)
+class RunSummary:
+    """What one ``Crawler.run`` did: ``blocks`` committed, the committed ``tip`` at the end,
+    and, when it crawled nothing, why (``idle``)."""
+
+    tip: BlockRecord | None
+    blocks: int
+    idle: str | None = None
+
+    def describe(self) -> str:
+        """One line for a person: what was committed, or why nothing was."""
+        at = f"tip {self.tip.height} ({self.tip.hash})" if self.tip else "the store is empty"
+        if self.blocks == 0:
+            return f"nothing crawled: {self.idle or 'stopped before the first block'}; {at}"
+        return f"committed {self.blocks} block(s); {at}"
+
+
+@dataclass(frozen=True, slots=True)
 class Committed:
-    """Blocks (with their events at ``positions``) are now in the store."""
+    """Blocks (with their events at ``positions``) are now in the store.
+
+    ``commit_seconds`` is the store's commit transaction.
+    """
 
     blocks: tuple[BlockRecord, ...]
     positions: range
+    commit_seconds: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,8 +128,42 @@ class _Processed:
     tx_count: int
 
 
+class _ChainModelHooks:
+    """The loop's dealings with the built-in chain model, all in one place.
+
+    It runs first (one is made when the models include none), runs in every crawl (so
+    the store's model registry never refuses it), hears of each reorg after the
+    rollback, and hears the newest one again when a crash lost that note.
+    """
+
+    def __init__(self, models: Sequence[Model]) -> None:
+        chain = [m for m in models if isinstance(m, ChainModel)]
+        self.model = chain[0] if chain else ChainModel()
+        self.models: list[Model] = [self.model, *(m for m in models if m not in chain)]
+
+    def reorged(self, reorg: Reorg) -> None:
+        """Tell the chain model; it records the reorg with the new branch's first block."""
+        self.model.note_reorg(
+            reorg.fork_height, reorg.depth, reorg.old_tip_height, reorg.old_tip_hash
+        )
+
+    async def renote_unrecorded(self, store: EventStore) -> None:
+        """A crash between a rollback and the next commit loses the chain model's note."""
+        newest = await store.reorgs(limit=1)
+        if not newest:
+            return
+        reorg = newest[0]
+        seen = {(r.fork_height, r.old_tip_hash) for r in self.model.reorg_history}
+        if (reorg.fork_height, reorg.old_tip_hash) not in seen:
+            self.reorged(reorg)
+
+
 class Crawler:
-    """Follows a node and keeps the models' state and the event store in step with it."""
+    """Follows a node and keeps the models' state and the event store in step with it.
+
+    ``follower`` decides how the next tip is awaited once caught up (default: polling
+    every ``options.poll_interval`` seconds).
+    """
 
     def __init__(
         self,
@@ -111,20 +174,26 @@ class Crawler:
         options: CrawlerOptions | None = None,
         *,
         progress: Progress | None = None,
+        follower: TipFollower | None = None,
     ) -> None:
         self.node = node
         self.store = store
         self.network = network
         self.options = options or CrawlerOptions()
-        chain = [m for m in models if isinstance(m, ChainModel)]
-        self.chain_model = chain[0] if chain else ChainModel()
-        self.models: list[Model] = [self.chain_model, *(m for m in models if m not in chain)]
+        self._chain = _ChainModelHooks(models)
+        self.chain_model = self._chain.model
+        self.models: list[Model] = self._chain.models
         validate_models(self.models)
+        self._follower = follower or PollingFollower(self.options.poll_interval)
         self._listeners: list[Listener] = []
         self._stopping = asyncio.Event()
         self._tip: BlockRecord | None = None
-        # True while models hold state of blocks not yet committed: no snapshot then.
-        self._state_ahead = False
+        # True only while every model's state is exactly its snapshot plus the replay of
+        # its committed events up to self._tip: snapshots are taken, and committed()
+        # readers let in, only then. Guarded by the condition for committed().
+        self._clean = False
+        self._state = asyncio.Condition()
+        self._failed = False  # run() ended with state not clean: committed() cannot serve
         self._last_snapshot: dict[str, int] = {}
         self._resolver = (
             PrevoutResolver(node, self.options.prevout_cache_entries)
@@ -132,6 +201,9 @@ class Crawler:
             else None
         )
         self._progress = progress
+        self._outage = NodeOutage()
+        self._blocks_committed = 0
+        self._idle: str | None = None
 
     # -- public API -------------------------------------------------------------
 
@@ -148,46 +220,96 @@ class Crawler:
         """The last committed block."""
         return self._tip
 
+    @property
+    def node_outage_since(self) -> float | None:
+        """When (``time.time()``) the node stopped answering while following; None if it answers."""
+        return self._outage.since
+
+    @contextlib.asynccontextmanager
+    async def committed(self) -> AsyncIterator[BlockRecord | None]:
+        """Hold the models at committed state: waits while a block or catch-up batch is
+        being processed (models then hold uncommitted blocks), and the crawler starts no
+        new block until the context exits. Yields the committed tip.
+
+        Also waits until ``start()`` restored the models. Raises CrawlerError when the
+        crawler stopped with models not at committed state (it failed mid-block). Keep
+        the context short: the crawler waits for it.
+        """
+        async with self._state:
+            await self._state.wait_for(lambda: self._clean or self._failed)
+            if not self._clean:
+                raise CrawlerError(
+                    "the crawler stopped with its models holding uncommitted state; restart it"
+                )
+            yield self._tip
+
     async def start(self) -> None:
-        """Check the node's network and rebuild every model's state from the store."""
+        """Check the node's network and the store's models; rebuild every model's state.
+
+        Raises ModelNotInStoreError for a model the store holds no history of.
+        """
         await self._check_node_network()
+        await self._dirty()
         self._tip = await self.store.tip()
-        for model in self.models:
-            await self._restore_model(model)
-        await self._renote_unrecorded_reorg()
+        await check_models(self.store, [m.name for m in self.models], self._tip,
+                           always_run=self.chain_model.name)
+        await self._restore_all()
+        await self._chain.renote_unrecorded(self.store)
 
-    async def _renote_unrecorded_reorg(self) -> None:
-        """A crash between a rollback and the next commit loses the chain model's note."""
-        newest = await self.store.reorgs(limit=1)
-        if not newest:
-            return
-        reorg = newest[0]
-        seen = {(r.fork_height, r.old_tip_hash) for r in self.chain_model.reorg_history}
-        if (reorg.fork_height, reorg.old_tip_hash) not in seen:
-            self.chain_model.note_reorg(
-                reorg.fork_height, reorg.depth, reorg.old_tip_height, reorg.old_tip_hash
-            )
-
-    async def run(self, *, follow: bool = True, until_height: int | None = None) -> None:
+    async def run(self, *, follow: bool = True, until_height: int | None = None) -> RunSummary:
         """Crawl to the node's tip, then (with ``follow``) keep following it until stopped.
 
         ``until_height`` stops once that height is committed. On return every model's
-        state is snapshotted at the committed tip.
+        state is snapshotted at the committed tip. While following, a node outage is
+        waited out (``node_outage_since``); without ``follow`` it ends the run.
+        A run that crawls nothing logs why and says so in its summary.
         """
-        await self.start()
+        self._blocks_committed = 0
+        self._idle = None
+        self._failed = False
         try:
-            while not self._stopping.is_set():
-                if until_height is not None and self._tip and self._tip.height >= until_height:
-                    break
-                caught_up = await self._step(until_height)
-                if caught_up:
-                    if not follow:
-                        break
-                    await self._sleep(self.options.poll_interval)
+            await self.start()
+            async with self._follower:
+                await self._crawl(follow, until_height)
         finally:
             await self._snapshot_all()
+            if not self._clean:
+                async with self._state:
+                    self._failed = True
+                    self._state.notify_all()
+        return RunSummary(self._tip, self._blocks_committed, self._idle)
 
-    # -- one step: catch up to the node tip, or handle a reorg ---------------------
+    # -- the loop -------------------------------------------------------------------
+
+    async def _crawl(self, follow: bool, until_height: int | None) -> None:
+        while not self._stopping.is_set():
+            tip = self._tip
+            if until_height is not None and tip is not None and tip.height >= until_height:
+                self._nothing_done(f"the stored tip (height {tip.height}) is at or above "
+                                   f"until_height {until_height}")
+                break
+            try:
+                caught_up = await self._step(until_height)
+            except NodeError as exc:
+                if not (follow and is_outage(exc)):
+                    raise
+                delay = self._outage.failed(exc)
+                if not self._clean:
+                    await self._restore_all()  # drop the blocks processed but not committed
+                await pause(self._stopping, delay)
+                continue
+            self._outage.ended()
+            if caught_up:
+                if not follow:
+                    break
+                await self._follower.wait(self._stopping)
+
+    def _nothing_done(self, reason: str) -> None:
+        """Say once why a run that has committed nothing has nothing to do."""
+        if self._blocks_committed or self._idle is not None:
+            return
+        self._idle = reason
+        log.info("nothing to crawl", reason=reason)
 
     async def _step(self, until_height: int | None) -> bool:
         """Crawl what the node has beyond our tip; True when nothing was left to do."""
@@ -199,6 +321,7 @@ class Crawler:
         next_height = tip.height + 1 if tip else self.options.start_height
         target = node_height if until_height is None else min(node_height, until_height)
         if next_height > target:
+            self._nothing_done(self._idle_reason(next_height, node_height, until_height))
             return True
         source = BlockSource(
             self.node,
@@ -206,6 +329,7 @@ class Crawler:
             chunk_blocks=self.options.fetch_chunk_blocks,
             concurrency=self.options.fetch_concurrency,
             max_bytes=self.options.prefetch_bytes,
+            spent_outputs=self._resolver is not None,
         )
         if self._progress:
             self._progress.target(target)
@@ -226,6 +350,14 @@ class Crawler:
                 break
         await self._commit(batch)
         return False
+
+    def _idle_reason(self, next_height: int, node_height: int, until_height: int | None) -> str:
+        if until_height is not None and next_height > until_height:
+            return f"until_height {until_height} is below the next height to crawl ({next_height})"
+        if self._tip is None:
+            return (f"start_height {next_height} is beyond the node's tip (height "
+                    f"{node_height})")
+        return f"already at the node's tip (height {node_height})"
 
     async def _unlinked(self) -> None:
         """A fetched block does not extend our tip: a reorg under way, or a lying node.
@@ -269,22 +401,19 @@ class Crawler:
 
     async def _run_models(self, fetched: FetchedBlock) -> list[PendingEvent]:
         block = fetched.block
-        self._state_ahead = True
+        await self._dirty()
         if self._resolver is not None:
-            await self._resolver.resolve(block)
+            await self._resolver.resolve(block, fetched.spent)
         events: list[PendingEvent] = []
         for model in self.models:
             try:
-                model._begin_block(block)
-                await model._run_block(block)
-                pending = model._take_pending()
+                events.extend(
+                    PendingEvent(model.name, e.event_type, e.event_version, e.to_json(),
+                                 fetched.height, fetched.hash)
+                    for e in await model.run_block(block)
+                )
             except Exception as exc:
                 raise _ModelRaised(model, exc) from exc
-            events.extend(
-                PendingEvent(model.name, e.event_type, e.event_version, e.to_json(),
-                             fetched.height, fetched.hash)
-                for e in pending
-            )
         return events
 
     async def _on_model_failure(
@@ -306,10 +435,9 @@ class Crawler:
         )
         # State is dirty from the failed block. The earlier blocks' events are right:
         # commit them (without snapshots of the dirty state), then rebuild from the store.
-        await self._commit(earlier, snapshot=False)
+        await self._commit(earlier, state_matches=False)
         earlier.clear()
-        for m in self.models:
-            await self._restore_model(m)
+        await self._restore_all()
         retry = (
             self.options.on_model_error == "retry" and attempt < self.options.model_error_retries
         )
@@ -320,7 +448,9 @@ class Crawler:
         await asyncio.sleep(min(30.0, 0.5 * 2**attempt))
         return attempt + 1
 
-    async def _commit(self, batch: list[_Processed], *, snapshot: bool = True) -> None:
+    async def _commit(self, batch: list[_Processed], *, state_matches: bool = True) -> None:
+        """Commit ``batch``; ``state_matches``: the models hold exactly its state (so due
+        snapshots are taken and the state is clean afterwards)."""
         if not batch:
             return
         records = [p.record for p in batch]
@@ -329,17 +459,21 @@ class Crawler:
         snapshots = [
             PendingSnapshot(m.name, last.height, last.hash, m.snapshot_state())
             for m in self.models
-            if snapshot and self._snapshot_due(last.height, m)
+            if state_matches and self._snapshot_due(last.height, m)
         ]
+        started = time.perf_counter()
         result = await self.store.commit(records, events, snapshots)
+        commit_seconds = time.perf_counter() - started
         self._tip = last
-        self._state_ahead = False
+        self._blocks_committed += len(records)
         for s in snapshots:
             self._last_snapshot[s.model] = s.block_height
+        if state_matches:
+            await self._now_clean()
         if self._progress:
             self._progress.advance(last.height, len(batch), sum(p.tx_count for p in batch),
                                    len(events))
-        await self._notify(Committed(tuple(records), result.positions))
+        await self._notify(Committed(tuple(records), result.positions, commit_seconds))
 
     def _snapshot_due(self, height: int, model: Model | None = None) -> bool:
         """True when ``model`` (or any model) is due a snapshot at ``height``.
@@ -357,11 +491,11 @@ class Crawler:
     async def _snapshot_all(self) -> None:
         """Snapshot every model at the committed tip (clean shutdown).
 
-        Skipped when the models hold uncommitted blocks (the crawl failed mid-batch):
-        such state belongs to no stored height; a restart rebuilds it from the store.
+        Skipped unless the state is clean: after a failure mid-batch or mid-restore the
+        state belongs to no stored height; a restart rebuilds it from the store.
         """
         tip = self._tip
-        if tip is None or self._state_ahead:
+        if tip is None or not self._clean:
             return
         due = [m for m in self.models if self._last_snapshot.get(m.name) != tip.height]
         if not due:
@@ -381,15 +515,14 @@ class Crawler:
         if fork is None:
             raise DeepReorgError(tip.height, self.options.max_reorg_depth)
         new_tip = await self.node.get_best_block_hash()
+        await self._dirty()  # the store is about to move below the models' state
         started = time.perf_counter()
         reorg = await self.store.rollback(fork, new_tip)
         rolled_back = time.perf_counter()
         self._tip = await self.store.tip()
-        self._last_snapshot.clear()
-        for model in self.models:
-            await self._restore_model(model)
+        await self._restore_all()
         restored = time.perf_counter()
-        self.chain_model.note_reorg(fork, reorg.depth, reorg.old_tip_height, reorg.old_tip_hash)
+        self._chain.reorged(reorg)
         log.warning(
             "reorg",
             fork_height=fork,
@@ -404,33 +537,29 @@ class Crawler:
 
     # -- state ----------------------------------------------------------------------
 
-    async def _restore_model(self, model: Model) -> None:
-        """State at the committed tip: newest snapshot, then replay of later active events."""
-        self._state_ahead = False
-        model.reset()
-        snapshot = await self.store.latest_snapshot(model.name)
-        after = -1
-        if snapshot is not None:
-            try:
-                model.restore_state(snapshot.state)
-                after = snapshot.block_height
-                self._last_snapshot[model.name] = after
-            except StateError as exc:
-                # The model's state attributes changed since: rebuild from its events.
-                log.warning("snapshot unusable, replaying all events", model=model.name,
-                            error=str(exc))
-                model.reset()
-        registry = model.event_registry()
-        query = EventQuery(model=model.name, from_height=after + 1)
-        async for stored in self.store.iter_events(query):
-            event = registry.load(
-                stored.event_type,
-                stored.event_version,
-                stored.payload,
-                model=model.name,
-                position=stored.position,
-            )
-            model._replay(event)
+    async def _restore_all(self) -> None:
+        """Every model's state at the committed tip (snapshot plus replay); clean only once
+        every model is restored, so a failed restore is never snapshotted."""
+        await self._dirty()
+        self._last_snapshot.clear()
+        for model in self.models:
+            restored = await restore_model(model, self.store, self._tip)
+            if restored.snapshot_height is not None:
+                self._last_snapshot[model.name] = restored.snapshot_height
+        await self._now_clean()
+
+    async def _dirty(self) -> None:
+        """The models are about to leave the committed state (waits for committed() readers)."""
+        if self._clean:
+            async with self._state:
+                self._clean = False
+
+    async def _now_clean(self) -> None:
+        """The models hold the committed state again: let committed() readers in."""
+        async with self._state:
+            self._clean = True
+            self._state.notify_all()
+        await asyncio.sleep(0)  # waiting readers get the state before the next block
 
     async def _check_node_network(self) -> None:
         genesis = await self.node.get_block_hash(0)
@@ -443,8 +572,3 @@ class Crawler:
             result = listener(note)
             if result is not None:
                 await result
-
-    async def _sleep(self, seconds: float) -> None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._stopping.wait(), seconds)
-

@@ -1,8 +1,11 @@
 """Resolve the outputs that a block's inputs spend (value, scriptPubKey, address).
 
 Outputs created by crawled blocks are kept in a bounded cache keyed by outpoint and
-dropped when spent; most spends hit it. When some of a block's inputs miss (an old
-coin, a restart, a reorg), the transactions that created them are fetched raw in one
+dropped when spent; most spends hit it, and reuse the output object whose address a model
+already derived. When some of a block's inputs miss (an old coin, a start above height 0,
+a restart, a reorg), they come from the block's REST ``spenttxouts`` reply (Bitcoin Core
+>= 30; fetched with the block by :class:`~chaincrawler.crawler.source.BlockSource`, read
+only then). Without it, the transactions that created them are fetched raw in one
 ``getrawtransaction`` batch, which needs the node's ``-txindex``; a node without it
 answers from its undo data instead, through one ``getblock <hash> 3`` (verbose JSON,
 slower) for each block with a miss.
@@ -19,6 +22,7 @@ from chaincrawler.crawler.errors import InconsistentNodeError
 from chaincrawler.errors import ChainDataError
 from chaincrawler.node.client import NodeClient
 from chaincrawler.node.errors import NoTxIndexError
+from chaincrawler.node.rest import parse_spent_txouts
 
 _SATS = Decimal(100_000_000)
 
@@ -40,8 +44,12 @@ class PrevoutResolver:
         self.misses = 0
         self._txindex = True  # until the node shows it has none
 
-    async def resolve(self, block: Block) -> None:
-        """Resolve every input of ``block`` and remember its outputs for later blocks."""
+    async def resolve(self, block: Block, spent: bytes | None = None) -> None:
+        """Resolve every input of ``block`` and remember its outputs for later blocks.
+
+        ``spent`` is the block's ``/rest/spenttxouts/<hash>.bin`` body, if fetched: it
+        resolves what the cache misses without asking the node.
+        """
         cache = self._cache
         missing = False
         for tx in block.transactions:
@@ -59,10 +67,37 @@ class PrevoutResolver:
             txid = tx.txid_bytes
             for vout, txout in enumerate(tx.outputs):
                 cache[(txid, vout)] = txout
-        if missing:
+        if missing and spent is not None:
+            self._fill_from_spent(block, spent)
+        elif missing:
             await self._fill_from_node(block)
         while len(cache) > self._max:
             cache.popitem(last=False)
+
+    def _fill_from_spent(self, block: Block, raw: bytes) -> None:
+        try:
+            spent = parse_spent_txouts(raw)
+        except ValueError as exc:
+            self._fail(f"the spenttxouts of block {block.hash} do not parse: {exc}")
+        txs = block.transactions
+        if len(spent) != len(txs) or spent[0]:
+            self._fail(
+                f"spenttxouts of block {block.hash} lists {len(spent)} transactions"
+                f"{' and spends for the coinbase' if spent and spent[0] else ''}, "
+                f"the block has {len(txs)}"
+            )
+        network = block.network
+        for tx, outputs in zip(txs[1:], spent[1:], strict=True):
+            inputs = tx.inputs
+            if len(outputs) != len(inputs):
+                self._fail(
+                    f"spenttxouts of block {block.hash} lists {len(outputs)} spent outputs "
+                    f"for {tx.txid}, which has {len(inputs)} inputs"
+                )
+            for txin, (value, script) in zip(inputs, outputs, strict=True):
+                if txin.prev_txout is None:
+                    txin.prev_txout = TxOut(value, script, network)
+                    self.misses += 1
 
     async def _fill_from_node(self, block: Block) -> None:
         if self._txindex and await self._fill_from_txindex(block):
@@ -121,7 +156,10 @@ class PrevoutResolver:
                     continue
                 prevout = jin.get("prevout")
                 if prevout is None:
-                    self._fail(f"getblock {block.hash} 3 gave no prevout for {tx.txid}")
+                    self._fail(
+                        f"getblock {block.hash} 3 gave no prevout for {tx.txid} (does the "
+                        "node still have the block's undo data?)"
+                    )
                 value = int(Decimal(str(prevout["value"])) * _SATS)
                 script = bytes.fromhex(prevout["scriptPubKey"]["hex"])
                 txin.prev_txout = TxOut(value, script, block.network)

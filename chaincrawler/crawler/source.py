@@ -3,36 +3,74 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 
 from chaincrawler.chain.networks import Network
 from chaincrawler.chain.types import Block
-from chaincrawler.crawler.errors import InconsistentNodeError
+from chaincrawler.crawler.errors import CrawlerError, InconsistentNodeError
 from chaincrawler.errors import ChainDataError
 from chaincrawler.node.client import NodeClient
+from chaincrawler.node.errors import RESTError, RPCError, RpcErrorCode
 
-_Chunk = tuple[int, int, list[tuple[str, bytes]]]
+# (hash, raw block, raw spent outputs or None)
+_Fetched = tuple[str, bytes, bytes | None]
+_Chunk = tuple[int, int, list[_Fetched]]
+
+
+class PrunedBelowStartError(CrawlerError):
+    """The crawl would start below the lowest block a pruned node still has."""
+
+    def __init__(self, nodes: list[str], start: int, prune_height: int) -> None:
+        self.start = start
+        self.prune_height = prune_height
+        super().__init__(
+            f"node {', '.join(nodes)} is pruned: it keeps blocks from height {prune_height} "
+            f"on, but the crawl needs them from height {start}. Start at height "
+            f"{prune_height} or later (crawler.start_height, with an empty store), or use a "
+            f"node that is not pruned"
+        )
+
+
+class BlockUnavailableError(CrawlerError):
+    """The node does not have a block, or its undo data, that the crawl needs (pruned)."""
+
+    def __init__(self, nodes: list[str], height: int, block_hash: str, cause: str) -> None:
+        self.height = height
+        self.block_hash = block_hash
+        super().__init__(
+            f"node {', '.join(nodes)} cannot serve block {block_hash} (height {height}) or "
+            f"its undo data: {cause}. A pruned node keeps recent blocks only: crawl from an "
+            f"unpruned node or keep the crawler ahead of pruning; nothing of it was committed"
+        )
 
 
 @dataclass(frozen=True, slots=True)
 class FetchedBlock:
-    """A block as fetched: its height, the hash the node gave for it, and the parsed block."""
+    """A block as fetched: its height, the hash the node gave for it, the parsed block, its
+    size in bytes as fetched, and (when fetched) the outputs its transactions spend: the
+    REST ``spenttxouts`` body, which :func:`~chaincrawler.node.rest.parse_spent_txouts`
+    reads."""
 
     height: int
     hash: str
     block: Block
     size: int
+    spent: bytes | None = None
 
 
 class BlockSource:
     """Prefetches blocks ``start..stop`` (inclusive) from the node, in order.
 
     Chunks of ``chunk_blocks`` heights are fetched by up to ``concurrency`` parallel
-    tasks (one batched ``getblockhash`` plus batched ``getblock 0`` or REST per chunk);
-    fetching pauses while fetched-but-unconsumed blocks hold more than ``max_bytes``.
-    Blocks are parsed as they are consumed. However the iteration ends (done, closed
-    early, or an error), every prefetch task is cancelled and awaited.
+    tasks (one batched ``getblockhash`` plus batched ``getblock 0`` or REST per chunk).
+    With ``spent_outputs`` and a node that serves REST ``spenttxouts``, each block's
+    spent outputs are fetched alongside it. Fetching pauses while fetched-but-unconsumed
+    data holds more than ``max_bytes``. Blocks are parsed as they are consumed. On a
+    pruned node a start below its prune height is refused before anything is fetched,
+    and a block or undo data the node lacks is a :class:`BlockUnavailableError`.
+    However the iteration ends (done, closed early, or an error), every prefetch task is
+    cancelled and awaited.
     """
 
     def __init__(
@@ -43,8 +81,11 @@ class BlockSource:
         chunk_blocks: int = 8,
         concurrency: int = 4,
         max_bytes: int = 256 * 1024 * 1024,
+        spent_outputs: bool = False,
     ) -> None:
         self._node = node
+        self._want_spent = spent_outputs
+        self._with_spent = False  # decided when iteration starts
         self._network = network
         self._chunk = max(1, chunk_blocks)
         self._concurrency = max(1, concurrency)
@@ -54,6 +95,8 @@ class BlockSource:
 
     async def blocks(self, start: int, stop: int) -> AsyncIterator[FetchedBlock]:
         """Yield blocks ``start..stop`` in height order; stops fetching when closed early."""
+        await self._check_not_pruned(start)
+        self._with_spent = self._want_spent and await self._node.serves_spent_txouts()
         chunks: asyncio.Queue[asyncio.Task[_Chunk] | None] = asyncio.Queue(
             self._concurrency
         )
@@ -67,11 +110,11 @@ class BlockSource:
                     break
                 unconsumed.discard(task)
                 first, last, fetched = await task
-                for block_hash, raw in fetched:
-                    size = len(raw)
+                for block_hash, raw, raw_spent in fetched:
+                    size = len(raw) + (len(raw_spent) if raw_spent is not None else 0)
                     block = self._parse(raw, block_hash, height)
                     await self._release(size)
-                    yield FetchedBlock(height, block_hash, block, size)
+                    yield FetchedBlock(height, block_hash, block, size, raw_spent)
                     height += 1
                 if len(fetched) < last - first + 1:
                     return  # the node's chain got shorter meanwhile: the caller re-checks
@@ -95,6 +138,13 @@ class BlockSource:
             ) from exc
         self._check(block, block_hash, height)
         return block
+
+    async def _check_not_pruned(self, start: int) -> None:
+        info = await self._node.get_blockchain_info()
+        if info.get("pruned"):
+            prune_height = int(info.get("pruneheight", 0))
+            if start < prune_height:
+                raise PrunedBelowStartError(self._node.nodes, start, prune_height)
 
     def _check(self, block: Block, block_hash: str, height: int) -> None:
         """The block must be the one asked for, with the transactions its header commits to."""
@@ -133,10 +183,45 @@ class BlockSource:
             if block_hash is None:
                 break
             hashes.append(block_hash)
-        raws = await self._node.get_raw_blocks(hashes) if hashes else []
+        raws: list[bytes] = []
+        spent: Sequence[bytes | None] = [None] * len(hashes)
+        try:
+            if hashes and self._with_spent:
+                raws, spent = await asyncio.gather(
+                    self._node.get_raw_blocks(hashes), self._node.get_raw_spent_txouts(hashes)
+                )
+            elif hashes:
+                raws = await self._node.get_raw_blocks(hashes)
+        except (RESTError, RPCError) as exc:
+            missing = self._unavailable(exc, first, hashes)
+            if missing is None:
+                raise
+            raise missing from exc
         async with self._space:
-            self._buffered += sum(len(r) for r in raws)
-        return first, last, list(zip(hashes, raws, strict=True))
+            self._buffered += sum(len(r) for r in raws) + sum(len(s or b"") for s in spent)
+        return first, last, list(zip(hashes, raws, spent, strict=True))
+
+    def _unavailable(
+        self, exc: RESTError | RPCError, first: int, hashes: Sequence[str]
+    ) -> BlockUnavailableError | None:
+        """The error a refusal to serve one of ``hashes`` stands for, if it is one: a REST
+        404 with Core's reason (``not available (pruned data)``, ``undo not available``)
+        or RPC -1 ``Block not available (pruned data)`` / ``Block not found on disk``."""
+        if isinstance(exc, RESTError):
+            if exc.status != 404 or not exc.body.strip():
+                return None  # an empty 404 is no REST handler at all: the -rest hint stands
+            position = next((i for i, h in enumerate(hashes) if h in exc.path), None)
+            cause = exc.body.strip()
+        else:
+            message = exc.rpc_message
+            if exc.code != RpcErrorCode.MISC_ERROR or not (
+                "not available" in message or "not found on disk" in message
+            ):
+                return None
+            position, cause = exc.index, message
+        if position is None:
+            return None
+        return BlockUnavailableError(self._node.nodes, first + position, hashes[position], cause)
 
     async def _release(self, size: int) -> None:
         async with self._space:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import abc
 import dataclasses
 from collections.abc import AsyncGenerator, AsyncIterator, Sequence
-from types import TracebackType
 from typing import Self
 
 from chaincrawler.eventstore.errors import StoreClosedError, StoreReadOnlyError
@@ -78,12 +77,7 @@ class EventStore(abc.ABC):
     async def __aenter__(self) -> Self:
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         await self.close()
 
     # -- writes (writer only) -------------------------------------------------

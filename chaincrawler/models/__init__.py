@@ -12,21 +12,22 @@ from chaincrawler.models.chain import (
     ChainBlock,
     ChainModel,
     ChainReorganized,
-    ReorgRecord,
 )
 from chaincrawler.models.errors import (
     ApplyOutsideBlockError,
+    EventEncodeError,
     EventLoadError,
     ModelDefinitionError,
     ModelError,
     QueryError,
     QueryParamsError,
+    ReplayError,
     StateError,
     UnhandledEventError,
     UnknownQueryError,
 )
 from chaincrawler.models.events import Event, EventRegistry
-from chaincrawler.models.model import Model, on, validate_models
+from chaincrawler.models.model import Model, Tip, on, validate_models
 from chaincrawler.models.query import QuerySpec, query
 
 __all__ = [
@@ -36,6 +37,7 @@ __all__ = [
     "ChainModel",
     "ChainReorganized",
     "Event",
+    "EventEncodeError",
     "EventLoadError",
     "EventRegistry",
     "Model",
@@ -44,8 +46,9 @@ __all__ = [
     "QueryError",
     "QueryParamsError",
     "QuerySpec",
-    "ReorgRecord",
+    "ReplayError",
     "StateError",
+    "Tip",
     "UnhandledEventError",
     "UnknownQueryError",
     "on",

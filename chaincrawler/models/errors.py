@@ -45,6 +45,25 @@ class EventLoadError(ModelError):
         )
 
 
+class EventEncodeError(ModelError):
+    """An event a model applied cannot be serialised to JSON (a field pydantic cannot dump)."""
+
+
+class ReplayError(ModelError):
+    """A handler raised while a stored event was replayed to rebuild state."""
+
+    def __init__(self, model: str, event_type: str, position: int, height: int,
+                 cause: Exception) -> None:
+        self.model = model
+        self.event_type = event_type
+        self.position = position
+        self.height = height
+        super().__init__(
+            f"model {model!r}: the handler of event {event_type!r} at position {position} "
+            f"(block {height}) raised while rebuilding state: {type(cause).__name__}: {cause}"
+        )
+
+
 class StateError(ModelError):
     """Model state cannot be serialised to, or restored from, a snapshot."""
 

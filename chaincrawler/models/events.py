@@ -30,8 +30,14 @@ from collections.abc import Iterable, Iterator
 from typing import Any, ClassVar
 
 import pydantic
+import pydantic_core
 
-from chaincrawler.models.errors import EventLoadError, ModelDefinitionError, describe_validation
+from chaincrawler.models.errors import (
+    EventEncodeError,
+    EventLoadError,
+    ModelDefinitionError,
+    describe_validation,
+)
 
 _EVENT_CONFIG = pydantic.ConfigDict(
     frozen=True,
@@ -71,8 +77,14 @@ class Event(pydantic.BaseModel):
             )
 
     def to_json(self) -> str:
-        """The payload as JSON text (what the event store keeps)."""
-        return self.model_dump_json()
+        """The payload as JSON text (what the event store keeps); EventEncodeError if a
+        field cannot be serialised."""
+        try:
+            return self.model_dump_json()
+        except pydantic_core.PydanticSerializationError as exc:
+            raise EventEncodeError(
+                f"cannot serialise event {self.event_type!r} v{self.event_version}: {exc}"
+            ) from exc
 
     @classmethod
     def upcast(cls, version: int, data: dict[str, Any]) -> dict[str, Any]:

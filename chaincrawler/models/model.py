@@ -17,17 +17,34 @@ its stored events rebuilds the state exactly::
         def _credited(self, event: Credited) -> None:
             self.balances[event.address] = self.balances.get(event.address, 0) + event.value
 
-Internal API for the pipeline (the underscore methods are not for model authors):
+Configure a model instance with keyword arguments of a subclass ``__init__`` that
+calls ``super().__init__()``; keep configuration in plain attributes set there (not
+annotated in the class body, so it is not state and never snapshotted)::
 
-- ``await model._run_block(block)``: start the block (``_begin_block``), run
-  ``process_block`` (sync or async); state already reflects the applied events.
-- ``model._take_pending()``: the events applied since the block started, in order;
-  ends the block. After ``process_block`` raised, state is undefined: restore it
-  (``restore_state`` + ``_replay``) before going on.
-- ``model._replay(event)``: run the handler of a stored event without recording it
+    class Deposits(Model):
+        seen: dict[str, int] = {}
+
+        def __init__(self, *, addresses: Iterable[str]) -> None:
+            super().__init__()
+            self.addresses = frozenset(addresses)
+
+    Deposits(addresses=["bcrt1q..."])
+
+``self.tip`` is the newest block the model's state includes (height and hash): in
+``process_block``, the block being processed; between blocks, the last one processed
+(the committed tip whenever the crawler holds its models at committed state, as queries
+served by transports see them); None before the first block.
+
+Framework API (the crawler, ``chaincrawler.crawler.restore`` and readers call it; model
+authors do not):
+
+- ``await model.run_block(block) -> list[Event]``: run ``process_block`` (sync or
+  async) on one block and return the events it applied, in order. If it raises, the
+  state is undefined: restore it before going on.
+- ``model.replay(event)``: run the handler of a stored event without recording it
   (load it with ``type(model).event_registry().load(...)``).
 - ``snapshot_state()`` / ``restore_state(text)`` / ``reset()``: state as JSON, back,
-  and back to the defaults.
+  and back to the defaults; ``model.tip`` is set by whoever restores the state.
 """
 
 from __future__ import annotations
@@ -38,6 +55,7 @@ import re
 import sys
 import typing
 from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Self, TypeVar
 
 from chaincrawler.models.errors import (
@@ -62,6 +80,14 @@ _HANDLES = "__chaincrawler_handles__"
 _CLASSVAR = re.compile(r"^\s*(typing\.|t\.)?ClassVar\b")
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 _MISSING: Any = object()
+
+
+@dataclass(frozen=True, slots=True)
+class Tip:
+    """A block of the chain by height and hash (display order): see ``Model.tip``."""
+
+    height: int
+    hash: str
 
 
 def on(*event_classes: type[Event]) -> Callable[[F], F]:
@@ -120,6 +146,7 @@ class Model:
 
     _pending: list[Event]
     _current_block: Block | None
+    _tip: Tip | None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -144,6 +171,7 @@ class Model:
         self = super().__new__(cls)
         self._pending = []
         self._current_block = None
+        self._tip = None
         self._set_defaults()
         return self
 
@@ -170,6 +198,19 @@ class Model:
     def current_block(self) -> Block | None:
         """The block being processed, or None between blocks."""
         return self._current_block
+
+    @property
+    def tip(self) -> Tip | None:
+        """The newest block the state includes: the block being processed, else the last one.
+
+        Set by the framework (``run_block``, and whoever restores the state); the
+        committed tip whenever the crawler holds its models at committed state.
+        """
+        return self._tip
+
+    @tip.setter
+    def tip(self, tip: Tip | None) -> None:
+        self._tip = tip
 
     def state_dict(self) -> dict[str, Any]:
         """The state attributes by name (the live objects, not copies)."""
@@ -232,33 +273,34 @@ class Model:
         self._current_block = None
 
     def reset(self) -> None:
-        """Put the state back to its defaults and drop pending events."""
+        """Put the state back to its defaults (before any block) and drop pending events."""
         self._set_defaults()
         self._pending = []
         self._current_block = None
+        self._tip = None
 
-    def _begin_block(self, block: Block) -> None:
-        """Start processing ``block``: ``apply`` records events for it from now on."""
+    async def run_block(self, block: Block) -> list[Event]:
+        """Run ``process_block`` on ``block`` (awaited if async); the events it applied.
+
+        Framework API. ``block.height`` must be set. If ``process_block`` raises, the
+        state is undefined until restored.
+        """
+        if block.height is not None:
+            self._tip = Tip(block.height, block.hash)
         self._current_block = block
         self._pending = []
+        try:
+            if self._async_process:
+                await self.process_block(block)  # type: ignore[misc]
+            else:
+                self.process_block(block)
+            return self._pending
+        finally:
+            self._pending = []
+            self._current_block = None
 
-    async def _run_block(self, block: Block) -> None:
-        """Start ``block`` and run ``process_block`` on it (awaited if async)."""
-        self._begin_block(block)
-        if self._async_process:
-            await self.process_block(block)  # type: ignore[misc]
-        else:
-            self.process_block(block)
-
-    def _take_pending(self) -> list[Event]:
-        """The events applied in the current block, in order; ends the block."""
-        events = self._pending
-        self._pending = []
-        self._current_block = None
-        return events
-
-    def _replay(self, event: Event) -> None:
-        """Run the handler of a stored event, recording nothing."""
+    def replay(self, event: Event) -> None:
+        """Run the handler of a stored event, recording nothing (framework API)."""
         handler = self._handlers.get(type(event))
         if handler is None:
             raise UnhandledEventError(self._unhandled(event))

@@ -20,13 +20,14 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 from typing import Any, Literal, TypeVar, overload
+
+import structlog
 
 from chaincrawler.node.errors import NoTxIndexError, RpcErrorCode
 from chaincrawler.node.http import NodeConnection, NodeEndpoint, RetryPolicy
 from chaincrawler.node.jsonrpc import BatchItem, JsonRpc, Params
-from chaincrawler.node.rest import RestApi
+from chaincrawler.node.rest import RestApi, SpentOutput
 
 __all__ = [
     "DEFAULT_TIMEOUT",
@@ -35,9 +36,11 @@ __all__ = [
     "NodeClient",
     "NodeEndpoint",
     "RetryPolicy",
+    "SpentOutput",
 ]
 
 T = TypeVar("T")
+log = structlog.get_logger(__name__)
 
 DEFAULT_TIMEOUT = 30.0
 """Seconds to wait for one reply (``NodeSettings.timeout`` defaults to it)."""
@@ -64,7 +67,8 @@ class NodeClient:
     without credentials. They never appear in logs, reprs or error messages. Failed
     requests (connection refused, timeout, HTTP 503) are retried on the next node, then
     again after a backoff, per ``retry``. With ``rest=True`` raw blocks come from
-    ``/rest/block/<hash>.bin`` (the node needs ``-rest``), else from ``getblock <hash> 0``.
+    ``/rest/block/<hash>.bin`` (the node needs ``-rest``), else from ``getblock <hash> 0``,
+    and :meth:`serves_spent_txouts` asks the node whether it has ``/rest/spenttxouts/``.
     """
 
     def __init__(
@@ -96,6 +100,7 @@ class NodeClient:
         self._rpc = JsonRpc(self._connection, batch_size=batch_size)
         self._rest = RestApi(self._connection)
         self.rest = rest
+        self._spent_txouts: bool | None = None  # unknown until asked
 
     def __repr__(self) -> str:
         return f"NodeClient(nodes={self.nodes!r}, rest={self.rest})"
@@ -108,12 +113,7 @@ class NodeClient:
     async def __aenter__(self) -> NodeClient:
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         await self.close()
 
     async def close(self) -> None:
@@ -282,6 +282,31 @@ class NodeClient:
     async def rest_chaininfo(self) -> dict[str, Any]:
         """REST ``/rest/chaininfo.json``."""
         return await self._rest.chaininfo()
+
+    async def rest_spent_txouts(self, block_hash: str) -> list[list[SpentOutput]]:
+        """REST ``/rest/spenttxouts/<hash>.bin`` (Core >= 30): per transaction of the block,
+        coinbase first (an empty list), the outputs its inputs spend, from the node's undo
+        data (no ``-txindex`` needed). :class:`RESTError` 404 for an unknown block or
+        missing undo data (pruned), or when the node does not serve the endpoint."""
+        return await self._rest.spent_txouts(block_hash)
+
+    async def get_raw_spent_txouts(self, block_hashes: Sequence[str]) -> list[bytes]:
+        """The ``/rest/spenttxouts/<hash>.bin`` bodies of ``block_hashes``, fetched
+        concurrently (:func:`~chaincrawler.node.rest.parse_spent_txouts` reads one)."""
+        return list(await asyncio.gather(*(self._rest.spent_txouts_bin(h) for h in block_hashes)))
+
+    async def serves_spent_txouts(self) -> bool:
+        """Whether to use ``/rest/spenttxouts/``: ``rest`` is on and the node serves it.
+
+        Asked of the node once (see :meth:`RestApi.serves_spent_txouts
+        <chaincrawler.node.rest.RestApi.serves_spent_txouts>`), then remembered.
+        """
+        if not self.rest:
+            return False
+        if self._spent_txouts is None:
+            self._spent_txouts = await self._rest.serves_spent_txouts()
+            log.info("node.spent_txouts", nodes=self.nodes, served=self._spent_txouts)
+        return self._spent_txouts
 
 
 # ---------------------------------------------------------------------- result checks

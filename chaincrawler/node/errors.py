@@ -17,10 +17,14 @@ from chaincrawler.errors import ChaincrawlerError
 class RpcErrorCode(IntEnum):
     """The Bitcoin Core JSON-RPC error codes the client interprets (Core's rpc/protocol.h)."""
 
+    MISC_ERROR = -1
+    """E.g. ``getblock`` of a block whose data is gone: ``Block not available (pruned data)``."""
     INVALID_ADDRESS_OR_KEY = -5
     """Unknown block or transaction (also: a confirmed transaction without ``-txindex``)."""
     INVALID_PARAMETER = -8
     """A parameter out of range, e.g. ``getblockhash`` above the tip."""
+    IN_WARMUP = -28
+    """The node is starting (loading its block index): it answers soon."""
 
 
 class NodeError(ChaincrawlerError):

@@ -1,21 +1,77 @@
 """Bitcoin Core's unauthenticated REST interface (``bitcoind -rest``).
 
-Paths follow Core's doc/REST-interface.md: ``/rest/block/<hash>.bin`` and
-``/rest/chaininfo.json``. HTTP 400, 404 and other refusals become :class:`RESTError`;
-503 (node warming up or busy) is retried like any transient failure.
+Paths follow Core's doc/REST-interface.md: ``/rest/block/<hash>.bin``,
+``/rest/spenttxouts/<hash>.bin`` (Core >= 30) and ``/rest/chaininfo.json``. HTTP 400,
+404 and other refusals become :class:`RESTError`; 503 (node warming up or busy) is
+retried like any transient failure.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import struct
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from chaincrawler.node.errors import NodeProtocolError, RESTError
 from chaincrawler.node.http import HttpReply, NodeConnection, body_excerpt
 
 _HASH = re.compile(r"[0-9a-fA-F]{64}")
+_NO_BLOCK = "0" * 64
+"""The hash :meth:`RestApi.serves_spent_txouts` asks for: no block has it."""
+
+
+class SpentOutput(NamedTuple):
+    """An output a block's transaction spends: its value in satoshis and its scriptPubKey."""
+
+    value: int
+    script_pubkey: bytes
+
+
+def parse_spent_txouts(data: bytes) -> list[list[SpentOutput]]:
+    """Parse a ``/rest/spenttxouts/<hash>.bin`` body: per transaction of the block (the
+    coinbase first, with an empty list), the outputs its inputs spend, in input order.
+
+    The format (Core's ``SerializeBlockUndo``): a compact-size count of transactions,
+    then per transaction a compact-size count and that many ``CTxOut`` (8-byte
+    little-endian value, compact-size script length, script). Raises ValueError when
+    ``data`` is not exactly that.
+    """
+    try:
+        count, pos = _compact_size(data, 0)
+        spent: list[list[SpentOutput]] = []
+        for _ in range(count):
+            inputs, pos = _compact_size(data, pos)
+            outputs: list[SpentOutput] = []
+            for _ in range(inputs):
+                (value,) = _VALUE.unpack_from(data, pos)
+                size, pos = _compact_size(data, pos + 8)
+                end = pos + size
+                if end > len(data):
+                    raise ValueError(f"script of {size} bytes at offset {pos} runs past the end")
+                outputs.append(SpentOutput(value, data[pos:end]))
+                pos = end
+            spent.append(outputs)
+    except (struct.error, IndexError):
+        raise ValueError(f"truncated after {len(data)} bytes") from None
+    if pos != len(data):
+        raise ValueError(f"{len(data) - pos} bytes left after the last transaction")
+    return spent
+
+
+_VALUE = struct.Struct("<q")
+_COMPACT = {0xFD: struct.Struct("<H"), 0xFE: struct.Struct("<I"), 0xFF: struct.Struct("<Q")}
+
+
+def _compact_size(data: bytes, pos: int) -> tuple[int, int]:
+    """Bitcoin's compact size at ``pos``: (value, offset after it)."""
+    first = data[pos]
+    if first < 0xFD:
+        return first, pos + 1
+    unpack = _COMPACT[first]
+    (value,) = unpack.unpack_from(data, pos + 1)
+    return value, pos + 1 + unpack.size
 
 
 def _check_hash(block_hash: str) -> str:
@@ -63,6 +119,37 @@ class RestApi:
                 reply.node, f"GET {path}", f"{len(reply.body)} bytes is no block"
             )
         return reply.body
+
+    async def spent_txouts_bin(self, block_hash: str) -> bytes:
+        """``/rest/spenttxouts/<hash>.bin``: the outputs the block spends, serialized
+        (:func:`parse_spent_txouts` reads them). Core answers 404 ``<hash> not found`` for
+        an unknown block and ``<hash> undo not available`` when its undo data is gone."""
+        return (await self.get(_spent_path(block_hash))).body
+
+    async def spent_txouts(self, block_hash: str) -> list[list[SpentOutput]]:
+        """``/rest/spenttxouts/<hash>.bin``, parsed."""
+        path = _spent_path(block_hash)
+        reply = await self.get(path)
+        try:
+            return parse_spent_txouts(reply.body)
+        except ValueError as exc:
+            raise NodeProtocolError(reply.node, f"GET {path}", str(exc)) from None
+
+    async def serves_spent_txouts(self) -> bool:
+        """Whether the node serves ``/rest/spenttxouts/`` (Bitcoin Core >= 30 with -rest).
+
+        Asks for a block no chain has: a node that serves the endpoint answers Core's
+        ``404 <hash> not found``; one that does not (older Core, or REST off) answers a
+        404 with an empty body, as Core's HTTP server does for every unknown path (very
+        old releases answer 403 with REST off). Any other reply means "no" as well.
+        """
+        path = f"/rest/spenttxouts/{_NO_BLOCK}.bin"
+        reply = await self._connection.get(f"GET {path}", path)
+        return reply.status == 404 and reply.body.strip() == f"{_NO_BLOCK} not found".encode()
+
+
+def _spent_path(block_hash: str) -> str:
+    return f"/rest/spenttxouts/{_check_hash(block_hash)}.bin"
 
 
 def _expect_dict(value: Any, node: str, path: str) -> dict[str, Any]:

@@ -15,7 +15,6 @@ import asyncio
 import dataclasses
 from collections import Counter, deque
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
-from types import TracebackType
 from typing import Any, Literal, cast
 
 import structlog
@@ -266,12 +265,7 @@ class ZmqSubscriber:
         self.connect()
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         self.close()
 
     def __aiter__(self) -> AsyncIterator[ZmqMessage]:

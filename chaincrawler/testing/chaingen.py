@@ -5,6 +5,20 @@ over JSON-RPC. Its coins sit at P2WSH(OP_TRUE) (witness script ``51``), so spend
 them needs no keys: the witness is just ``[OP_TRUE]``. Blocks are mined to that script
 with ``generatetodescriptor n raw(<script>)``; coinbases mature after 100 blocks.
 
+A test typically does::
+
+    gen = ChainGenerator(node_client)
+    await gen.ensure_funds(COIN)                  # a fresh node: mines 101+ blocks
+    txid = await gen.send([(address, 50_000)])    # (address or scriptPubKey, satoshis)
+    await gen.mine(1)
+    result = await gen.reorg(1, double_spend=True)  # the new branch spends txid's input
+    assert result.double_spent_txid == txid
+
+Only coins paying :data:`WALLET_ADDRESS` can be spent by the generator: to test a model
+that follows spends of a watched address, watch ``WALLET_ADDRESS`` (or pay to it with
+``send``) and spend the coin with ``create_transaction([gen.coin(txid, vout)], ...)``
+and ``send_transaction``.
+
 Transactions pay realistic destinations (P2PKH, P2SH, P2WPKH, P2WSH, P2TR and OP_RETURN)
 drawn from a pool of pseudo-random addresses derived from the seed, and keep to Bitcoin
 Core's standardness rules so a real node relays them: version 2, at most 400,000 weight
@@ -28,6 +42,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from chaincrawler.chain.consensus import (
+    COINBASE_MATURITY,
+    MAX_OP_RETURN_RELAY,
+    MAX_STANDARD_TX_WEIGHT,
+    MIN_STANDARD_TX_NONWITNESS_SIZE,
+    block_subsidy,
+    dust_threshold,
+)
 from chaincrawler.chain.networks import REGTEST
 from chaincrawler.chain.script import (
     ScriptType,
@@ -52,7 +74,6 @@ __all__ = [
     "ReorgResult",
     "RpcClient",
     "dust_threshold",
-    "subsidy",
 ]
 
 WITNESS_SCRIPT = b"\x51"
@@ -62,18 +83,13 @@ WALLET_SCRIPT_PUBKEY = b"\x00\x20" + hashlib.sha256(WITNESS_SCRIPT).digest()
 WALLET_ADDRESS = address_from_script(WALLET_SCRIPT_PUBKEY, REGTEST) or ""
 FEE_RATE = 2
 """Fee rate of generated transactions, sat/vB (Core relays from 1 sat/vB)."""
-COINBASE_MATURITY = 100
 SEQUENCE = 0xFFFFFFFD
-MAX_STANDARD_TX_WEIGHT = 400_000
-MAX_OP_RETURN_DATA = 80
-MIN_STANDARD_TX_NONWITNESS_SIZE = 65
 MAX_BLOCK_TX_WEIGHT = 3_900_000
 """Weight of transactions one fill round may put in a block (Core's limit is 3,996,000)."""
 MAX_CLUSTER = 25
 """Largest group of connected unconfirmed transactions the generator builds (Core: 25
 ancestors, 25 descendants, clusters of 64)."""
 FANOUT_OUTPUTS = 1000
-_DUST_RELAY_FEE = 3  # sat/vB, Core's -dustrelayfee of 3000 sat/kvB
 _MAX_PAYMENT = 50_000
 _OTHER_MINER_TAG = b"chaincrawler/other-miner"
 
@@ -159,23 +175,6 @@ class _Undo:
     spent: list[tuple[Coin, str]]  # (coin, txid that spent it)
 
 
-def subsidy(height: int) -> int:
-    """The regtest block subsidy at ``height`` in satoshis (halving every 150 blocks)."""
-    halvings = height // REGTEST.subsidy_halving_interval
-    return 0 if halvings >= 64 else (50 * 100_000_000) >> halvings
-
-
-def dust_threshold(script_pubkey: bytes) -> int:
-    """The smallest value Core relays for an output with ``script_pubkey`` (0 for OP_RETURN)."""
-    if script_pubkey[:1] == b"\x6a":
-        return 0
-    size = 8 + len(compact_size(len(script_pubkey))) + len(script_pubkey)
-    version = script_pubkey[0] if script_pubkey else -1
-    witness = len(script_pubkey) >= 4 and (version == 0 or 0x51 <= version <= 0x60)
-    spend = 32 + 4 + 1 + 107 // 4 + 4 if witness else 32 + 4 + 1 + 107 + 4
-    return (size + spend) * _DUST_RELAY_FEE
-
-
 def _change(tx: Transaction) -> Coin:
     """The change output (the last one) of a generated transaction, as a coin."""
     index = len(tx.outputs) - 1
@@ -242,6 +241,18 @@ class ChainGenerator:
     def balance(self) -> int:
         """Total value of the generator's unspent coins (mature or not), in satoshis."""
         return sum(c.value for c in self._coins.values())
+
+    def coin(self, txid: str, vout: int) -> Coin:
+        """The generator's unspent coin at ``txid:vout`` (an output paying
+        :data:`WALLET_ADDRESS`), to spend it with :meth:`create_transaction` and
+        :meth:`send_transaction`; as of the last sync (every send and mine syncs)."""
+        found = self._coins.get(OutPoint(bytes.fromhex(txid)[::-1], vout))
+        if found is None:
+            raise GeneratorError(
+                f"{txid}:{vout} is not an unspent coin of the generator: only outputs paying "
+                "WALLET_ADDRESS are, and only until spent"
+            )
+        return found
 
     def _spendable(self, coin: Coin) -> bool:
         if coin.height is None:
@@ -425,7 +436,7 @@ class ChainGenerator:
                 return
             shortfall = value - sum(c.value for c in confirmed)
             if shortfall > 0:
-                per_block = subsidy(self.height + 1)
+                per_block = block_subsidy(self.height + 1, REGTEST)
                 blocks = -(-shortfall // per_block) if per_block else 0
                 if not 0 < blocks <= 1000:
                     raise GeneratorError(
@@ -437,15 +448,22 @@ class ChainGenerator:
         raise GeneratorError(f"could not fund {value} sat")
 
     async def mine_until_mature(self) -> None:
-        """Mine just enough blocks for every coinbase coin of the generator to mature."""
+        """Mine just enough blocks for every coinbase coin of the generator to mature.
+
+        When the generator has no coinbase coin yet (a fresh node), mine
+        :data:`COINBASE_MATURITY` blocks, so the first of them is spendable after.
+        """
+        await self.sync()
         youngest = max(
             (c.height for c in self._coins.values() if c.coinbase and c.height is not None),
             default=None,
         )
-        if youngest is not None:
-            missing = youngest + COINBASE_MATURITY - 1 - self.height
-            if missing > 0:
-                await self.mine(missing)
+        if youngest is None:
+            await self.mine(COINBASE_MATURITY)
+            return
+        missing = youngest + COINBASE_MATURITY - 1 - self.height
+        if missing > 0:
+            await self.mine(missing)
 
     # ------------------------------------------------------------------ destinations
 
@@ -548,7 +566,7 @@ class ChainGenerator:
             else destination
         )
         if script[:1] == b"\x6a":
-            if len(script) > MAX_OP_RETURN_DATA + 3:
+            if len(script) > MAX_OP_RETURN_RELAY:
                 raise GeneratorError(f"OP_RETURN output of {len(script)} bytes is too large")
         elif value < dust_threshold(script):
             raise GeneratorError(
@@ -572,8 +590,16 @@ class ChainGenerator:
         self._add_pending(_Pending(txid, [i.prevout for i in tx.inputs], created))
 
     async def send(self, payments: Sequence[Payment] | None = None, *, outputs: int = 2) -> str:
-        """Send one transaction paying ``payments`` (default: ``outputs`` random payments)
-        from the largest spendable coin; returns its txid."""
+        """Send one transaction paying ``payments`` from one spendable coin; returns its txid.
+
+        ``payments`` are ``(destination, satoshis)`` pairs, the destination an address of
+        the node's network or a raw scriptPubKey, e.g. ``await gen.send([(addr, 50_000)])``
+        pays output 0 to ``addr``; the change comes last and returns to the generator.
+        Without ``payments``, ``outputs`` random payments are made. The transaction is in
+        the mempool until :meth:`mine`. Needs a mature coin: on a fresh node call
+        :meth:`ensure_funds` first. A payment to :data:`WALLET_ADDRESS` is a coin the
+        generator can spend again (see :meth:`coin`).
+        """
         await self.sync()
         if payments is None:
             payments = self.random_payments(outputs)
@@ -599,8 +625,10 @@ class ChainGenerator:
                 best = coin
         if best is None:
             raise GeneratorError(
-                f"no spendable coin of at least {needed} sat: mine blocks first "
-                "(coinbases mature after 100 blocks; await gen.ensure_funds(...))"
+                f"no spendable coin of at least {needed} sat (the generator holds "
+                f"{self.balance} sat, mature or not): call `await gen.ensure_funds({needed})` "
+                "first; it mines until mature coins cover that (a coinbase matures after "
+                f"{COINBASE_MATURITY} blocks)"
             )
         return best
 

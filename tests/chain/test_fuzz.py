@@ -20,19 +20,20 @@ txins = st.builds(
     st.integers(0, 2**32 - 1),
     st.lists(st.binary(max_size=80), max_size=4),
 )
-txouts = st.builds(TxOut, st.integers(0, 21 * 10**14), st.binary(max_size=300))
+txouts = st.builds(TxOut, st.integers(0, 21 * 10**14), st.binary(max_size=300), st.just(REGTEST))
 transactions = st.builds(
     Transaction,
     st.lists(txins, min_size=1, max_size=5),
     st.lists(txouts, max_size=5),
     st.integers(-(2**31), 2**31 - 1),
     st.integers(0, 2**32 - 1),
+    network=st.just(REGTEST),
 )
 
 
 def _parses_or_chain_data_error(parse: object, data: bytes) -> None:
     try:
-        parse(data)  # type: ignore[operator]
+        parse(data, REGTEST)  # type: ignore[operator]
     except ChainDataError as exc:
         assert exc.offset is None or 0 <= exc.offset <= len(data)
 
@@ -55,7 +56,7 @@ def test_mutated_real_transactions_parse_or_fail_cleanly(raw: bytes, data: st.Da
     cut = data.draw(st.integers(0, len(buf)))
     for candidate in (bytes(buf), bytes(buf[:cut])):
         try:
-            tx = Transaction.from_bytes(candidate)
+            tx = Transaction.from_bytes(candidate, REGTEST)
         except ChainDataError:
             continue
         # whatever parsed must serialise back to the very same bytes
@@ -66,7 +67,7 @@ def test_mutated_real_transactions_parse_or_fail_cleanly(raw: bytes, data: st.Da
 
 @given(transactions)
 def test_generated_transactions_round_trip(tx: Transaction) -> None:
-    parsed = Transaction.from_bytes(tx.serialize())
+    parsed = Transaction.from_bytes(tx.serialize(), REGTEST)
     assert parsed == tx
     assert parsed.txid == tx.txid and parsed.wtxid == tx.wtxid
     assert parsed.inputs == tx.inputs

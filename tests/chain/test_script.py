@@ -25,6 +25,7 @@ from chaincrawler.chain.script import (
     script_to_asm,
 )
 from chaincrawler.errors import ChainDataError
+from chaincrawler.testing.recorded import CORE_REPLIES
 
 ALL_NETWORKS = list(NETWORKS.values())
 
@@ -448,7 +449,7 @@ def test_base58_testnet_addresses_are_accepted_on_regtest_like_core():
 # ------------------------------------------------- ground truth recorded from Core
 
 REPLIES_DIRS = [
-    Path(__file__).resolve().parents[2] / "tests" / "data" / "core_replies",
+    CORE_REPLIES,
     Path(__file__).resolve().parents[3] / "shared" / "bitcoin-core-replies",
 ]
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
@@ -20,9 +19,10 @@ from chaincrawler.chain.types import (
     encode_script_number,
 )
 from chaincrawler.errors import ChainDataError
+from chaincrawler.testing.recorded import CORE_REPLIES
 from tests.chain import vectors as v
 
-REPLIES = Path(__file__).parent.parent / "data" / "core_replies"
+REPLIES = CORE_REPLIES
 
 
 def core_result(name: str) -> object:
@@ -30,7 +30,7 @@ def core_result(name: str) -> object:
 
 
 def test_mainnet_genesis_block() -> None:
-    block = Block.from_hex(v.MAINNET_GENESIS_HEX)
+    block = Block.from_hex(v.MAINNET_GENESIS_HEX, MAINNET)
     assert block.hash == v.MAINNET_GENESIS_HASH == MAINNET.genesis_hash
     assert block.prev_hash == "00" * 32
     assert [tx.txid for tx in block.transactions] == [v.GENESIS_COINBASE_TXID]
@@ -43,7 +43,7 @@ def test_mainnet_genesis_block() -> None:
 
 
 def test_regtest_genesis_block_hash() -> None:
-    mainnet = Block.from_hex(v.MAINNET_GENESIS_HEX)
+    mainnet = Block.from_hex(v.MAINNET_GENESIS_HEX, MAINNET)
     h = mainnet.header
     regtest_header = BlockHeader(h.version, h.prev_hash_bytes, h.merkle_root_bytes,
                                  1296688602, 0x207FFFFF, 2)
@@ -54,7 +54,7 @@ def test_regtest_genesis_block_hash() -> None:
 
 
 def test_block_170_two_transactions() -> None:
-    block = Block.from_hex(v.BLOCK_170_HEX)
+    block = Block.from_hex(v.BLOCK_170_HEX, MAINNET)
     assert block.hash == v.BLOCK_170_HASH
     assert [tx.txid for tx in block.transactions] == v.BLOCK_170_TXIDS
     assert block.check_merkle_root()
@@ -69,7 +69,7 @@ def test_block_170_two_transactions() -> None:
 
 
 def test_mainnet_block_1() -> None:
-    block = Block.from_hex(v.MAINNET_BLOCK_1_HEX)
+    block = Block.from_hex(v.MAINNET_BLOCK_1_HEX, MAINNET)
     assert block.hash == v.MAINNET_BLOCK_1_HASH
     assert block.prev_hash == v.MAINNET_GENESIS_HASH
 
@@ -83,23 +83,24 @@ def test_mainnet_block_1() -> None:
     ],
 )
 def test_real_transactions_ids_and_round_trip(raw: str, txid: str, segwit: bool) -> None:
-    tx = Transaction.from_hex(raw)
+    tx = Transaction.from_hex(raw, MAINNET)
     assert tx.txid == txid
     assert tx.has_witness is segwit
     assert (tx.wtxid != tx.txid) is segwit
     assert tx.hex() == raw
     rebuilt = Transaction(
         [TxIn(i.prevout, i.script_sig, i.sequence, i.witness) for i in tx.inputs],
-        [TxOut(o.value, o.script_pubkey) for o in tx.outputs],
+        [TxOut(o.value, o.script_pubkey, MAINNET) for o in tx.outputs],
         version=tx.version,
         locktime=tx.locktime,
+        network=MAINNET,
     )
     assert rebuilt.hex() == raw
     assert rebuilt.txid == txid
 
 
 def test_taproot_transaction_fields() -> None:
-    tx = Transaction.from_hex(v.TAPROOT_TX_HEX)
+    tx = Transaction.from_hex(v.TAPROOT_TX_HEX, MAINNET)
     assert tx.version == 1
     assert tx.locktime == 709_631
     assert tx.inputs[0].sequence == 0xFFFFFFFD
@@ -164,7 +165,7 @@ def test_tampered_block_fails_merkle_and_witness_checks() -> None:
 
 
 def test_outpoint_and_hash_orders() -> None:
-    tx = Transaction.from_hex(v.LEGACY_TX_HEX)
+    tx = Transaction.from_hex(v.LEGACY_TX_HEX, MAINNET)
     point = OutPoint(tx.txid_bytes, 1)
     assert point.txid == v.LEGACY_TXID
     assert point == OutPoint(bytes.fromhex(v.LEGACY_TXID)[::-1], 1)
@@ -185,31 +186,37 @@ def test_truncated_transaction_names_offset() -> None:
     raw = bytes.fromhex(v.SEGWIT_TX_HEX)
     for cut in (0, 3, 5, 10, 50, len(raw) // 2, len(raw) - 1):
         with pytest.raises(ChainDataError, match="offset"):
-            Transaction.from_bytes(raw[:cut])
+            Transaction.from_bytes(raw[:cut], MAINNET)
 
 
 def test_trailing_garbage_is_rejected() -> None:
     with pytest.raises(ChainDataError, match="trailing"):
-        Transaction.from_bytes(bytes.fromhex(v.LEGACY_TX_HEX) + b"\x00")
+        Transaction.from_bytes(bytes.fromhex(v.LEGACY_TX_HEX) + b"\x00", MAINNET)
     with pytest.raises(ChainDataError, match="trailing"):
-        Block.from_bytes(bytes.fromhex(v.BLOCK_170_HEX) + b"\x00\x00")
+        Block.from_bytes(bytes.fromhex(v.BLOCK_170_HEX) + b"\x00\x00", MAINNET)
 
 
 def test_absurd_counts_are_rejected_fast() -> None:
     header = bytes.fromhex(v.BLOCK_170_HEX)[:80]
     with pytest.raises(ChainDataError, match="exceeds the remaining data"):
-        Block.from_bytes(header + b"\xff" + b"\xff" * 8 + b"\x00" * 100)
+        Block.from_bytes(header + b"\xff" + b"\xff" * 8 + b"\x00" * 100, MAINNET)
     with pytest.raises(ChainDataError, match="absurd transaction count 256"):
-        Block.from_bytes(header + b"\xfd\x00\x01" + b"\x00" * 1000)
+        Block.from_bytes(header + b"\xfd\x00\x01" + b"\x00" * 1000, MAINNET)
     # an input count of 2**32-1 in a 20-byte transaction
     with pytest.raises(ChainDataError, match="exceeds the remaining data"):
-        Transaction.from_bytes(b"\x01\x00\x00\x00\xfe\xff\xff\xff\xff" + b"\x00" * 11)
+        Transaction.from_bytes(b"\x01\x00\x00\x00\xfe\xff\xff\xff\xff" + b"\x00" * 11, MAINNET)
     with pytest.raises(ChainDataError):
-        Block.from_bytes(header)
+        Block.from_bytes(header, MAINNET)
     with pytest.raises(ChainDataError):
-        Block.from_bytes(b"")
+        Block.from_bytes(b"", MAINNET)
 
 
 def test_bad_hex_is_a_chain_data_error() -> None:
     with pytest.raises(ChainDataError, match="not hex"):
-        Transaction.from_hex("zz")
+        Transaction.from_hex("zz", MAINNET)
+
+
+def test_a_transaction_refuses_outputs_of_another_network() -> None:
+    txin = TxIn(OutPoint(b"\x01" * 32, 0))
+    with pytest.raises(ChainDataError, match="an output of mainnet in a transaction of regtest"):
+        Transaction([txin], [TxOut(1, b"\x51", MAINNET)], network=REGTEST)

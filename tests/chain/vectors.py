@@ -7,7 +7,7 @@ Sources (public, cited per item):
   src/test/kernel/test_kernel.cpp (script_verify_test and chainman_mainnet_validation_test),
   with the txids named in its comments.
 - Regtest block 103 and its decoded form: replies recorded from Bitcoin Core v31 in
-  tests/data/core_replies/ (getblock verbosity 0/2/3, decoderawtransaction).
+  chaincrawler/testing/core_replies/ (getblock verbosity 0/2/3, decoderawtransaction).
 """
 
 MAINNET_GENESIS_HEX = (

@@ -14,7 +14,7 @@ def make_chain(n: int, prev: bytes = b"\x00" * 32, first: int = 0) -> list[Block
     blocks = []
     for h in range(first, first + n):
         coinbase = Transaction([TxIn(OutPoint(b"\x00" * 32, 0xFFFFFFFF), bytes([1, h % 256]))],
-                               [TxOut(50, b"\x51")], network=REGTEST)
+                               [TxOut(50, b"\x51", REGTEST)], network=REGTEST)
         block = Block(BlockHeader(1, prev, coinbase.txid_bytes, h, 0x207FFFFF, 0), [coinbase],
                       REGTEST, h)
         blocks.append(block)
@@ -60,4 +60,7 @@ class FakeNode:
         return {"hash": block_hash, "previousblockhash": self.known[block_hash].prev_hash}
 
     async def get_blockchain_info(self) -> dict[str, Any]:
-        return {"chain": "fake"}
+        return {"chain": "fake", "pruned": False}
+
+    async def serves_spent_txouts(self) -> bool:
+        return False

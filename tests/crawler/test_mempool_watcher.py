@@ -28,7 +28,7 @@ TIP = "11" * 32
 
 def tx(prev: int, vout: int = 0, value: int = 10_000) -> Transaction:
     txin = TxIn(OutPoint(bytes([prev]) * 32, vout), b"", 0xFFFFFFFD, [b"\x51"])
-    return Transaction([txin], [TxOut(value, b"\x00\x14" + bytes(20), REGTEST)], 2, 0, REGTEST)
+    return Transaction([txin], [TxOut(value, b"\x00\x14" + bytes(20), REGTEST)], network=REGTEST)
 
 
 class Node:
@@ -129,8 +129,8 @@ async def test_a_removal_nothing_explains_is_an_eviction():
 async def test_a_child_gets_its_mempool_parents_output_as_prevout():
     parent = tx(4, value=50_000)
     child_in = TxIn(OutPoint(parent.txid_bytes, 0), b"", 0xFFFFFFFD, [b"\x51"])
-    child = Transaction([child_in], [TxOut(40_000, b"\x51\x20" + bytes(32), REGTEST)], 2, 0,
-                        REGTEST)
+    child = Transaction([child_in], [TxOut(40_000, b"\x51\x20" + bytes(32), REGTEST)],
+                        network=REGTEST)
     node, feed = Node(parent), Feed()
     watcher = await started(node, feed)
     node.mempool[child.txid] = child

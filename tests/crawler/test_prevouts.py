@@ -9,6 +9,7 @@ import pytest
 
 from chaincrawler.chain.networks import REGTEST
 from chaincrawler.chain.types import Block, BlockHeader, OutPoint, Transaction, TxIn, TxOut
+from chaincrawler.chain.wire import compact_size
 from chaincrawler.crawler.prevouts import PrevoutError, PrevoutResolver
 from chaincrawler.node.errors import NoTxIndexError
 
@@ -19,11 +20,11 @@ NO_TXINDEX = ("No such mempool or blockchain transaction. Use -txindex or provid
 
 def coinbase(tag: int) -> Transaction:
     return Transaction([TxIn(OutPoint(b"\x00" * 32, 0xFFFFFFFF), bytes([1, tag]))],
-                       [TxOut(50_000, P2WPKH)], network=REGTEST)
+                       [TxOut(50_000, P2WPKH, REGTEST)], network=REGTEST)
 
 
 def spend(prev: Transaction, value: int) -> Transaction:
-    return Transaction([TxIn(OutPoint(prev.txid_bytes, 0))], [TxOut(value, b"\x51")],
+    return Transaction([TxIn(OutPoint(prev.txid_bytes, 0))], [TxOut(value, b"\x51", REGTEST)],
                        network=REGTEST)
 
 
@@ -113,3 +114,45 @@ async def test_a_transaction_that_does_not_parse_names_txid_and_block() -> None:
         await PrevoutResolver(node).resolve(spending)  # type: ignore[arg-type]
     assert old.txid in str(caught.value) and spending.hash in str(caught.value)
     assert "http://127.0.0.1:1" in str(caught.value)
+
+
+def spent_bin(*per_tx: list[TxOut]) -> bytes:
+    """A ``/rest/spenttxouts/<hash>.bin`` body listing ``per_tx`` (coinbase first)."""
+    out = compact_size(len(per_tx))
+    for outputs in per_tx:
+        out += compact_size(len(outputs)) + b"".join(o.serialize() for o in outputs)
+    return out
+
+
+async def test_spent_outputs_given_with_the_block_fill_misses_without_node_calls() -> None:
+    cached, old_a, old_b = coinbase(5), coinbase(7), coinbase(8)
+    inputs = [TxIn(OutPoint(old_a.txid_bytes, 0)), TxIn(OutPoint(cached.txid_bytes, 0))]
+    two_inputs = Transaction(inputs, [TxOut(90_000, b"\x51", REGTEST)], network=REGTEST)
+    spending = block(coinbase(3), spend(old_b, 1), two_inputs)
+    raw = spent_bin([], [TxOut(40_000, b"\x51", REGTEST)],
+                    [TxOut(30_000, P2WPKH, REGTEST), cached.outputs[0]])
+    node = Node([], txindex=True)
+    resolver = PrevoutResolver(node)  # type: ignore[arg-type]
+    await resolver.resolve(block(cached))
+    await resolver.resolve(spending, raw)
+    got = [(i.prev_txout.value, i.prev_txout.script_pubkey)
+           for tx in spending.transactions[1:] for i in tx.inputs if i.prev_txout]
+    assert got == [(40_000, b"\x51"), (30_000, P2WPKH), (50_000, P2WPKH)]
+    # a cache hit keeps the very output object (and the address a model derived for it)
+    assert two_inputs.inputs[1].prev_txout is cached.outputs[0]
+    assert two_inputs.inputs[0].prev_txout.address is not None  # type: ignore[union-attr]
+    assert node.calls == [] and (resolver.hits, resolver.misses) == (1, 2)
+
+
+@pytest.mark.parametrize(("raw", "problem"), [
+    (spent_bin([]), "lists 1 transactions"),
+    (spent_bin([TxOut(1, b"", REGTEST)], [TxOut(1, b"", REGTEST)]), "spends for the coinbase"),
+    (spent_bin([], []), "0 spent outputs"),
+    (spent_bin([], [TxOut(1, b"", REGTEST), TxOut(2, b"", REGTEST)]), "2 spent outputs"),
+    (spent_bin([], [TxOut(1, b"", REGTEST)])[:-1], "do not parse"),
+])
+async def test_spent_outputs_not_matching_the_block_are_refused(raw: bytes, problem: str) -> None:
+    spending = block(coinbase(3), spend(coinbase(9), 1))
+    with pytest.raises(PrevoutError, match=problem) as caught:
+        await PrevoutResolver(Node([], txindex=True)).resolve(spending, raw)  # type: ignore[arg-type]
+    assert spending.hash in str(caught.value)

@@ -12,9 +12,9 @@ import pytest
 from chaincrawler.chain.networks import REGTEST
 from chaincrawler.chain.types import Block
 from chaincrawler.crawler.errors import InconsistentNodeError
-from chaincrawler.crawler.source import BlockSource
+from chaincrawler.crawler.source import BlockSource, BlockUnavailableError, PrunedBelowStartError
 from chaincrawler.errors import ChainDataError
-from chaincrawler.node.errors import NodeUnreachableError
+from chaincrawler.node.errors import NodeUnreachableError, RESTError, RPCError
 from tests.crawler.fakes import FakeNode, make_chain
 
 
@@ -116,3 +116,112 @@ async def test_a_failed_fetch_leaves_no_unretrieved_task_behind() -> None:
     finally:
         loop.set_exception_handler(previous)
     assert [c["message"] for c in reported] == []
+
+
+SPENT = b"\x02\x00\x01" + (7).to_bytes(8, "little") + b"\xfd\xe8\x03" + b"\x51" * 1000
+
+
+class SpentNode(FakeNode):
+    """Serves REST spenttxouts: for every block the same 1 kB reply (1 tx spending 1 coin)."""
+
+    def __init__(self, chain: list[Block], served: bool = True) -> None:
+        super().__init__(chain)
+        self.served = served
+        self.spent_fetches = 0
+
+    async def serves_spent_txouts(self) -> bool:
+        return self.served
+
+    async def get_raw_spent_txouts(self, hashes: Sequence[str]) -> list[bytes]:
+        self.spent_fetches += 1
+        assert self.served
+        return [SPENT for _ in hashes]
+
+
+async def test_spent_outputs_come_with_each_block_in_the_byte_budget() -> None:
+    chain = make_chain(20)
+    block_size = len(chain[0].serialize())
+    source = BlockSource(SpentNode(chain), REGTEST, chunk_blocks=4, concurrency=4,  # type: ignore[arg-type]
+                         spent_outputs=True)
+    seen_max = 0
+    got = []
+    async for fetched in source.blocks(0, 19):
+        seen_max = max(seen_max, source._buffered)
+        got.append(fetched)
+    assert all(f.spent == SPENT for f in got)
+    assert all(f.size == block_size + len(SPENT) for f in got)
+    # more than all 20 blocks weigh: the spent outputs count against the prefetch bound
+    assert seen_max > 20 * block_size
+
+
+@pytest.mark.parametrize(("wanted", "served"), [(False, True), (True, False)])
+async def test_spent_outputs_are_fetched_only_if_wanted_and_served(
+    wanted: bool, served: bool
+) -> None:
+    node = SpentNode(make_chain(6), served=served)
+    source = BlockSource(node, REGTEST, chunk_blocks=2, spent_outputs=wanted)  # type: ignore[arg-type]
+    got = [f async for f in source.blocks(0, 5)]
+    assert [f.spent for f in got] == [None] * 6 and node.spent_fetches == 0
+
+
+class PrunedNode(SpentNode):
+    """A pruned node: blocks below ``prune_height`` are gone; ``refusal`` fails a fetch."""
+
+    def __init__(self, chain: list[Block], prune_height: int) -> None:
+        super().__init__(chain)
+        self.prune_height = prune_height
+        self.refusal: Exception | None = None
+        self.block_fetches = 0
+
+    async def get_blockchain_info(self) -> dict[str, Any]:
+        return {"chain": "fake", "pruned": True, "pruneheight": self.prune_height}
+
+    async def get_raw_blocks(self, hashes: Sequence[str]) -> list[bytes]:
+        self.block_fetches += 1
+        if self.refusal is not None and self.chain[7].hash in hashes:
+            raise self.refusal
+        return await super().get_raw_blocks(hashes)
+
+
+async def test_a_start_below_the_prune_height_is_refused_before_any_fetch() -> None:
+    node = PrunedNode(make_chain(20), prune_height=12)
+    with pytest.raises(PrunedBelowStartError) as caught:
+        [f async for f in BlockSource(node, REGTEST).blocks(5, 19)]  # type: ignore[arg-type]
+    assert "height 12" in str(caught.value) and "height 5" in str(caught.value)
+    assert (caught.value.start, caught.value.prune_height) == (5, 12)
+    assert node.lookups == node.block_fetches == 0
+    got = [f.height async for f in BlockSource(node, REGTEST).blocks(12, 19)]  # type: ignore[arg-type]
+    assert got == list(range(12, 20))
+
+
+@pytest.mark.parametrize("refusal", [
+    RPCError(-1, "Block not available (pruned data)", "getblock", "http://127.0.0.1:1", 1),
+    RESTError("http://127.0.0.1:1", "/rest/block/{hash}.bin", 404,
+              "{hash} not available (pruned data)\r\n"),
+    RESTError("http://127.0.0.1:1", "/rest/spenttxouts/{hash}.bin", 404,
+              "{hash} undo not available\r\n"),
+])
+async def test_a_block_or_undo_data_gone_later_is_a_clear_error(refusal: Exception) -> None:
+    chain = make_chain(20)
+    node = PrunedNode(chain, prune_height=0)
+    gone = chain[7].hash
+    if isinstance(refusal, RESTError):
+        refusal = RESTError(refusal.node, refusal.path.format(hash=gone), 404,
+                            refusal.body.format(hash=gone))
+    node.refusal = refusal
+    got: list[int] = []
+    with pytest.raises(BlockUnavailableError) as caught:
+        async for fetched in BlockSource(node, REGTEST, chunk_blocks=2,  # type: ignore[arg-type]
+                                         spent_outputs=True).blocks(0, 19):
+            got.append(fetched.height)
+    assert got == list(range(6))  # everything before it, nothing after: no gap
+    assert (caught.value.height, caught.value.block_hash) == (7, gone)
+    assert "not available" in str(caught.value) and "height 7" in str(caught.value)
+
+
+async def test_a_404_without_a_reason_is_no_rest_at_all_and_stays_a_rest_error() -> None:
+    node = PrunedNode(make_chain(10), prune_height=0)
+    node.refusal = RESTError("http://127.0.0.1:1", f"/rest/block/{node.chain[7].hash}.bin",
+                             404, "")
+    with pytest.raises(RESTError, match="-rest"):
+        [f async for f in BlockSource(node, REGTEST).blocks(0, 9)]  # type: ignore[arg-type]

@@ -6,29 +6,28 @@ from chaincrawler.chain.networks import REGTEST
 from chaincrawler.chain.types import Block, OutPoint, Transaction, TxIn, TxOut
 from chaincrawler.examples import AddressBalances, BalancesChanged
 from chaincrawler.models import Event
-from tests.models.blocks import address, block, coinbase, spend
+from chaincrawler.testing.blocks import address, block, coinbase, spend
 
 A, B, C = address("alice"), address("bob"), address("carol")
 
 
 def scenario() -> list[Block]:
-    cb0 = coinbase(0, [("alice", 50_000)])
-    cb1 = coinbase(1, [("bob", 50_000)])
+    cb0 = coinbase(0, [(A, 50_000)])
+    cb1 = coinbase(1, [(B, 50_000)])
     # alice pays carol 20k and herself 29k change (1k fee)
-    pay = spend([(cb0, 0)], [("carol", 20_000), ("alice", 29_000)])
+    pay = spend([(cb0, 0)], [(C, 20_000), (A, 29_000)])
     # bob and alice's change together pay carol twice in one tx
-    merge = spend([(cb1, 0), (pay, 1)], [("carol", 40_000), ("carol", 38_000)])
+    merge = spend([(cb1, 0), (pay, 1)], [(C, 40_000), (C, 38_000)])
     b0 = block(0, [cb0])
     b1 = block(1, [cb1, pay], prev_hash=b0.hash_bytes)
-    b2 = block(2, [coinbase(2, [("bob", 1)]), merge], prev_hash=b1.hash_bytes)
+    b2 = block(2, [coinbase(2, [(B, 1)]), merge], prev_hash=b1.hash_bytes)
     return [b0, b1, b2]
 
 
 async def crawl(model: AddressBalances, blocks: list[Block]) -> list[Event]:
     events: list[Event] = []
     for b in blocks:
-        await model._run_block(b)
-        events.extend(model._take_pending())
+        events.extend(await model.run_block(b))
     return events
 
 
@@ -57,7 +56,7 @@ async def test_replay_and_snapshot_rebuild_the_same_state():
     events = await crawl(model, scenario())
     replayed = AddressBalances()
     for event in events:
-        replayed._replay(event)
+        replayed.replay(event)
     restored = AddressBalances()
     restored.restore_state(model.snapshot_state())
     assert replayed.state_dict() == restored.state_dict() == model.state_dict()
@@ -75,17 +74,17 @@ async def test_stored_events_load_back_through_the_registry():
 
 
 async def test_unresolved_prevouts_are_not_debited():
-    cb = coinbase(0, [("alice", 10)])
-    tx = spend([(cb, 0)], [("bob", 9)], resolve=False)
+    cb = coinbase(0, [(A, 10)])
+    tx = spend([(cb, 0)], [(B, 9)], resolve=False)
     model = AddressBalances()
     await crawl(model, [block(0, [cb, tx])])
     assert model.balances == {A: 10, B: 9}
 
 
 async def test_outputs_without_an_address_are_ignored():
-    cb = coinbase(0, [("alice", 10)])
+    cb = coinbase(0, [(A, 10)])
     op_return = Transaction(
-        [TxIn(OutPoint(cb.txid_bytes, 0))], [TxOut(0, b"\x6a\x04data")], network=REGTEST
+        [TxIn(OutPoint(cb.txid_bytes, 0))], [TxOut(0, b"\x6a\x04data", REGTEST)], network=REGTEST
     )
     op_return.inputs[0].prev_txout = cb.outputs[0]
     model = AddressBalances()

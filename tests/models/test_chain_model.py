@@ -5,14 +5,13 @@ from __future__ import annotations
 import pytest
 
 from chaincrawler.models import BlockConnected, ChainModel, ChainReorganized, Event, ModelError
-from tests.models.blocks import block, chain
+from chaincrawler.testing.blocks import block, chain
 
 
 async def feed(model: ChainModel, blocks) -> list[Event]:
     events: list[Event] = []
     for b in blocks:
-        await model._run_block(b)
-        events.extend(model._take_pending())
+        events.extend(await model.run_block(b))
     return events
 
 
@@ -45,8 +44,8 @@ async def test_a_noted_reorg_is_applied_with_the_first_block_of_the_new_branch()
     pre_reorg = await feed(fork, old[:3])
     model.restore_state(fork.snapshot_state())
     model.note_reorg(fork_height=2, depth=2, old_tip_height=4, old_tip_hash=old[4].hash)
-    assert model._take_pending() == []  # nothing happens until the next block
-    new = chain(3, start=3, prev_hash=old[2].hash_bytes, nonce=1)
+    assert model.state_dict() == fork.state_dict()  # nothing happens until the next block
+    new = chain(3, start=3, prev_hash=old[2].hash_bytes, tag=b"1")
     events = await feed(model, new)
     assert [type(e) for e in events] == [ChainReorganized] + [BlockConnected] * 3
     reorg = events[0]
@@ -62,7 +61,7 @@ async def test_a_noted_reorg_is_applied_with_the_first_block_of_the_new_branch()
     # replaying the canonical log from scratch gives the same state
     replayed = ChainModel()
     for event in pre_reorg + events:
-        replayed._replay(event)
+        replayed.replay(event)
     assert replayed.state_dict() == model.state_dict()
 
 
@@ -71,7 +70,7 @@ async def test_the_reorg_handler_trims_the_window_even_without_a_restore():
     old = chain(4)
     await feed(model, old)
     model.note_reorg(1, 2, 3, old[3].hash)
-    await feed(model, chain(1, start=2, prev_hash=old[1].hash_bytes, nonce=7))
+    await feed(model, chain(1, start=2, prev_hash=old[1].hash_bytes, tag=b"7"))
     assert [b["height"] for b in model.run_query("window")] == [0, 1, 2]
     assert model.tip_height == 2
 
@@ -82,7 +81,7 @@ async def test_reorgs_are_listed_newest_first_and_limited():
     await feed(model, blocks)
     for i in range(3):
         model.note_reorg(0, 1, 1, f"{i:064x}")
-        await feed(model, chain(1, start=1, prev_hash=blocks[0].hash_bytes, nonce=10 + i))
+        await feed(model, chain(1, start=1, prev_hash=blocks[0].hash_bytes, tag=bytes([10 + i])))
     reorgs = model.run_query("reorgs", {"limit": 2})
     assert [r["old_tip_hash"][-1] for r in reorgs] == ["2", "1"]
     assert len(model.run_query("reorgs")) == 3
@@ -97,7 +96,7 @@ async def test_a_block_without_height_is_refused():
     b = block(0, chain(1)[0].transactions)
     b.height = None
     with pytest.raises(ModelError, match="without a height"):
-        await ChainModel()._run_block(b)
+        await ChainModel().run_block(b)
 
 
 async def test_chain_model_state_survives_a_snapshot():
@@ -105,7 +104,7 @@ async def test_chain_model_state_survives_a_snapshot():
     await feed(model, chain(3))
     model.note_reorg(1, 1, 2, "ab" * 32)
     fork_hash = bytes.fromhex(model.recent_blocks[1].hash)[::-1]
-    await feed(model, chain(1, start=2, prev_hash=fork_hash, nonce=3))
+    await feed(model, chain(1, start=2, prev_hash=fork_hash, tag=b"3"))
     copy = ChainModel()
     copy.restore_state(model.snapshot_state())
     assert copy.state_dict() == model.state_dict()

@@ -12,11 +12,12 @@ from chaincrawler.models import (
     Event,
     Model,
     ModelDefinitionError,
+    Tip,
     UnhandledEventError,
     on,
     validate_models,
 )
-from tests.models.blocks import chain
+from chaincrawler.testing.blocks import chain
 
 
 class Added(Event):
@@ -56,8 +57,7 @@ class Counter(Model):
 async def run(model: Model, blocks: list[Block]) -> list[Event]:
     events: list[Event] = []
     for b in blocks:
-        await model._run_block(b)
-        events.extend(model._take_pending())
+        events.extend(await model.run_block(b))
     return events
 
 
@@ -101,7 +101,7 @@ async def test_apply_runs_the_handler_at_once_and_records_the_event():
     assert model.seen == [0, 1, 3]
     assert model.totals == {"h": 3}
     assert events == [Added(key="h", amount=0), Added(key="h", amount=1), Added(key="h", amount=2)]
-    assert model._take_pending() == []
+    assert await model.run_block(chain(4)[3]) == [Added(key="h", amount=3)]  # nothing left over
     assert model.current_block is None
 
 
@@ -117,12 +117,67 @@ async def test_current_block_is_the_block_being_processed():
     assert seen == [0, 1]
 
 
-def test_apply_of_an_event_the_model_does_not_handle_names_model_and_handlers():
-    model = Counter()
-    model._begin_block(chain(1)[0])
+async def test_apply_of_an_event_the_model_does_not_handle_names_model_and_handlers():
+    class Straying(Counter):
+        name = "counter"
+        stray = True
+
+        def process_block(self, block: Block) -> None:
+            super().process_block(block)
+            if self.stray:
+                self.apply(Stray())
+
+    model = Straying()
     with pytest.raises(UnhandledEventError, match=r"'counter'.*Stray.*Added, Removed"):
-        model.apply(Stray())
-    assert model._take_pending() == []
+        await model.run_block(chain(1)[0])
+    assert model.current_block is None
+    model.stray = False
+    assert await model.run_block(chain(1)[0]) == [Added(key="h", amount=0)]  # none left over
+
+
+async def test_the_tip_is_the_block_being_processed_then_the_last_one():
+    blocks = chain(3)
+    tips: list[Tip | None] = []
+
+    class Watcher(Model):
+        def process_block(self, block: Block) -> None:
+            tips.append(self.tip)
+
+    model = Watcher()
+    assert model.tip is None
+    await run(model, blocks)
+    assert tips == [Tip(b.height or 0, b.hash) for b in blocks]
+    assert model.tip == Tip(2, blocks[2].hash)
+    model.reset()
+    assert model.tip is None
+
+
+async def test_a_model_configured_by_keyword_arguments_snapshots_and_replays():
+    class Threshold(Model):
+        totals: dict[str, int] = {}  # noqa: RUF012
+
+        def __init__(self, *, at_least: int) -> None:
+            super().__init__()
+            self.at_least = at_least
+
+        def process_block(self, block: Block) -> None:
+            self.apply(Added(key="h", amount=block.height or 0))
+
+        @on(Added)
+        def _added(self, event: Added) -> None:
+            if event.amount >= self.at_least:
+                self.totals[event.key] = self.totals.get(event.key, 0) + event.amount
+
+    model = Threshold(at_least=2)
+    events = await run(model, chain(4))
+    assert model.totals == {"h": 5} and model.at_least == 2
+    assert "at_least" not in model.snapshot_state()
+    restored = Threshold(at_least=2)
+    restored.restore_state(model.snapshot_state())
+    replayed = Threshold(at_least=2)
+    for event in events:
+        replayed.replay(event)
+    assert restored.state_dict() == replayed.state_dict() == model.state_dict()
 
 
 def test_apply_outside_a_block_is_refused():
@@ -154,24 +209,27 @@ async def test_replaying_the_events_on_a_fresh_instance_rebuilds_the_state():
     events = await run(model, chain(5))
     fresh = Counter()
     for event in events:
-        fresh._replay(event)
+        fresh.replay(event)
     assert fresh.totals == model.totals
-    assert fresh._take_pending() == []
+    assert await fresh.run_block(chain(6)[5]) == [Added(key="h", amount=5)]  # none recorded
 
 
 def test_replay_of_an_unhandled_event_fails():
     with pytest.raises(UnhandledEventError):
-        Counter()._replay(Stray())
+        Counter().replay(Stray())
 
 
 async def test_reset_restores_the_defaults_and_drops_pending_events():
-    model = Counter()
-    await run(model, chain(2))
-    model._begin_block(chain(1)[0])
-    model.apply(Added(key="z", amount=1))
-    model.reset()
+    class Resetting(Counter):
+        def process_block(self, block: Block) -> None:
+            self.apply(Added(key="z", amount=1))
+            self.reset()
+
+    model = Resetting()
+    await run(Counter(), chain(2))
+    assert await model.run_block(chain(1)[0]) == []
     assert model.state_dict() == {"totals": {}, "seen": []}
-    assert model._take_pending() == []
+    assert model.tip is None
 
 
 def test_event_registry_lists_the_handled_event_classes():
@@ -199,8 +257,8 @@ def test_one_handler_may_take_several_event_classes():
             self.count += 1
 
     model = Both()
-    model._replay(Added(key="a", amount=1))
-    model._replay(Removed(key="a"))
+    model.replay(Added(key="a", amount=1))
+    model.replay(Removed(key="a"))
     assert model.count == 2
 
 

@@ -158,12 +158,12 @@ def test_state_rebuilt_from_a_snapshot_plus_replay_equals_the_live_state():
     live = Tally()
     events = [Ev(key=k) for k in "abcab"]
     for e in events[:3]:
-        live._replay(e)
+        live.replay(e)
     snapshot = live.snapshot_state()
     for e in events[3:]:
-        live._replay(e)
+        live.replay(e)
     rebuilt = Tally()
     rebuilt.restore_state(snapshot)
     for e in events[3:]:
-        rebuilt._replay(e)
+        rebuilt.replay(e)
     assert rebuilt.counts == live.counts == {"a": 2, "b": 2, "c": 1}

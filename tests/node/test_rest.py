@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from chaincrawler.node.client import NodeClient, RetryPolicy
+from chaincrawler.node.client import NodeClient, RetryPolicy, SpentOutput
 from chaincrawler.node.errors import NodeProtocolError, NodeUnreachableError, RESTError
+from chaincrawler.node.rest import parse_spent_txouts
+from chaincrawler.testing.recorded import CORE_REPLIES
 
-REPLIES = Path(__file__).resolve().parent.parent / "data" / "core_replies"
+REPLIES = CORE_REPLIES
 FAST = RetryPolicy(attempts=3, initial_delay=0.001, max_delay=0.005)
 TIP = "14d8298e0c805e8cd5534dd2d92a4ba4984616e47262f6a2252ea50b8d826c93"
 PREV = "4ffd0602fd511a51b04d80d85b6d8995b4c3cb00ea4fb2475099009f7b05147d"
@@ -26,6 +27,8 @@ def recorded(prefix: str) -> dict[str, Any]:
 
 
 RAW_TIP = bytes.fromhex(recorded("14-")["reply"]["result"])
+SPENT_BLOCK = recorded("43-")["request"].split("/")[-1][:64]  # a block spending 3 coins
+SPENT_BIN = bytes.fromhex(recorded("44-")["reply"])
 
 
 class FakeRest:
@@ -34,6 +37,7 @@ class FakeRest:
     def __init__(self) -> None:
         self.failures: list[web.Response] = []
         self.paths: list[str] = []
+        self.spent_txouts = True  # False: a Core < 30, which has no such endpoint
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         self.paths.append(request.path_qs)
@@ -47,6 +51,10 @@ class FakeRest:
             return web.Response(body=RAW_TIP, content_type="application/octet-stream")
         if path.startswith("/rest/block/") and path.endswith(".bin"):
             return web.Response(status=404, text=f"{path[12:76]} not found\r\n")
+        if path.startswith("/rest/spenttxouts/") and self.spent_txouts:
+            if path == f"/rest/spenttxouts/{SPENT_BLOCK}.bin":
+                return web.Response(body=SPENT_BIN, content_type="application/octet-stream")
+            return web.Response(status=404, text=f"{path[18:82]} not found\r\n")
         return web.Response(status=404)
 
 
@@ -125,3 +133,60 @@ async def test_rest_rejects_a_malformed_hash_before_sending(rest):
         with pytest.raises(ValueError, match="block hash"):
             await node.get_raw_block("../../etc/passwd")
     assert fake.paths == []
+
+
+def test_spent_txouts_parse_as_core_serialises_them():
+    p2wsh = bytes.fromhex(recorded("43-")["reply"][1][0]["scriptPubKey"]["hex"])
+    assert parse_spent_txouts(SPENT_BIN) == [
+        [],  # the coinbase
+        [SpentOutput(5_000_000_000, p2wsh)],
+        [SpentOutput(5_000_000_000, p2wsh)],
+        [SpentOutput(4_899_990_000, p2wsh)],
+    ]
+    assert parse_spent_txouts(b"\x01\x00") == [[]]  # the genesis block
+    long_script = b"\x51" * 300  # a compact size of three bytes
+    big = b"\x02\x00\x01" + (7).to_bytes(8, "little") + b"\xfd\x2c\x01" + long_script
+    assert parse_spent_txouts(big) == [[], [SpentOutput(7, long_script)]]
+
+
+@pytest.mark.parametrize("cut", [1, 5, 30, len(SPENT_BIN) - 1])
+def test_spent_txouts_cut_short_or_overlong_are_refused(cut):
+    with pytest.raises(ValueError):
+        parse_spent_txouts(SPENT_BIN[:cut])
+    with pytest.raises(ValueError, match="1 bytes left"):
+        parse_spent_txouts(SPENT_BIN + b"\x00")
+
+
+async def test_rest_spent_txouts_and_detection_of_the_endpoint(rest):
+    fake, url = rest
+    async with NodeClient(url, rest=True, retry=FAST) as node:
+        assert await node.serves_spent_txouts()
+        assert await node.serves_spent_txouts()  # asked once, then remembered
+        assert await node.rest_spent_txouts(SPENT_BLOCK) == parse_spent_txouts(SPENT_BIN)
+        assert await node.get_raw_spent_txouts([SPENT_BLOCK, SPENT_BLOCK]) == [SPENT_BIN] * 2
+        with pytest.raises(RESTError) as missing:
+            await node.rest_spent_txouts("11" * 32)
+    assert missing.value.status == 404 and "not found" in missing.value.body
+    assert fake.paths.count(f"/rest/spenttxouts/{'0' * 64}.bin") == 1
+
+
+async def test_a_node_without_the_endpoint_is_detected(rest):
+    fake, url = rest
+    fake.spent_txouts = False  # Core < 30 or -rest=0: 404 with an empty body
+    async with NodeClient(url, rest=True, retry=FAST) as node:
+        assert not await node.serves_spent_txouts()
+    async with NodeClient(url, rest=False, retry=FAST) as node:
+        fake.spent_txouts = True
+        assert not await node.serves_spent_txouts()  # REST not asked for: not used
+    assert fake.paths == [f"/rest/spenttxouts/{'0' * 64}.bin"]
+    fake.failures.append(web.Response(status=403, text="Forbidden"))
+    async with NodeClient(url, rest=True, retry=FAST) as node:
+        assert not await node.serves_spent_txouts()  # very old Core with REST off
+
+
+async def test_spent_txouts_garbage_is_a_protocol_error(rest):
+    fake, url = rest
+    fake.failures.append(web.Response(body=SPENT_BIN[:-1]))
+    async with NodeClient(url, rest=True, retry=FAST) as node:
+        with pytest.raises(NodeProtocolError, match=r"spenttxouts.*runs past the end"):
+            await node.rest_spent_txouts(SPENT_BLOCK)

@@ -8,7 +8,6 @@ import json
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -33,8 +32,9 @@ from chaincrawler.node.errors import (
     NoTxIndexError,
     RPCError,
 )
+from chaincrawler.testing.recorded import CORE_REPLIES
 
-REPLIES = Path(__file__).resolve().parent.parent / "data" / "core_replies"
+REPLIES = CORE_REPLIES
 FAST = RetryPolicy(attempts=3, initial_delay=0.001, max_delay=0.005)
 TIP = "14d8298e0c805e8cd5534dd2d92a4ba4984616e47262f6a2252ea50b8d826c93"
 SECRET = "s3cr3t-Pa55word"

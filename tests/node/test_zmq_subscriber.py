@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator, Callable, Iterator
-from pathlib import Path
 
 import pytest
 import structlog
@@ -21,8 +20,9 @@ from chaincrawler.node.zmq import (
     parse_frames,
     parse_sequence_body,
 )
+from chaincrawler.testing.recorded import CORE_REPLIES
 
-REPLIES = Path(__file__).resolve().parent.parent / "data" / "core_replies"
+REPLIES = CORE_REPLIES
 RECORDED = json.loads((REPLIES / "42-ZMQ-tx-then-block.json").read_text())["frames"]
 FRAMES = [[t.encode(), bytes.fromhex(b), bytes.fromhex(c)] for t, b, c in RECORDED]
 TOPICS = ("rawtx", "sequence", "hashblock")

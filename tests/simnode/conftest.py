@@ -9,8 +9,8 @@ import aiohttp
 import pytest
 
 from chaincrawler.node.zmq import ZMQ_TOPICS
+from chaincrawler.testing.rawrpc import RawRpc
 from chaincrawler.testing.simnode import SimNode
-from tests.simnode.helpers import Rpc
 
 
 @pytest.fixture
@@ -27,5 +27,5 @@ async def http() -> AsyncIterator[aiohttp.ClientSession]:
 
 
 @pytest.fixture
-async def rpc(node: SimNode, http: aiohttp.ClientSession) -> Rpc:
-    return Rpc(http, node.rpc_url + "/", node.auth)
+async def rpc(node: SimNode, http: aiohttp.ClientSession) -> RawRpc:
+    return RawRpc(node.rpc_url + "/", node.auth, session=http)

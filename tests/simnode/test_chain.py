@@ -9,14 +9,16 @@ import aiohttp
 
 from chaincrawler.chain.networks import REGTEST
 from chaincrawler.chain.types import Block, BlockHeader, TxOut
+from chaincrawler.testing.blocks import coinbase, solve_header
+from chaincrawler.testing.rawrpc import RawRpc
 from chaincrawler.testing.simnode import SimNode
-from chaincrawler.testing.simnode.mining import build_block, coinbase_transaction, solve_header
-from tests.simnode.helpers import DESCRIPTOR, P2WSH_OP_TRUE, Rpc, spend
+from chaincrawler.testing.simnode.mining import build_block
+from tests.simnode.helpers import DESCRIPTOR, P2WSH_OP_TRUE, mature_coins, spend
 
 OTHER_SCRIPT = bytes.fromhex("0014" + "22" * 20)
 
 
-async def test_subsidy_halves_every_150_blocks(rpc: Rpc) -> None:
+async def test_subsidy_halves_every_150_blocks(rpc: RawRpc) -> None:
     hashes = await rpc("generatetodescriptor", 150, DESCRIPTOR)
     last = await rpc("getblock", hashes[-1], 2)
     before = await rpc("getblock", hashes[-2], 2)
@@ -25,7 +27,7 @@ async def test_subsidy_halves_every_150_blocks(rpc: Rpc) -> None:
     assert before["tx"][0]["vout"][0]["value"] == 50.0
 
 
-async def test_generated_blocks_link_and_carry_bip34_heights(rpc: Rpc) -> None:
+async def test_generated_blocks_link_and_carry_bip34_heights(rpc: RawRpc) -> None:
     hashes = await rpc("generatetoaddress", 20, "bcrt1qzyg3zyg3zyg3zyg3zyg3zyg3zyg3zyg3lgth6c")
     assert await rpc("getblockcount") == 20
     block = await rpc("getblock", hashes[19], 1)
@@ -36,8 +38,8 @@ async def test_generated_blocks_link_and_carry_bip34_heights(rpc: Rpc) -> None:
     assert err == {"code": -5, "message": "Error: Invalid address"}
 
 
-async def test_invalidate_returns_transactions_and_reconsider_restores(rpc: Rpc) -> None:
-    (coin,) = await rpc.mature_coins(1)
+async def test_invalidate_returns_transactions_and_reconsider_restores(rpc: RawRpc) -> None:
+    (coin,) = await mature_coins(rpc, 1)
     tx = spend(coin[0], 0, coin[1])
     txid = await rpc("sendrawtransaction", tx.hex())
     a1, a2 = await rpc("generatetodescriptor", 2, DESCRIPTOR)
@@ -53,7 +55,7 @@ async def test_invalidate_returns_transactions_and_reconsider_restores(rpc: Rpc)
     assert await rpc("getrawmempool") == []
 
 
-async def test_mining_a_new_branch_after_invalidate_leaves_a_valid_fork(rpc: Rpc) -> None:
+async def test_mining_a_new_branch_after_invalidate_leaves_a_valid_fork(rpc: RawRpc) -> None:
     await rpc("generatetodescriptor", 5, DESCRIPTOR)
     (old,) = await rpc("generatetodescriptor", 1, DESCRIPTOR)
     await rpc("invalidateblock", old)
@@ -68,11 +70,11 @@ async def test_mining_a_new_branch_after_invalidate_leaves_a_valid_fork(rpc: Rpc
     assert tips[new[-1]]["status"] == "active"
 
 
-async def _second_node(tmp_path: Path, rpc: Rpc, http: aiohttp.ClientSession):
+async def _second_node(tmp_path: Path, rpc: RawRpc, http: aiohttp.ClientSession):
     """Another simulated node that received the same blocks as ``rpc``'s node."""
     other = SimNode(tmp_path / "other", rpc_port=0, rest=False)
     await other.start()
-    orpc = Rpc(http, other.rpc_url + "/", other.auth)
+    orpc = RawRpc(other.rpc_url + "/", other.auth, session=http)
     for height in range(1, await rpc("getblockcount") + 1):
         raw = await rpc("getblock", await rpc("getblockhash", height), 0)
         assert await orpc("submitblock", raw) is None
@@ -80,9 +82,9 @@ async def _second_node(tmp_path: Path, rpc: Rpc, http: aiohttp.ClientSession):
 
 
 async def test_competing_branch_with_more_work_reorgs_and_evicts_conflicts(
-    rpc: Rpc, http: aiohttp.ClientSession, tmp_path: Path
+    rpc: RawRpc, http: aiohttp.ClientSession, tmp_path: Path
 ) -> None:
-    (coin,) = await rpc.mature_coins(1)
+    (coin,) = await mature_coins(rpc, 1)
     other, orpc = await _second_node(tmp_path, rpc, http)
     try:
         # Our branch: tx1 confirmed, its child tx2 waiting in the mempool.
@@ -109,7 +111,7 @@ async def test_competing_branch_with_more_work_reorgs_and_evicts_conflicts(
         await other.stop()
 
 
-async def test_submitblock_reports_core_reject_reasons(rpc: Rpc, node: SimNode) -> None:
+async def test_submitblock_reports_core_reject_reasons(rpc: RawRpc, node: SimNode) -> None:
     await rpc("generatetodescriptor", 101, DESCRIPTOR)
     template = await rpc("generateblock", DESCRIPTOR, [], False)
     good = Block.from_hex(template["hex"], REGTEST)
@@ -135,10 +137,10 @@ async def test_submitblock_reports_core_reject_reasons(rpc: Rpc, node: SimNode) 
         prev_hash_bytes=orphan.prev_hash_bytes, nonce=orphan.nonce)) == "prev-blk-not-found"
 
     tip = node.engine.chain.tip
-    wrong_height = coinbase_transaction(5, P2WSH_OP_TRUE, 50 * 100_000_000, b"\0" * 32)
+    wrong_height = coinbase(5, [(P2WSH_OP_TRUE, 50 * 100_000_000)], commitment=b"\0" * 32)
     block = Block(BlockHeader(0, b"", b"", 0, 0, 0), [wrong_height], REGTEST)
     header = solve_header(tip.hash, block.compute_merkle_root(), h.time)
-    wrong = Block(header, [wrong_height]).serialize().hex()
+    wrong = Block(header, [wrong_height], REGTEST).serialize().hex()
     assert await rpc("submitblock", wrong) == "bad-cb-height"
 
     missing = spend("ab" * 32, 0, 10_000)
@@ -152,8 +154,8 @@ async def test_submitblock_reports_core_reject_reasons(rpc: Rpc, node: SimNode) 
     assert (await rpc.error("submitblock", "00")) == {"code": -22, "message": "Block decode failed"}
 
 
-async def test_generateblock_mines_given_transactions_and_checks_them(rpc: Rpc) -> None:
-    (coin,) = await rpc.mature_coins(1)
+async def test_generateblock_mines_given_transactions_and_checks_them(rpc: RawRpc) -> None:
+    (coin,) = await mature_coins(rpc, 1)
     tx = spend(coin[0], 0, coin[1])
     txid = await rpc("sendrawtransaction", tx.hex())
     raw = spend(tx.txid, 0, tx.outputs[0].value)
@@ -170,10 +172,10 @@ async def test_generateblock_mines_given_transactions_and_checks_them(rpc: Rpc) 
     assert err == {"code": -5, "message": "Error: Invalid address or descriptor"}
 
 
-async def test_blocks_include_fees_and_order_parents_first(rpc: Rpc) -> None:
-    coins = await rpc.mature_coins(2)
+async def test_blocks_include_fees_and_order_parents_first(rpc: RawRpc) -> None:
+    coins = await mature_coins(rpc, 2)
     parent = spend(coins[0][0], 0, coins[0][1], fee=1000,
-                   outputs=[TxOut(coins[0][1] - 1000, P2WSH_OP_TRUE)])
+                   outputs=[TxOut(coins[0][1] - 1000, P2WSH_OP_TRUE, REGTEST)])
     child = spend(parent.txid, 0, parent.outputs[0].value, fee=50_000)
     other = spend(coins[1][0], 0, coins[1][1], fee=20_000)
     for tx in (parent, child, other):

@@ -30,3 +30,8 @@ def test_bad_flags_are_refused(argv: list[str]) -> None:
 def test_main_reports_usage_errors(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["-regtest", "-nosuchflag", "-datadir=/tmp/x"]) == 1
     assert "Invalid parameter -nosuchflag" in capsys.readouterr().err
+
+
+def test_help_names_the_chaincrawler_command(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--help"]) == 0
+    assert capsys.readouterr().out.startswith("Usage: chaincrawler simnode -regtest")

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.simnode.helpers import DESCRIPTOR, Rpc, recorded, spend
+from chaincrawler.testing.rawrpc import RawRpc
+from chaincrawler.testing.recorded import recorded
+from tests.simnode.helpers import DESCRIPTOR, spend
 
 RECORDED_TX = recorded("13-decoderawtransaction")["request"]["params"][0]
 
@@ -24,7 +26,7 @@ def shape(value: Any) -> Any:
     return type(value).__name__
 
 
-async def scenario(rpc: Rpc) -> dict[str, str]:
+async def scenario(rpc: RawRpc) -> dict[str, str]:
     """Core's recorded scenario: 101 blocks, one spend of block 1's coinbase, a block."""
     hashes = await rpc("generatetodescriptor", 102, DESCRIPTOR)
     block1 = await rpc("getblock", hashes[0], 2)
@@ -36,7 +38,7 @@ async def scenario(rpc: Rpc) -> dict[str, str]:
     return {"txid": txid, "block": block, "parent": hashes[-1]}
 
 
-async def test_block_1_coinbase_is_byte_identical_to_core(rpc: Rpc) -> None:
+async def test_block_1_coinbase_is_byte_identical_to_core(rpc: RawRpc) -> None:
     (block_hash,) = await rpc("generatetodescriptor", 1, DESCRIPTOR)
     block = await rpc("getblock", block_hash, 2)
     # Core's recorded transaction spends exactly this coinbase (txid commits to it).
@@ -45,13 +47,13 @@ async def test_block_1_coinbase_is_byte_identical_to_core(rpc: Rpc) -> None:
     assert block["coinbase_tx"]["coinbase"] == "5100"
 
 
-async def test_decoderawtransaction_equals_core_exactly(rpc: Rpc) -> None:
+async def test_decoderawtransaction_equals_core_exactly(rpc: RawRpc) -> None:
     assert await rpc("decoderawtransaction", RECORDED_TX) == recorded(
         "13-decoderawtransaction"
     )["reply"]["result"]
 
 
-async def test_mempool_transaction_replies_equal_core(rpc: Rpc) -> None:
+async def test_mempool_transaction_replies_equal_core(rpc: RawRpc) -> None:
     await rpc("generatetodescriptor", 101, DESCRIPTOR)
     txid = await rpc("sendrawtransaction", RECORDED_TX)
     assert await rpc("getrawtransaction", txid, True) == recorded("12-")["reply"]["result"]
@@ -62,7 +64,7 @@ async def test_mempool_transaction_replies_equal_core(rpc: Rpc) -> None:
     assert info == recorded("10-")["reply"]["result"]
 
 
-async def test_getblock_verbosities_have_core_shapes(rpc: Rpc) -> None:
+async def test_getblock_verbosities_have_core_shapes(rpc: RawRpc) -> None:
     ids = await scenario(rpc)
     for verbosity, name in ((1, "15-"), (2, "16-"), (3, "17-")):
         mine = await rpc("getblock", ids["block"], verbosity)
@@ -77,7 +79,7 @@ async def test_getblock_verbosities_have_core_shapes(rpc: Rpc) -> None:
     assert tx["vin"][0]["prevout"]["height"] == 1
 
 
-async def test_block_sizes_match_core_for_the_same_contents(rpc: Rpc) -> None:
+async def test_block_sizes_match_core_for_the_same_contents(rpc: RawRpc) -> None:
     ids = await scenario(rpc)
     mine = await rpc("getblock", ids["block"], 1)
     core = recorded("15-")["reply"]["result"]
@@ -87,7 +89,7 @@ async def test_block_sizes_match_core_for_the_same_contents(rpc: Rpc) -> None:
     assert mine["tx"][1] == core["tx"][1] == ids["txid"]
 
 
-async def test_header_and_chain_replies_have_core_shapes(rpc: Rpc) -> None:
+async def test_header_and_chain_replies_have_core_shapes(rpc: RawRpc) -> None:
     ids = await scenario(rpc)
     pairs = [
         ("18-", await rpc("getblockheader", ids["block"], True)),
@@ -104,7 +106,7 @@ async def test_header_and_chain_replies_have_core_shapes(rpc: Rpc) -> None:
     assert (await rpc("getblockheader", ids["block"], True))["chainwork"].endswith("d0")
 
 
-async def test_mempool_replies_have_core_shapes(rpc: Rpc) -> None:
+async def test_mempool_replies_have_core_shapes(rpc: RawRpc) -> None:
     hashes = await rpc("generatetodescriptor", 101, DESCRIPTOR)
     coinbase = (await rpc("getblock", hashes[0], 2))["tx"][0]["txid"]
     tx = spend(coinbase, 0, 50 * 100_000_000, fee=10_000)
@@ -124,7 +126,7 @@ async def test_mempool_replies_have_core_shapes(rpc: Rpc) -> None:
     assert entry["height"] == 101 and entry["vsize"] == tx.vsize
 
 
-async def test_getrawtransaction_in_block_has_core_shape(rpc: Rpc) -> None:
+async def test_getrawtransaction_in_block_has_core_shape(rpc: RawRpc) -> None:
     ids = await scenario(rpc)
     mine = await rpc("getrawtransaction", ids["txid"], 2, ids["block"])
     core = recorded("23-")["reply"]["result"]
@@ -137,44 +139,44 @@ async def test_getrawtransaction_in_block_has_core_shape(rpc: Rpc) -> None:
     assert found["blockhash"] == ids["block"]
 
 
-async def test_descriptor_replies_equal_core(rpc: Rpc) -> None:
+async def test_descriptor_replies_equal_core(rpc: RawRpc) -> None:
     core = recorded("04-")
     assert await rpc("getdescriptorinfo", *core["request"]["params"]) == core["reply"]["result"]
     with_checksum = core["request"]["params"][0] + "#evlldn9p"
     assert len(await rpc("generatetodescriptor", 1, with_checksum)) == 1
 
 
-async def test_recorded_errors_are_reproduced(rpc: Rpc) -> None:
+async def test_recorded_errors_are_reproduced(rpc: RawRpc) -> None:
     await rpc("generatetodescriptor", 1, DESCRIPTOR)
     for name in ("25-", "26-", "27-"):
         core = recorded(name)
-        status, body = await rpc.raw(core["request"])
+        status, body = await rpc.post(core["request"])
         assert (status, body) == (core["http_status"], core["reply"]), name
 
 
-async def test_legacy_and_batch_replies_equal_core_layout(rpc: Rpc) -> None:
+async def test_legacy_and_batch_replies_equal_core_layout(rpc: RawRpc) -> None:
     await rpc("generatetodescriptor", 103, DESCRIPTOR)
     for name in ("28-", "29-", "30-"):
         core = recorded(name)
-        status, body = await rpc.raw(core["request"])
+        status, body = await rpc.post(core["request"])
         assert status == core["http_status"], name
         assert shape(body) == shape(core["reply"]), name
         if name != "30-":
             assert body == core["reply"] or body["result"] == 103
 
 
-async def test_named_params_reply_like_positional(rpc: Rpc) -> None:
+async def test_named_params_reply_like_positional(rpc: RawRpc) -> None:
     ids = await scenario(rpc)
     core = recorded("31-")
     request = dict(core["request"])
     request["params"] = {"blockhash": ids["block"], "verbosity": 1}
-    status, body = await rpc.raw(request)
+    status, body = await rpc.post(request)
     assert status == 200
     assert body["result"] == await rpc("getblock", ids["block"], 1)
     assert shape(body) == shape(core["reply"])
 
 
-async def test_invalidate_reconsider_replies_equal_core(rpc: Rpc) -> None:
+async def test_invalidate_reconsider_replies_equal_core(rpc: RawRpc) -> None:
     ids = await scenario(rpc)
     assert await rpc("invalidateblock", ids["block"]) is None
     tips = await rpc("getchaintips")

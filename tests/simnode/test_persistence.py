@@ -6,8 +6,9 @@ from pathlib import Path
 
 import aiohttp
 
+from chaincrawler.testing.rawrpc import RawRpc
 from chaincrawler.testing.simnode import SimNode
-from tests.simnode.helpers import DESCRIPTOR, Rpc, spend
+from tests.simnode.helpers import DESCRIPTOR, mature_coins, spend
 
 OTHER = "raw(0014" + "55" * 20 + ")"
 
@@ -17,8 +18,8 @@ async def test_restart_keeps_chain_forks_invalid_marks_and_mempool(
 ) -> None:
     datadir = tmp_path / "d"
     async with SimNode(datadir) as node:
-        rpc = Rpc(http, node.rpc_url + "/", node.auth)
-        (coin,) = await rpc.mature_coins(1)
+        rpc = RawRpc(node.rpc_url + "/", node.auth, session=http)
+        (coin,) = await mature_coins(rpc, 1)
         (old,) = await rpc("generatetodescriptor", 1, DESCRIPTOR)
         await rpc("invalidateblock", old)
         await rpc("generatetodescriptor", 1, OTHER)
@@ -27,7 +28,7 @@ async def test_restart_keeps_chain_forks_invalid_marks_and_mempool(
         before = (await rpc("getbestblockhash"), await rpc("getchaintips"),
                   await rpc("getblockcount"))
     async with SimNode(datadir) as node:
-        rpc = Rpc(http, node.rpc_url + "/", node.auth)
+        rpc = RawRpc(node.rpc_url + "/", node.auth, session=http)
         after = (await rpc("getbestblockhash"), await rpc("getchaintips"),
                  await rpc("getblockcount"))
         assert after == before
@@ -42,11 +43,11 @@ async def test_restart_keeps_chain_forks_invalid_marks_and_mempool(
 async def test_torn_journal_tail_is_ignored(tmp_path: Path, http: aiohttp.ClientSession) -> None:
     datadir = tmp_path / "d"
     async with SimNode(datadir) as node:
-        rpc = Rpc(http, node.rpc_url + "/", node.auth)
+        rpc = RawRpc(node.rpc_url + "/", node.auth, session=http)
         await rpc("generatetodescriptor", 3, DESCRIPTOR)
     journal = datadir / "regtest" / "simnode-journal.dat"
     with journal.open("ab") as fh:
         fh.write(b"B\xff\xff\x00\x00partial")
     async with SimNode(datadir) as node:
-        rpc = Rpc(http, node.rpc_url + "/", node.auth)
+        rpc = RawRpc(node.rpc_url + "/", node.auth, session=http)
         assert await rpc("getblockcount") == 3

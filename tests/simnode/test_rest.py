@@ -7,8 +7,13 @@ from pathlib import Path
 
 import aiohttp
 
+from chaincrawler.chain.networks import REGTEST
+from chaincrawler.chain.types import Block
+from chaincrawler.testing.rawrpc import RawRpc
+from chaincrawler.testing.recorded import recorded
 from chaincrawler.testing.simnode import SimNode
-from tests.simnode.helpers import DESCRIPTOR, Rpc, recorded, spend
+from chaincrawler.testing.simnode.mining import build_block
+from tests.simnode.helpers import DESCRIPTOR, P2WSH_OP_TRUE, mature_coins, spend
 from tests.simnode.test_core_shapes import shape
 
 
@@ -17,7 +22,7 @@ async def get(http: aiohttp.ClientSession, url: str) -> tuple[int, str, bytes]:
         return resp.status, resp.headers.get("Content-Type", ""), await resp.read()
 
 
-async def test_block_formats(rpc: Rpc, node: SimNode, http: aiohttp.ClientSession) -> None:
+async def test_block_formats(rpc: RawRpc, node: SimNode, http: aiohttp.ClientSession) -> None:
     (h,) = await rpc("generatetodescriptor", 1, DESCRIPTOR)
     raw = bytes.fromhex(await rpc("getblock", h, 0))
     assert await get(http, f"{node.rest_url}/block/{h}.bin") == (
@@ -49,9 +54,9 @@ async def test_rest_errors_are_plain_text(node: SimNode, http: aiohttp.ClientSes
 
 
 async def test_headers_chaininfo_mempool_and_tx(
-    rpc: Rpc, node: SimNode, http: aiohttp.ClientSession
+    rpc: RawRpc, node: SimNode, http: aiohttp.ClientSession
 ) -> None:
-    coins = await rpc.mature_coins(1)
+    coins = await mature_coins(rpc, 1)
     tx = spend(coins[0][0], 0, coins[0][1])
     await rpc("sendrawtransaction", tx.hex())
     h1 = await rpc("getblockhash", 1)
@@ -85,3 +90,55 @@ async def test_headers_chaininfo_mempool_and_tx(
 async def test_rest_is_off_unless_asked(tmp_path: Path, http: aiohttp.ClientSession) -> None:
     async with SimNode(tmp_path / "d", rest=False) as node:
         assert (await get(http, f"{node.rest_url}/chaininfo.json"))[0] == 404
+
+
+async def test_spent_txouts_are_core_s_bytes_for_the_recorded_block(
+    rpc: RawRpc, node: SimNode, http: aiohttp.ClientSession
+) -> None:
+    # The recorded chain: 101 blocks to P2WSH(OP_TRUE) (coinbases, so txids, as Core's),
+    # then a block with the recorded block's three transactions in the recorded order.
+    await rpc("generatetodescriptor", 101, DESCRIPTOR)
+    recorded_block = Block.from_hex(recorded("45-")["reply"].strip(), REGTEST)
+    mined = await rpc("generateblock", DESCRIPTOR,
+                      [tx.hex() for tx in recorded_block.transactions[1:]])
+    url = f"{node.rest_url}/spenttxouts/{mined['hash']}"
+    hex_reply = recorded("44-")["reply"]
+    assert await get(http, f"{url}.hex") == (200, "text/plain", hex_reply.encode())
+    assert await get(http, f"{url}.bin") == (
+        200, "application/octet-stream", bytes.fromhex(hex_reply))
+    status, ctype, body = await get(http, f"{url}.json")
+    assert (status, ctype) == (200, "application/json") and body.endswith(b"\n")
+    assert json.loads(body) == recorded("43-")["reply"]
+
+
+async def test_spent_txouts_of_genesis_and_errors_as_core(
+    rpc: RawRpc, node: SimNode, http: aiohttp.ClientSession
+) -> None:
+    genesis = await rpc("getblockhash", 0)
+    status, _, body = await get(http, f"{node.rest_url}/spenttxouts/{genesis}.json")
+    assert (status, json.loads(body)) == (200, recorded("46-")["reply"])
+    assert (await get(http, f"{node.rest_url}/spenttxouts/{genesis}.bin"))[2] == b"\x01\x00"
+    unknown, bad = recorded("47-"), recorded("48-")
+    assert await get(http, f"{node.rest_url}{unknown['request'][9:]}") == (
+        unknown["http_status"], "text/plain", unknown["reply"].encode())
+    assert await get(http, f"{node.rest_url}{bad['request'][9:]}") == (
+        bad["http_status"], "text/plain", bad["reply"].encode())
+    status, _, body = await get(http, f"{node.rest_url}/spenttxouts/{genesis}.txt")
+    assert (status, body) == (400, f"Invalid hash: {genesis}.txt\r\n".encode())
+    status, _, body = await get(http, f"{node.rest_url}/spenttxouts/a/{genesis}.bin")
+    assert (status, body) == (
+        400, b"Invalid URI format. Expected /rest/spenttxouts/<hash>.<ext>\r\n")
+
+
+async def test_spent_txouts_of_a_block_never_connected_are_not_available(
+    rpc: RawRpc, node: SimNode, http: aiohttp.ClientSession
+) -> None:
+    await rpc("generatetodescriptor", 2, DESCRIPTOR)
+    tip = node.engine.chain.tip
+    assert tip.prev is not None
+    # As much work as the tip but seen later: stored, never connected, so no undo data.
+    rival = build_block(tip.prev, P2WSH_OP_TRUE, [], 50 * 100_000_000, tip.header.time + 1)
+    assert await rpc("submitblock", rival.serialize().hex()) == "inconclusive"
+    assert await rpc("getbestblockhash") == tip.hash_hex
+    assert await get(http, f"{node.rest_url}/spenttxouts/{rival.hash}.bin") == (
+        404, "text/plain", f"{rival.hash} undo not available\r\n".encode())

@@ -15,8 +15,10 @@ import zmq.asyncio
 
 from chaincrawler.chain.networks import REGTEST
 from chaincrawler.chain.types import Transaction, TxOut
+from chaincrawler.testing.rawrpc import RawRpc
+from chaincrawler.testing.recorded import recorded
 from chaincrawler.testing.simnode import SimNode
-from tests.simnode.helpers import DESCRIPTOR, Rpc, recorded, spend
+from tests.simnode.helpers import DESCRIPTOR, mature_coins, spend
 
 OTHER = "raw(0014" + "44" * 20 + ")"
 
@@ -55,8 +57,8 @@ async def sub(node: SimNode) -> AsyncIterator[Subscriber]:
     subscriber.close()
 
 
-async def test_transaction_then_block_frames(rpc: Rpc, sub: Subscriber) -> None:
-    (coin,) = await rpc.mature_coins(1)
+async def test_transaction_then_block_frames(rpc: RawRpc, sub: Subscriber) -> None:
+    (coin,) = await mature_coins(rpc, 1)
     await sub.drain()
     tx = spend(coin[0], 0, coin[1])
     await rpc("sendrawtransaction", tx.hex())
@@ -81,7 +83,7 @@ async def test_transaction_then_block_frames(rpc: Rpc, sub: Subscriber) -> None:
     assert frames[-1][1] == bytes.fromhex(await rpc("getblock", h, 0))
 
 
-async def test_reorg_publishes_disconnects_then_connects(rpc: Rpc, sub: Subscriber) -> None:
+async def test_reorg_publishes_disconnects_then_connects(rpc: RawRpc, sub: Subscriber) -> None:
     base = await rpc("generatetodescriptor", 3, DESCRIPTOR)
     await sub.drain()
     await rpc("invalidateblock", base[1])
@@ -141,7 +143,7 @@ async def test_recorded_core_session_is_replayed_frame_for_frame(tmp_path: Path)
     one = "tcp://127.0.0.1:0"
     topics = {"sequence": one, "rawtx": one, "hashblock": one}
     async with SimNode(tmp_path, rpc_port=0, zmq=topics) as simnode, aiohttp.ClientSession() as s:
-        rpc = Rpc(s, simnode.rpc_url + "/", simnode.auth)
+        rpc = RawRpc(simnode.rpc_url + "/", simnode.auth, session=s)
         sub = Subscriber(simnode.zmq_endpoints["sequence"])
         await asyncio.sleep(0.3)
         try:
@@ -152,13 +154,13 @@ async def test_recorded_core_session_is_replayed_frame_for_frame(tmp_path: Path)
             async def mempool() -> tuple[object, ...]:
                 return got.mempool(await rpc("getrawmempool", False, True))
 
-            ((coinbase, value),) = await rpc.mature_coins(1)
+            ((coinbase, value),) = await mature_coins(rpc, 1)
             last_blocks = (await sub.drain())[-len(steps[0]["frames"]) :]
             actual: dict[int, object] = {0: [got.frame(*f) for f in last_blocks]}
-            first = spend(coinbase, 0, value, 10_000, [TxOut(value - 10_000, P2WPKH_1)])
+            first = spend(coinbase, 0, value, 10_000, [TxOut(value - 10_000, P2WPKH_1, REGTEST)])
             await rpc("sendrawtransaction", first.hex())
             actual[1] = await step_frames(), await mempool()
-            second = spend(coinbase, 0, value, 50_000, [TxOut(value - 50_000, P2WPKH_2)])
+            second = spend(coinbase, 0, value, 50_000, [TxOut(value - 50_000, P2WPKH_2, REGTEST)])
             await rpc("sendrawtransaction", second.hex())
             actual[2] = await step_frames(), await mempool()
             (block,) = await rpc("generatetodescriptor", 1, DESCRIPTOR)

@@ -6,8 +6,8 @@ In-process use::
                        zmq={"sequence": "tcp://127.0.0.1:0"}) as node:
         node.rpc_url, node.rest_url, node.zmq_endpoints, node.auth
 
-From a shell: ``python -m chaincrawler.testing.simnode -regtest -datadir=DIR
--rpcport=18443 -rest -zmqpubsequence=tcp://127.0.0.1:28332``.
+From a shell: ``chaincrawler simnode -regtest -datadir=DIR -rpcport=18443 -rest
+-zmqpubsequence=tcp://127.0.0.1:28332`` (``-help`` lists the options).
 
 Transactions are checked for inputs, amounts, maturity and Core's main policy
 rules, but scripts and signatures are NOT evaluated.

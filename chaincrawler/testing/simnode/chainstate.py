@@ -11,17 +11,20 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from chaincrawler.chain.script import OP_RETURN, push_data
+from chaincrawler.chain.consensus import (
+    COINBASE_MATURITY,
+    MAX_BLOCK_WEIGHT,
+    MAX_MONEY,
+    REGTEST_BITS,
+    block_subsidy,
+    is_unspendable,
+)
+from chaincrawler.chain.networks import REGTEST
+from chaincrawler.chain.script import push_data
 from chaincrawler.chain.types import Block, BlockHeader, Transaction, encode_script_number
 from chaincrawler.chain.wire import compact_size
 from chaincrawler.errors import ChaincrawlerError
 
-COIN = 100_000_000
-MAX_MONEY = 21_000_000 * COIN
-COINBASE_MATURITY = 100
-MAX_BLOCK_WEIGHT = 4_000_000
-REGTEST_BITS = 0x207FFFFF
-HALVING_INTERVAL = 150
 MAX_FUTURE_BLOCK_TIME = 2 * 60 * 60
 MEDIAN_TIME_SPAN = 11
 
@@ -87,12 +90,6 @@ class BlockIndex:
         return node
 
 
-def block_subsidy(height: int) -> int:
-    """The regtest block subsidy: 50 BTC halving every 150 blocks."""
-    halvings = height // HALVING_INTERVAL
-    return 0 if halvings >= 64 else (50 * COIN) >> halvings
-
-
 def block_proof(bits: int) -> int:
     """Expected hashes for a target (Core's ``GetBlockProof``)."""
     header = BlockHeader(0, b"\0" * 32, b"\0" * 32, 0, bits, 0)
@@ -107,11 +104,6 @@ def height_push(height: int) -> bytes:
     if 1 <= height <= 16:
         return bytes((0x50 + height,))
     return push_data(encode_script_number(height))
-
-
-def is_unspendable(script: bytes) -> bool:
-    """Outputs Core never adds to the UTXO set."""
-    return (bool(script) and script[0] == OP_RETURN) or len(script) > 10_000
 
 
 def check_transaction(tx: Transaction) -> None:
@@ -360,7 +352,7 @@ class ChainState:
             fees += value_in - value_out
             self._add_outputs(tx, height, created, coinbase=False)
         coinbase = txs[0]
-        if sum(o.value for o in coinbase.outputs) > fees + block_subsidy(height):
+        if sum(o.value for o in coinbase.outputs) > fees + block_subsidy(height, REGTEST):
             raise BlockValidationError("bad-cb-amount", "coinbase pays too much")
         self._add_outputs(coinbase, height, created, coinbase=True)
         if any(key in utxo and key not in spent_keys for key in created):

@@ -24,7 +24,7 @@ _IGNORED = {
 _IGNORED |= {f"zmqpub{t}hwm" for t in ZMQ_TOPICS}
 
 USAGE = """\
-Usage: python -m chaincrawler.testing.simnode -regtest -datadir=<dir> [options]
+Usage: chaincrawler simnode -regtest -datadir=<dir> [options]
 
 A simulated Bitcoin Core regtest node (no script or signature checks).
 

@@ -11,6 +11,8 @@ import json
 import re
 from typing import Any
 
+from chaincrawler.chain.consensus import COIN
+
 _MARK = "@sat@"
 _MARKED = re.compile(r'"@sat@(-?\d+)@"')
 
@@ -36,7 +38,7 @@ class Amount:
 def format_btc(sats: int) -> str:
     """Core's ``ValueFromAmount`` text: sign, whole coins, a dot and 8 decimals."""
     sign = "-" if sats < 0 else ""
-    whole, frac = divmod(abs(sats), 100_000_000)
+    whole, frac = divmod(abs(sats), COIN)
     return f"{sign}{whole}.{frac:08d}"
 
 

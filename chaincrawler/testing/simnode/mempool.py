@@ -15,25 +15,27 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from chaincrawler.chain.consensus import (
+    COINBASE_MATURITY,
+    MAX_STANDARD_TX_WEIGHT,
+    MIN_STANDARD_TX_NONWITNESS_SIZE,
+    dust_threshold,
+)
 from chaincrawler.chain.script import ScriptType, classify, is_push_only
 from chaincrawler.chain.types import Block, Transaction
 from chaincrawler.errors import ChaincrawlerError
 from chaincrawler.testing.simnode.chainstate import (
-    COINBASE_MATURITY,
     BlockValidationError,
     ChainState,
     Coin,
     Outpoint,
     check_transaction,
     is_final,
-    is_unspendable,
 )
 from chaincrawler.testing.simnode.jsonenc import format_money
 
 MIN_RELAY_FEERATE = 100  # sat/kvB (Core 29+: 0.000001 BTC/kvB)
 INCREMENTAL_RELAY_FEERATE = 100
-DUST_RELAY_FEERATE = 3000
-MAX_STANDARD_TX_WEIGHT = 400_000
 MAX_REPLACEMENTS = 100
 MEMPOOL_HEIGHT = 0x7FFFFFFF
 
@@ -55,18 +57,6 @@ class MempoolReject(ChaincrawlerError):
 def fee_for(feerate: int, vsize: int) -> int:
     """Core's ``CFeeRate::GetFee`` (sat/kvB times vbytes, rounded up)."""
     return math.ceil(feerate * vsize / 1000)
-
-
-def dust_threshold(value_script: bytes) -> int:
-    """Core's ``GetDustThreshold`` at the default dust relay fee."""
-    script = value_script
-    if is_unspendable(script):
-        return 0
-    size = 8 + len(script) + (1 if len(script) < 0xFD else 3)
-    n = len(script)
-    witness = 4 <= n <= 42 and script[1] + 2 == n and (script[0] == 0 or 0x51 <= script[0] <= 0x60)
-    size += (32 + 4 + 1 + 107 // 4 + 4) if witness else (32 + 4 + 1 + 107 + 4)
-    return fee_for(DUST_RELAY_FEERATE, size)
 
 
 @dataclass(eq=False, slots=True)
@@ -224,7 +214,7 @@ class Mempool:
             raise reject("version")
         if tx.weight > MAX_STANDARD_TX_WEIGHT:
             raise reject("tx-size")
-        if tx.base_size < 65:
+        if tx.base_size < MIN_STANDARD_TX_NONWITNESS_SIZE:
             raise reject("tx-size-small")
         for txin in tx.inputs:
             if len(txin.script_sig) > 1650:

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
 
+from chaincrawler.chain.consensus import REGTEST_BITS, block_subsidy
 from chaincrawler.chain.networks import MAINNET, REGTEST
 from chaincrawler.chain.types import Block, BlockHeader, Transaction
 from chaincrawler.errors import ChaincrawlerError
@@ -22,7 +23,6 @@ from chaincrawler.testing.simnode.chainstate import (
     BlockIndex,
     BlockValidationError,
     ChainState,
-    block_subsidy,
 )
 from chaincrawler.testing.simnode.mempool import Mempool, MempoolEntry
 from chaincrawler.testing.simnode.persistence import BLOCK, INVALIDATE, RECONSIDER, Journal
@@ -90,8 +90,8 @@ def regtest_genesis() -> Block:
     mainnet = Block.from_hex(_MAINNET_GENESIS_HEX, MAINNET)
     h = mainnet.header
     header = BlockHeader(h.version, h.prev_hash_bytes, h.merkle_root_bytes, GENESIS_TIME,
-                         0x207FFFFF, GENESIS_NONCE)
-    block = Block.from_bytes(Block(header, mainnet.transactions).serialize(), REGTEST)
+                         REGTEST_BITS, GENESIS_NONCE)
+    block = Block.from_bytes(Block(header, mainnet.transactions, MAINNET).serialize(), REGTEST)
     if block.hash != REGTEST.genesis_hash:
         raise AssertionError("regtest genesis hash mismatch")
     return block
@@ -308,7 +308,7 @@ class Engine:
         """``generateblock``: exactly ``txs`` after a coinbase paying only the subsidy."""
         prev = self.chain.tip
         block = mining.build_block(
-            prev, script, txs, block_subsidy(prev.height + 1),
+            prev, script, txs, block_subsidy(prev.height + 1, REGTEST),
             mining.template_time(prev, self.now()),
         )
         self.test_block_validity(block)

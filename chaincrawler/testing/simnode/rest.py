@@ -11,8 +11,10 @@ import re
 
 from aiohttp import web
 
+from chaincrawler.chain.wire import compact_size
 from chaincrawler.testing.simnode import views
-from chaincrawler.testing.simnode.jsonenc import dumps
+from chaincrawler.testing.simnode.chainstate import BlockIndex, Coin
+from chaincrawler.testing.simnode.jsonenc import Amount, dumps
 from chaincrawler.testing.simnode.node import Engine
 from chaincrawler.testing.simnode.rpc import blockchain_info
 
@@ -66,6 +68,7 @@ class RestHandler:
             ("mempool/", self._mempool),
             ("headers/", self._headers),
             ("blockhashbyheight/", self._blockhashbyheight),
+            ("spenttxouts/", self._spent_txouts),
         )
         for prefix, handler in routes:
             if path.startswith(prefix):
@@ -129,6 +132,36 @@ class RestHandler:
             return _response(f"{idx.hash_hex}\n".encode(), "text/plain")
         return _reply(fmt, idx.hash, {"blockhash": idx.hash_hex})
 
+    def _spent_txouts(self, part: str, request: web.Request) -> web.Response:
+        """Core's ``rest_spent_txouts``: per transaction the coins it spent, from undo data."""
+        param, fmt = _parse_format(part)
+        if "/" in param:
+            return _error(400, "Invalid URI format. Expected /rest/spenttxouts/<hash>.<ext>")
+        if not _HASH.match(param):
+            return _error(400, f"Invalid hash: {param}")
+        idx = self.engine.chain.lookup(bytes.fromhex(param)[::-1])
+        if idx is None:
+            return _error(404, f"{param} not found")
+        spent = _spent_per_tx(idx)
+        if spent is None:
+            return _error(404, f"{param} undo not available")
+        if fmt == "json":
+            as_json = [
+                [
+                    {"value": Amount(c.value), "scriptPubKey": views.script_pubkey_json(c.script)}
+                    for c in coins
+                ]
+                for coins in spent
+            ]
+            return _reply(fmt, b"", as_json)
+        raw = bytearray(compact_size(len(spent)))
+        for coins in spent:
+            raw += compact_size(len(coins))
+            for coin in coins:
+                raw += coin.value.to_bytes(8, "little", signed=True)
+                raw += compact_size(len(coin.script)) + coin.script
+        return _reply(fmt, bytes(raw), None)
+
     def _chaininfo(self, part: str, request: web.Request) -> web.Response:
         _, fmt = _parse_format(part)
         if fmt != "json":
@@ -184,3 +217,16 @@ class RestHandler:
         else:
             return _error(404, f"{hash_str} not found")
         return _reply(fmt, tx.serialize(), views.tx_json(tx, block_hash=block_hash))
+
+
+def _spent_per_tx(idx: BlockIndex) -> list[list[Coin]] | None:
+    """The coins each transaction of ``idx`` spent (none for the coinbase); None when the
+    block was never connected, so has no undo data."""
+    if idx.undo is None:
+        return None
+    spent: list[list[Coin]] = [[]]
+    pos = 0
+    for tx in idx.block.transactions[1:]:
+        spent.append(idx.undo[pos : pos + len(tx.inputs)])
+        pos += len(tx.inputs)
+    return spent

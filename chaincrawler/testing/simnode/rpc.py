@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from chaincrawler.chain.consensus import COIN, MAX_MONEY, is_unspendable
 from chaincrawler.chain.encoding import AddressError
 from chaincrawler.chain.networks import REGTEST
 from chaincrawler.chain.script import script_from_address
@@ -22,7 +23,7 @@ from chaincrawler.chain.types import Block, Transaction
 from chaincrawler.chain.wire import hex_to_hash
 from chaincrawler.errors import ChainDataError
 from chaincrawler.testing.simnode import views
-from chaincrawler.testing.simnode.chainstate import BlockIndex, BlockValidationError, is_unspendable
+from chaincrawler.testing.simnode.chainstate import BlockIndex, BlockValidationError
 from chaincrawler.testing.simnode.descriptors import (
     DescriptorError,
     descriptor_info,
@@ -126,12 +127,12 @@ def parse_amount(value: Any) -> int:
     if not isinstance(value, int | float | str) or isinstance(value, bool):
         raise SimRpcError(RPC_TYPE_ERROR, "Amount is not a number or string")
     try:
-        amount = Decimal(str(value)) * 100_000_000
+        amount = Decimal(str(value)) * COIN
     except InvalidOperation:
         raise SimRpcError(RPC_TYPE_ERROR, "Invalid amount") from None
     if amount != amount.to_integral_value():
         raise SimRpcError(RPC_TYPE_ERROR, "Invalid amount")
-    if amount < 0 or amount > 21_000_000 * 100_000_000:
+    if amount < 0 or amount > MAX_MONEY:
         raise SimRpcError(RPC_TYPE_ERROR, "Amount out of range")
     return int(amount)
 

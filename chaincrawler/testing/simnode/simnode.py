@@ -7,7 +7,6 @@ import contextlib
 import os
 import secrets
 from pathlib import Path
-from types import TracebackType
 
 from aiohttp import web
 
@@ -176,10 +175,5 @@ class SimNode:
         await self.start()
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         await self.stop()

@@ -1,7 +1,15 @@
-"""Start and stop regtest nodes for the suite: a real bitcoind (``BITCOIND`` set) or simnode.
+"""Regtest node processes for integration tests: a real bitcoind (``BITCOIND`` set) or simnode.
 
 Both run as a subprocess with the same Bitcoin Core flags, free ports on 127.0.0.1, a
-temporary datadir, RPC user/password auth, REST and five ZMQ publishers.
+given datadir, RPC user/password auth, REST and five ZMQ publishers::
+
+    handle = launch(tmp_path / "node")       # waits until it answers RPC
+    async with NodeClient(handle.url_with_auth) as client: ...
+    handle.stop()
+
+``NodeHandle.call`` is a blocking JSON-RPC call for the process's lifecycle and for
+scripts outside an event loop; tests use :class:`~chaincrawler.testing.rawrpc.RawRpc`
+or a :class:`~chaincrawler.NodeClient`.
 """
 
 from __future__ import annotations
@@ -21,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from chaincrawler.errors import ChaincrawlerError
 from chaincrawler.node.zmq import ZMQ_TOPICS
 
 STARTUP_TIMEOUT = 60.0
@@ -34,7 +43,7 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-class NodeStartError(RuntimeError):
+class NodeStartError(ChaincrawlerError):
     """The node exited or never answered RPC; the message ends with its log tail."""
 
 
@@ -186,7 +195,7 @@ class NodeHandle:
         return obj.get("result")
 
 
-class RpcCallError(Exception):
+class RpcCallError(ChaincrawlerError):
     """A blocking RPC call failed (node error, warm-up, or bad reply)."""
 
 
