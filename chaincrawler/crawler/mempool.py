@@ -28,7 +28,6 @@ import dataclasses
 import enum
 from collections import OrderedDict, deque
 from collections.abc import AsyncIterator, Iterable, Sequence
-from types import TracebackType
 
 import structlog
 
@@ -192,12 +191,7 @@ class MempoolWatcher:
         self._task.add_done_callback(self._stopped)
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError, ChaincrawlerError):
