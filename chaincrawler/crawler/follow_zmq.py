@@ -6,8 +6,8 @@ disconnects blocks, ``invalidateblock``, then shows up at the next poll). Any do
 a gap in a topic's counter (dropped messages, or a restarted node) -- wakes the crawler
 too, which then asks the node for its tip by RPC, as after every wait. Polling stays the
 floor: the follower wakes at least every ``interval`` seconds, and when the node's tip
-moved without a notification it logs a warning (ZMQ is dead or misconfigured) and the
-crawl goes on by polling.
+moved and no notification of it came within one more interval it logs a warning (ZMQ is
+dead or misconfigured) and the crawl goes on by polling.
 
 :func:`tip_follower` picks the follower: ZMQ when the settings name endpoints or the node
 advertises them (``getzmqnotifications``), else polling.
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections import deque
 from collections.abc import Mapping
 from typing import Self
 
@@ -46,8 +47,9 @@ class ZmqFollower(TipFollower):
         """Block notifications and doubts that woke the crawler."""
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        self._announced: str | None = None  # the last block hash ZMQ announced
+        self._announced: deque[str | None] = deque(maxlen=64)  # block hashes ZMQ announced
         self._polled: str | None = None  # the node's tip at the last floor check
+        self._unannounced: str | None = None  # a new tip that check found not announced
         self._silent = False  # ZMQ missed a block: warned, following by polling
 
     async def __aenter__(self) -> Self:
@@ -68,7 +70,7 @@ class ZmqFollower(TipFollower):
     async def _listen(self) -> None:
         async for message in self.subscriber:
             if _announces_block(message):
-                self._announced = message.hash
+                self._announced.append(message.hash)
             elif not message.gap:
                 continue
             if self._silent:
@@ -96,13 +98,16 @@ class ZmqFollower(TipFollower):
             tip = await self.node.get_best_block_hash()
         except NodeError:
             return  # an outage: the crawler's next poll deals with it
+        # A new tip gets one floor interval for its notification to arrive.
+        suspect = self._unannounced
         moved = self._polled is not None and tip != self._polled
+        self._unannounced = tip if moved and tip not in self._announced else None
         self._polled = tip
-        if moved and tip != self._announced and not self._silent:
+        if suspect is not None and suspect not in self._announced and not self._silent:
             self._silent = True
             log.warning(
                 "zmq.missed_block",
-                tip=tip,
+                tip=suspect,
                 hint=f"the node's tip moved without a ZMQ notification; "
                 f"following by polling every {self.interval:g}s",
             )

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 
+import structlog
+
 from chaincrawler.crawler.follow_zmq import ZmqFollower
 from chaincrawler.node.zmq import SequenceEvent, ZmqMessage
 
@@ -33,12 +35,15 @@ class Feed:
 
 
 class Node:
+    def __init__(self) -> None:
+        self.tip = "00" * 32
+
     async def get_best_block_hash(self) -> str:
-        return "00" * 32
+        return self.tip
 
 
-def sequence(kind: str, counter: int, *, gap: bool = False) -> ZmqMessage:
-    event = SequenceEvent("ab" * 32, kind, 1 if kind in "AR" else None)  # type: ignore[arg-type]
+def sequence(kind: str, counter: int, *, gap: bool = False, hash: str = "ab" * 32) -> ZmqMessage:
+    event = SequenceEvent(hash, kind, 1 if kind in "AR" else None)  # type: ignore[arg-type]
     return ZmqMessage("sequence", b"", counter, "e", event.hash, event, gap, int(gap))
 
 
@@ -72,3 +77,26 @@ async def test_stopping_ends_a_wait():
         waiting = asyncio.create_task(follower.wait(stopping))
         stopping.set()
         await asyncio.wait_for(waiting, 5)
+
+
+async def test_a_late_notification_is_no_missed_block_a_missing_one_is_warned_once():
+    node, feed = Node(), Feed()
+    follower = ZmqFollower(node, feed, 0.05)  # type: ignore[arg-type]
+    never = asyncio.Event()
+    with structlog.testing.capture_logs() as logs:
+        async with follower:
+            node.tip = "b1" * 32
+            await follower.wait(never)  # the floor check sees the new tip before its C
+            feed.queue.put_nowait(sequence("C", 1, hash=node.tip))
+            await settled(feed)
+            for _ in range(3):
+                await follower.wait(never)
+            assert not [e for e in logs if e["event"] == "zmq.missed_block"]
+            node.tip = "c2" * 32  # never announced
+            for _ in range(4):
+                await follower.wait(never)
+            node.tip = "d3" * 32
+            for _ in range(4):
+                await follower.wait(never)
+    warned = [e for e in logs if e["event"] == "zmq.missed_block"]
+    assert [(e["log_level"], e["tip"]) for e in warned] == [("warning", "c2" * 32)]
