@@ -16,6 +16,7 @@ from chaincrawler.chain.networks import Network
 from chaincrawler.config import ConfigError, Settings
 from chaincrawler.config.errors import ConfigProblem
 from chaincrawler.crawler.errors import NodeNetworkMismatchError
+from chaincrawler.crawler.follow_zmq import tip_follower
 from chaincrawler.crawler.pipeline import Crawler
 from chaincrawler.crawler.progress import Progress
 from chaincrawler.crawler.registry import why_behind
@@ -179,8 +180,11 @@ async def run_crawler(
     async with settings.node.client() as node:
         await check_node_network(node, settings.network_params)
         async with opened_store(settings, writer=True) as store:
-            crawler = Crawler(node, store, models, settings.network_params,
-                              settings.crawler.options(), progress=progress)
+            options = settings.crawler.options()
+            follower = (await tip_follower(node, settings.node.zmq_subscriptions,
+                                           options.poll_interval) if follow else None)
+            crawler = Crawler(node, store, models, settings.network_params, options,
+                              progress=progress, follower=follower)
             stopped_by: list[str] = []
             loop = asyncio.get_running_loop()
             installed: list[signal.Signals] = []

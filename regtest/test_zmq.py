@@ -78,3 +78,83 @@ def test_recorded_frames_have_three_parts():
     # The recorded capture these tests mirror: [topic, body, 4-byte LE counter].
     for topic, _body, counter in recorded("42-")["frames"]:
         assert topic in ZMQ_TOPICS and len(bytes.fromhex(counter)) == 4
+
+
+def _labels(messages):
+    """``(label, hash, mempool sequence or None)`` of ``sequence`` messages."""
+    return [
+        (b[32:33].decode(), b[:32].hex(), int.from_bytes(b[33:], "little") if b[33:] else None)
+        for b, _ in messages
+    ]
+
+
+async def test_replacement_publishes_r_of_the_replaced_then_a_of_the_replacement(
+    gen, zmq_listener
+):
+    coin = gen.coins()[0]
+    first = gen.create_transaction([coin], gen.random_payments(1))
+    await gen.send_transaction(first)
+    second = gen.create_transaction([coin], gen.random_payments(1), fee_rate=20)
+    await gen.send_transaction(second)  # full RBF: Core 28+ needs no BIP125 signal
+    events = _labels(await zmq_listener.drain("sequence"))
+    assert [(label, txid) for label, txid, _ in events] == [
+        ("A", first.txid), ("R", first.txid), ("A", second.txid)
+    ]
+    assert [seq for _, _, seq in events] == [events[0][2], events[0][2] + 1, events[0][2] + 2]
+    await gen.mine(1)
+
+
+async def test_double_spend_reorg_publishes_d_a_then_r_before_c(gen, zmq_listener):
+    await gen.send()
+    await gen.mine(1)
+    await zmq_listener.drain("sequence")
+    await zmq_listener.drain("hashblock")
+    result = await gen.reorg(1, 1, double_spend=True)
+    events = _labels(await zmq_listener.drain("sequence"))
+    (old,), (new,) = result.disconnected, result.connected
+    labels = [label for label, _, _ in events]
+    # invalidateblock: D, then A for each transaction back in the mempool (the victim too);
+    # the double-spending block: R for the victim (removed as a conflict) before its C.
+    victim = result.double_spent_txid
+    first_r = labels.index("R")
+    assert labels[0] == "D" and events[0][1] == old
+    assert set(labels[1:first_r]) == {"A"} and victim in {t for _, t, _ in events[1:first_r]}
+    assert set(labels[first_r:-1]) == {"R"} and victim in {t for _, t, _ in events[first_r:-1]}
+    assert events[-1][:2] == ("C", new)
+    assert [b.hex() for b, _ in await zmq_listener.drain("hashblock")] == [new]
+
+
+async def test_reorg_to_a_heavier_branch_announces_its_blocks_after_the_mempool_update(
+    rpc, gen, zmq_listener
+):
+    # A branch of two empty blocks, set aside; then one block confirming a transaction.
+    miner = gen.other_miner_address()
+    c1 = (await rpc.call("generateblock", miner, []))["hash"]
+    c2 = (await rpc.call("generateblock", miner, []))["hash"]
+    await rpc.call("invalidateblock", c1)
+    txid = await gen.send()
+    (b1,) = await gen.mine(1)
+    for topic in ("sequence", "hashblock"):
+        await zmq_listener.drain(topic)
+    await rpc.call("reconsiderblock", c1)  # the two-block branch wins: one activation step
+    events = [(label, h) for label, h, _ in _labels(await zmq_listener.drain("sequence"))]
+    # Core: D at once, the mempool update (A of the returned transaction), and only then
+    # BlockConnected (C) for each block of the step; one hashblock for the new tip.
+    assert events == [("D", b1), ("A", txid), ("C", c1), ("C", c2)]
+    assert [b.hex() for b, _ in await zmq_listener.drain("hashblock")] == [c2]
+    await gen.sync()
+
+
+async def test_invalidateblock_disconnects_block_by_block_each_followed_by_its_returns(
+    rpc, gen, zmq_listener
+):
+    first = await gen.send()
+    (b1,) = await gen.mine(1)
+    second = await gen.send()
+    (b2,) = await gen.mine(1)
+    await zmq_listener.drain("sequence")
+    await rpc.call("invalidateblock", b1)  # Core's InvalidateBlock: one block at a time
+    events = [(label, h) for label, h, _ in _labels(await zmq_listener.drain("sequence"))]
+    assert events == [("D", b2), ("A", second), ("D", b1), ("A", first)]
+    await rpc.call("reconsiderblock", b1)
+    await gen.sync()

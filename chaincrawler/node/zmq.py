@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections import deque
+from collections import Counter, deque
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from typing import Any, Literal, cast
 
@@ -69,40 +69,57 @@ class ZmqMessage:
     missed: int = 0
 
 
+class MalformedFrames(MalformedZmqMessage):
+    """A malformed notification; ``kind`` names the defect (``frames``, ``topic``,
+    ``<topic> counter``, ``<topic> body``, ``sequence label``) so each is logged once."""
+
+    def __init__(self, kind: str, reason: str) -> None:
+        self.kind = kind
+        super().__init__(reason)
+
+
 def parse_frames(frames: Sequence[bytes], endpoint: str) -> ZmqMessage:
-    """Parse Core's ``[topic, body, 4-byte LE counter]``; raise :class:`MalformedZmqMessage`."""
+    """Parse Core's ``[topic, body, 4-byte LE counter]``; raise :class:`MalformedFrames`."""
     if len(frames) != 3:
-        raise MalformedZmqMessage(f"expected 3 frames, got {len(frames)}")
+        raise MalformedFrames("frames", f"expected 3 frames, got {len(frames)}")
     raw_topic, body, counter = frames
     try:
         topic = raw_topic.decode("ascii")
     except UnicodeDecodeError:
-        raise MalformedZmqMessage(f"topic is not ASCII: {raw_topic[:32]!r}") from None
+        raise MalformedFrames("topic", f"topic is not ASCII: {raw_topic[:32]!r}") from None
     if topic not in ZMQ_TOPICS:
-        raise MalformedZmqMessage(f"unknown topic {topic[:32]!r}")
+        raise MalformedFrames("topic", f"unknown topic {topic[:32]!r}")
     if len(counter) != 4:
-        raise MalformedZmqMessage(f"{topic}: counter is {len(counter)} bytes, expected 4")
+        raise MalformedFrames(
+            f"{topic} counter", f"{topic}: counter is {len(counter)} bytes, expected 4"
+        )
     sequence = int.from_bytes(counter, "little")
     if topic in ("hashblock", "hashtx"):
         if len(body) != 32:
-            raise MalformedZmqMessage(f"{topic}: body is {len(body)} bytes, expected 32")
+            raise MalformedFrames(
+                f"{topic} body", f"{topic}: body is {len(body)} bytes, expected 32"
+            )
         return ZmqMessage(topic, body, sequence, endpoint, hash=body.hex())
     if topic == "sequence":
-        event = _parse_sequence_body(body)
+        event = parse_sequence_body(body)
         return ZmqMessage(topic, body, sequence, endpoint, hash=event.hash, event=event)
     if not body:
-        raise MalformedZmqMessage(f"{topic}: empty body")
+        raise MalformedFrames(f"{topic} body", f"{topic}: empty body")
     return ZmqMessage(topic, body, sequence, endpoint)
 
 
-def _parse_sequence_body(body: bytes) -> SequenceEvent:
+def parse_sequence_body(body: bytes) -> SequenceEvent:
+    """Decode a ``sequence`` body: 32-byte hash, label ``C``/``D``/``A``/``R``, and for
+    ``A``/``R`` the 8-byte little-endian mempool sequence."""
     kind = _KINDS.get(body[32]) if len(body) > 32 else None
     if kind is None:
-        raise MalformedZmqMessage(f"sequence: no C/D/A/R label in a {len(body)}-byte body")
+        raise MalformedFrames(
+            "sequence label", f"sequence: no C/D/A/R label in a {len(body)}-byte body"
+        )
     expected = 41 if kind in ("A", "R") else 33
     if len(body) != expected:
-        raise MalformedZmqMessage(
-            f"sequence {kind}: body is {len(body)} bytes, expected {expected}"
+        raise MalformedFrames(
+            "sequence body", f"sequence {kind}: body is {len(body)} bytes, expected {expected}"
         )
     mempool_sequence = int.from_bytes(body[33:41], "little") if expected == 41 else None
     return SequenceEvent(body[:32].hex(), kind, mempool_sequence)
@@ -117,7 +134,8 @@ class ZmqSubscriber:
 
     ``endpoints`` is one endpoint, several (each subscribed to ``topics``), or a
     mapping of endpoint -> its topics. One SUB socket per endpoint, so counters (and
-    gaps) are tracked per publisher. Malformed messages are logged and skipped. Use as
+    gaps) are tracked per publisher. Malformed messages are skipped, counted in
+    :attr:`malformed` and logged once per kind of defect. Use as
     an async context manager and iterate with ``async for``, or call :meth:`recv`.
     """
 
@@ -150,6 +168,8 @@ class ZmqSubscriber:
         self._poller = zmq.asyncio.Poller()
         self._ready: deque[zmq.asyncio.Socket] = deque()
         self._last: dict[tuple[str, str], int] = {}
+        self.malformed: Counter[str] = Counter()
+        """Malformed messages skipped, by kind of defect (see :class:`MalformedFrames`)."""
 
     @property
     def endpoints(self) -> list[str]:
@@ -257,18 +277,34 @@ class ZmqSubscriber:
 
     async def recv(self) -> ZmqMessage:
         """Wait for the next well-formed message from any endpoint."""
-        self.connect()
         while True:
-            while not self._ready:
-                events = await self._poller.poll()
+            message = await self.receive(None)
+            if message is not None:
+                return message
+
+    async def receive(self, timeout: float | None) -> ZmqMessage | None:
+        """The next well-formed message, or None when none came within ``timeout``
+        seconds (``None``: wait for ever; ``0``: only what is already queued)."""
+        self.connect()
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout is None else loop.time() + timeout
+        while True:
+            if not self._ready:
+                wait_ms = None if deadline is None else max(0, (deadline - loop.time()) * 1000)
+                events = await self._poller.poll(wait_ms)
                 self._ready.extend(
                     cast(zmq.asyncio.Socket, sock) for sock, flags in events if flags & zmq.POLLIN
                 )
+                if not self._ready:
+                    return None
             sock = self._ready.popleft()
             endpoint = self._sockets.get(sock)
             if endpoint is None:  # closed meanwhile
                 continue
-            frames = await sock.recv_multipart()
+            try:
+                frames = await sock.recv_multipart(zmq.NOBLOCK)
+            except zmq.Again:  # another reader took it
+                continue
             message = self._accept(frames, endpoint)
             if message is not None:
                 return message
@@ -277,10 +313,16 @@ class ZmqSubscriber:
     def _accept(self, frames: Sequence[bytes], endpoint: str) -> ZmqMessage | None:
         try:
             message = parse_frames(frames, endpoint)
-        except MalformedZmqMessage as exc:
-            log.warning(
-                "zmq.malformed_message", endpoint=endpoint, frames=len(frames), reason=str(exc)
-            )
+        except MalformedFrames as exc:
+            self.malformed[exc.kind] += 1
+            if self.malformed[exc.kind] == 1:  # once per kind: a bad node must not flood
+                log.warning(
+                    "zmq.malformed_message",
+                    endpoint=endpoint,
+                    kind=exc.kind,
+                    frames=len(frames),
+                    reason=str(exc),
+                )
             return None
         key = (endpoint, message.topic)
         previous = self._last.get(key)

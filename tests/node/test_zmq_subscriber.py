@@ -11,13 +11,14 @@ import structlog
 import zmq
 import zmq.asyncio
 
-from chaincrawler.node.errors import NodeConfigError
+from chaincrawler.node.errors import MalformedZmqMessage, NodeConfigError
 from chaincrawler.node.zmq import (
-    MalformedZmqMessage,
+    MalformedFrames,
     SequenceEvent,
     ZmqMessage,
     ZmqSubscriber,
     parse_frames,
+    parse_sequence_body,
 )
 from chaincrawler.testing.recorded import CORE_REPLIES
 
@@ -200,3 +201,29 @@ async def test_topic_map_subscribes_each_endpoint_to_its_own_topics(context, pub
         (added,) = await receive(sub, 1)
     assert (block.topic, block.endpoint) == ("hashblock", blocks.endpoint)
     assert (added.topic, added.endpoint) == ("sequence", mempool.endpoint)
+
+
+def test_malformed_messages_are_counted_and_logged_once_per_kind():
+    sub = ZmqSubscriber("tcp://127.0.0.1:1", ("hashblock", "sequence"))
+    short_hash = [b"hashblock", bytes(31), bytes(4)]
+    with structlog.testing.capture_logs() as logs:
+        for _ in range(3):
+            assert sub._accept(short_hash, "e") is None
+        assert sub._accept([b"sequence", bytes(32) + b"Z", bytes(4)], "e") is None
+        assert sub._accept([b"hashblock", bytes(32)], "e") is None
+        good = sub._accept([b"hashblock", bytes(32), bytes(4)], "e")
+    assert good is not None and good.hash == "00" * 32  # the subscriber keeps going
+    assert sub.malformed == {"hashblock body": 3, "sequence label": 1, "frames": 1}
+    logged = [e["kind"] for e in logs if e["event"] == "zmq.malformed_message"]
+    assert logged == ["hashblock body", "sequence label", "frames"]
+
+
+def test_sequence_bodies_decode_to_typed_events():
+    body = bytes.fromhex("e58b6f43cc629ee2a7574e103e16ee54255525cb56d1c8f327b00270bd397a0c")
+    assert parse_sequence_body(body + b"R" + (2).to_bytes(8, "little")) == SequenceEvent(
+        body.hex(), "R", 2
+    )
+    assert parse_sequence_body(body + b"C") == SequenceEvent(body.hex(), "C", None)
+    with pytest.raises(MalformedFrames) as excinfo:
+        parse_sequence_body(body + b"D" + bytes(8))  # D carries no mempool sequence
+    assert excinfo.value.kind == "sequence body"

@@ -6,12 +6,17 @@ from __future__ import annotations
 import asyncio
 import struct
 from collections.abc import AsyncIterator
+from pathlib import Path
 
+import aiohttp
 import pytest
 import zmq
 import zmq.asyncio
 
+from chaincrawler.chain.networks import REGTEST
+from chaincrawler.chain.types import Transaction, TxOut
 from chaincrawler.testing.rawrpc import RawRpc
+from chaincrawler.testing.recorded import recorded
 from chaincrawler.testing.simnode import SimNode
 from tests.simnode.helpers import DESCRIPTOR, mature_coins, spend
 
@@ -94,4 +99,82 @@ async def test_reorg_publishes_disconnects_then_connects(rpc: RawRpc, sub: Subsc
     await rpc("invalidateblock", new[0])  # back to the old branch in one step
     frames = [(t, b) for t, b, _ in await sub.drain() if t in ("sequence", "hashblock")]
     assert [b[-1:] for t, b in frames if t == "sequence"] == [b"D"] * 3 + [b"C"] * 2
-    assert [b for t, b in frames if t == "hashblock"] == [bytes.fromhex(base[2])]
+    # After InvalidateBlock, ActivateBestChain extends the tip one block per round, and
+    # Core's UpdatedBlockTip (hashblock) fires after each round.
+    assert [b for t, b in frames if t == "hashblock"] == [bytes.fromhex(h) for h in base[1:]]
+
+
+# -- the recorded Core session (file 50), replayed ------------------------------------
+
+P2WPKH_1 = b"\x00\x14" + b"\x11" * 20
+P2WPKH_2 = b"\x00\x14" + b"\x22" * 20
+
+
+class Normalizer:
+    """Replaces every hash by the order it first appeared in, so two sessions compare."""
+
+    def __init__(self) -> None:
+        self.names: dict[str, str] = {}
+
+    def name(self, hash_hex: str) -> str:
+        return self.names.setdefault(hash_hex, f"h{len(self.names)}")
+
+    def frame(self, topic: str, body: bytes, counter: int) -> tuple[object, ...]:
+        if topic == "rawtx":
+            return (topic, self.name(Transaction.from_bytes(body, REGTEST).txid), counter)
+        if topic == "sequence":
+            label = body[32:33].decode()
+            mempool_seq = struct.unpack("<Q", body[33:])[0] if len(body) == 41 else None
+            return (topic, self.name(body[:32].hex()), label, mempool_seq, counter)
+        return (topic, self.name(body.hex()), counter)
+
+    def mempool(self, snapshot: dict[str, object]) -> tuple[object, ...]:
+        txids = snapshot["txids"]
+        assert isinstance(txids, list)
+        return tuple(self.name(t) for t in txids), snapshot["mempool_sequence"]
+
+
+async def test_recorded_core_session_is_replayed_frame_for_frame(tmp_path: Path) -> None:
+    """Core's frames of file 50 (sequence, rawtx, hashblock on one endpoint): the same
+    steps on a fresh simnode give the same topics, labels, mempool sequence numbers and
+    per-topic counters (the genesis block's rawtx and C included, as on a new datadir)."""
+    steps = recorded("50-")["steps"]
+    want, got = Normalizer(), Normalizer()
+    one = "tcp://127.0.0.1:0"
+    topics = {"sequence": one, "rawtx": one, "hashblock": one}
+    async with SimNode(tmp_path, rpc_port=0, zmq=topics) as simnode, aiohttp.ClientSession() as s:
+        rpc = RawRpc(simnode.rpc_url + "/", simnode.auth, session=s)
+        sub = Subscriber(simnode.zmq_endpoints["sequence"])
+        await asyncio.sleep(0.3)
+        try:
+
+            async def step_frames() -> list[tuple[object, ...]]:
+                return [got.frame(*f) for f in await sub.drain()]
+
+            async def mempool() -> tuple[object, ...]:
+                return got.mempool(await rpc("getrawmempool", False, True))
+
+            ((coinbase, value),) = await mature_coins(rpc, 1)
+            last_blocks = (await sub.drain())[-len(steps[0]["frames"]) :]
+            actual: dict[int, object] = {0: [got.frame(*f) for f in last_blocks]}
+            first = spend(coinbase, 0, value, 10_000, [TxOut(value - 10_000, P2WPKH_1, REGTEST)])
+            await rpc("sendrawtransaction", first.hex())
+            actual[1] = await step_frames(), await mempool()
+            second = spend(coinbase, 0, value, 50_000, [TxOut(value - 50_000, P2WPKH_2, REGTEST)])
+            await rpc("sendrawtransaction", second.hex())
+            actual[2] = await step_frames(), await mempool()
+            (block,) = await rpc("generatetodescriptor", 1, DESCRIPTOR)
+            actual[3] = await step_frames()
+            await rpc("invalidateblock", block)
+            actual[4] = await step_frames(), await mempool()
+            await rpc("reconsiderblock", block)
+            actual[5] = await step_frames(), await mempool()
+        finally:
+            sub.close()
+    for n, step in enumerate(steps):
+        frames = [want.frame(t, bytes.fromhex(b), int.from_bytes(bytes.fromhex(c), "little"))
+                  for t, b, c in step["frames"]]
+        expected: object = frames
+        if "rpc_getrawmempool_sequence" in step:
+            expected = frames, want.mempool(step["rpc_getrawmempool_sequence"])
+        assert actual[n] == expected, step["step"]

@@ -349,17 +349,27 @@ class Mempool:
                 self.remove_recursive(child)
 
     def remove_for_block(self, block: Block) -> None:
-        """Drop the block's transactions (no ``R``) and evict what now conflicts."""
+        """Core's ``removeForBlock``: per transaction, drop it (no ``R``, but it takes a
+        mempool sequence number), then evict what spends its inputs (``R`` each)."""
         for tx in block.transactions:
             entry = self.entries.get(tx.txid_bytes)
             if entry is not None:
                 self._unlink(entry)
                 self._next_sequence()
-        for tx in block.transactions:
             for txin in tx.inputs:
                 spender = self.spenders.get((txin.prevout.txid_bytes, txin.prevout.vout))
                 if spender is not None and spender != tx.txid_bytes:
                     self.remove_recursive(spender)
+
+    def adopt_children(self, txid: bytes) -> None:
+        """Link a transaction returned by a reorg to the mempool entries spending it
+        (Core's ``UpdateTransactionsFromBlock``)."""
+        entry = self.entries[txid]
+        for n in range(len(entry.tx.outputs)):
+            child = self.spenders.get((txid, n))
+            if child is not None:
+                entry.children.add(child)
+                self.entries[child].parents.add(txid)
 
     def remove_for_reorg(self) -> None:
         """Evict transactions a shorter chain made invalid: immature or missing inputs."""

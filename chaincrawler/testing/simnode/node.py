@@ -30,6 +30,8 @@ from chaincrawler.testing.simnode.persistence import BLOCK, INVALIDATE, RECONSID
 GENESIS_TIME = 1296688602
 GENESIS_NONCE = 2
 MAX_TIP_AGE = 24 * 60 * 60
+MAX_READDED_BLOCKS = 10
+"""``invalidateblock`` returns the transactions of this many blocks to the mempool."""
 _MAINNET_GENESIS_HEX = (
     "0100000000000000000000000000000000000000000000000000000000000000000000003ba3edfd7a7b12b2"
     "7ac72c3e67768f617fc81bc3888a51323a9fb8aa4b1e5e4a29ab5f49ffff001d1dac2b7c01010000000100"
@@ -107,10 +109,13 @@ class Engine:
         self.journal = Journal(netdir)
         self._ibd_latched = False
         self._failures: dict[bytes, str] = {}
+        fresh = self.journal.size() == 0
         self._replay()
         self.journal.open()
         if notifier is not None:
             self.notifier = notifier
+        if fresh:  # Core connects the genesis block on a new datadir (no hashblock: IBD)
+            self.notifier.block_connected(self.chain.tip.block)
         for raw in self.journal.load_mempool():
             try:
                 self.mempool.accept(Transaction.from_bytes(raw, REGTEST), unbroadcast=False)
@@ -182,59 +187,92 @@ class Engine:
         self.journal.append(BLOCK, block.serialize())
 
     def activate_best_chain(self) -> None:
-        """Reorganise to the most-work valid block, one step of at most 32 blocks at a time."""
+        """Core's ``ActivateBestChain``: steps towards the most-work block; each round
+        ends once the tip has more work than where it started, with one ``updated_tip``
+        (so a tip extended block by block announces every block)."""
         chain = self.chain
         while chain.best is not chain.tip:
-            target = chain.best
-            fork = chain.fork_point(target)
-            disconnect_pool: list[Block] = []
-            while chain.tip is not fork:
-                idx = chain.disconnect_tip()
-                disconnect_pool.append(idx.block)
-                self.notifier.block_disconnected(idx.block)
-            path: list[BlockIndex] = []
-            node: BlockIndex | None = target
-            while node is not None and node is not fork:
-                path.append(node)
-                node = node.prev
-            path.reverse()
-            confirmed: set[bytes] = set()
-            connected = False
-            for idx in path[:32]:
-                try:
-                    chain.connect_tip(idx)
-                except BlockValidationError as exc:
-                    self._failures[idx.hash] = exc.reason
-                    chain.mark_invalid(idx)
-                    chain.recompute_best()
+            starting_tip = chain.tip
+            while chain.best is not chain.tip:
+                self._step(chain.best)
+                if chain.tip.chainwork > starting_tip.chainwork:
                     break
-                connected = True
-                confirmed.update(tx.txid_bytes for tx in idx.block.transactions)
-                self.mempool.remove_for_block(idx.block)
-                self.notifier.block_connected(idx.block)
-            if disconnect_pool:
-                self._return_to_mempool(disconnect_pool, confirmed)
-            if connected and not self.initial_block_download:
+            if chain.tip is not chain.fork_point(starting_tip) and not self.initial_block_download:
                 self.notifier.updated_tip(chain.tip.block)
 
-    def _return_to_mempool(self, pool: list[Block], confirmed: set[bytes]) -> None:
-        """Core's ``MaybeUpdateMempoolForReorg``: re-add, oldest block first."""
+    def _step(self, target: BlockIndex) -> None:
+        """Core's ``ActivateBestChainStep``: disconnect to the fork (``D`` at once),
+        connect towards ``target`` until the tip beats the old one, return disconnected
+        transactions to the mempool, and only then announce the connected blocks."""
+        chain = self.chain
+        old_tip = chain.tip
+        fork = chain.fork_point(target)
+        disconnect_pool: list[Block] = []
+        while chain.tip is not fork:
+            idx = chain.disconnect_tip()
+            disconnect_pool.append(idx.block)
+            self.notifier.block_disconnected(idx.block)
+        path: list[BlockIndex] = []
+        node: BlockIndex | None = target
+        while node is not None and node is not fork:
+            path.append(node)
+            node = node.prev
+        confirmed: set[bytes] = set()
+        connected: list[Block] = []
+        for idx in reversed(path):
+            try:
+                chain.connect_tip(idx)
+            except BlockValidationError as exc:
+                self._failures[idx.hash] = exc.reason
+                chain.mark_invalid(idx)
+                chain.recompute_best()
+                break
+            confirmed.update(tx.txid_bytes for tx in idx.block.transactions)
+            self.mempool.remove_for_block(idx.block)
+            connected.append(idx.block)
+            if chain.tip.chainwork > old_tip.chainwork:
+                break
+        if disconnect_pool:
+            self._return_to_mempool(disconnect_pool, confirmed)
+        for block in connected:
+            self.notifier.block_connected(block)
+
+    def _return_to_mempool(
+        self, pool: list[Block], confirmed: set[bytes], add: bool = True
+    ) -> None:
+        """Core's ``MaybeUpdateMempoolForReorg``: re-add, oldest block first (or, with
+        ``add`` false, drop them and what spends them), then evict what became invalid."""
         for block in reversed(pool):
             for tx in block.transactions[1:]:
                 if tx.txid_bytes in confirmed:
                     continue
-                try:
-                    self.mempool.accept(tx, unbroadcast=False, bypass_limits=True)
-                except ChaincrawlerError:
+                if not (add and self._readd(tx)):
                     self.mempool.remove_orphans_of(tx)
         self.mempool.remove_for_reorg()
 
+    def _readd(self, tx: Transaction) -> bool:
+        """Accept a disconnected transaction again, linking the mempool's spenders of it."""
+        try:
+            self.mempool.accept(tx, unbroadcast=False, bypass_limits=True)
+        except ChaincrawlerError:
+            return False
+        self.mempool.adopt_children(tx.txid_bytes)
+        return True
+
     def invalidate(self, idx: BlockIndex, record: bool = True) -> None:
-        """``invalidateblock``: mark the block and its descendants invalid, reorg away."""
+        """``invalidateblock``: as Core's ``InvalidateBlock``, disconnect one block at a
+        time (``D``, then its transactions back to the mempool, for the first 10), mark
+        the block and its descendants invalid, then activate the best chain."""
         if idx.height == 0:
             raise SimRpcError(-20, "Genesis block cannot be invalidated")
         if record:
             self.journal.append(INVALIDATE, idx.hash)
+        disconnected = 0
+        while self.chain.contains(idx):
+            block = self.chain.disconnect_tip().block
+            self.notifier.block_disconnected(block)
+            disconnected += 1
+            self._return_to_mempool([block], set(), add=disconnected <= MAX_READDED_BLOCKS)
         self.chain.mark_invalid(idx)
         self.chain.recompute_best()
         self.activate_best_chain()

@@ -1,0 +1,167 @@
+"""Tip latency: from a block mined on simnode to its events committed, ZMQ vs polling.
+
+Run: ``python benchmarks/latency.py [--blocks 200] [--txs 100]``.
+A simnode subprocess (with ZMQ publishers) is funded by the chain generator; then, for
+each follower -- :class:`ZmqFollower` and :class:`PollingFollower` at the default
+``poll_interval`` -- a crawler with the example ``AddressBalances`` model follows the
+node (fresh SQLite store, default snapshot interval) while, ``--blocks`` times, the
+generator sends ``--txs`` transactions, lets the crawler idle 0.1 to 1.1 s (at random,
+so blocks fall at any phase of a poll) and mines a block.
+A block's latency runs from the moment ``generatetodescriptor`` returned its hash (the
+node has connected it) to the crawler's ``Committed`` notification for it (its events
+are in the store); the next block is mined after that. Crawler and generator share one
+process, and the machine's cores with the node.
+
+Writes ``benchmarks/results/latency.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import platform
+import random
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from chaincrawler.chain.networks import REGTEST
+from chaincrawler.crawler.follow import PollingFollower, TipFollower
+from chaincrawler.crawler.follow_zmq import ZmqFollower
+from chaincrawler.crawler.pipeline import Committed, Crawler, CrawlerOptions
+from chaincrawler.eventstore import open_store
+from chaincrawler.examples.balances import AddressBalances
+from chaincrawler.node.client import NodeClient
+from chaincrawler.node.zmq import ZmqSubscriber
+from chaincrawler.testing.chaingen import WALLET_SCRIPT_PUBKEY, ChainGenerator
+from chaincrawler.testing.nodeproc import NodeHandle
+
+RESULTS = Path(__file__).parent / "results" / "latency.md"
+COIN = 100_000_000
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+async def make_coins(gen: ChainGenerator, count: int, value: int) -> None:
+    """``count`` confirmed generator coins of ``value`` sat (one fan-out transaction)."""
+    await gen.ensure_funds(count * value + COIN)
+    pool = sorted((c for c in gen.coins() if c.height is not None), key=lambda c: -c.value)
+    picked = []
+    while sum(c.value for c in picked) < count * value + COIN // 10:
+        picked.append(pool.pop(0))
+    await gen.send_transaction(
+        gen.create_transaction(picked, [(WALLET_SCRIPT_PUBKEY, value)] * count)
+    )
+    await gen.mine(1)
+
+
+async def measure(
+    node: NodeHandle, gen: ChainGenerator, follower: TipFollower, blocks: int, txs: int,
+    workdir: Path,
+) -> list[float]:
+    """Latencies (seconds) of ``blocks`` blocks of ``txs`` transactions, one at a time."""
+    store = open_store(f"sqlite:///{workdir / f'{type(follower).__name__}.db'}")
+    await store.open(network="regtest", genesis_hash=REGTEST.genesis_hash)
+    committed: dict[str, float] = {}
+    arrived = asyncio.Event()
+
+    def note(change: object) -> None:
+        if isinstance(change, Committed):
+            now = time.perf_counter()
+            committed.update((b.hash, now) for b in change.blocks)
+            arrived.set()
+
+    latencies: list[float] = []
+    rng = random.Random(blocks)
+    async with NodeClient(node.url_with_auth, rest=True) as rpc:
+        crawler = Crawler(rpc, store, [AddressBalances()], REGTEST,
+                          CrawlerOptions(start_height=await rpc.get_block_count()),
+                          follower=follower)
+        crawler.subscribe(note)
+        run = asyncio.create_task(crawler.run())
+        descriptor = await gen.descriptor()
+        for _ in range(blocks):
+            coins = sorted((c for c in gen.coins() if c.height is not None),
+                           key=lambda c: -c.value)[:txs]
+            batch = [gen.create_transaction([c], gen.random_payments(2)) for c in coins]
+            await gen.rpc.batch([("sendrawtransaction", [tx.hex()]) for tx in batch])
+            for tx in batch:
+                gen._track(tx)  # the generator spends their change next round
+            await asyncio.sleep(rng.uniform(0.1, 1.1))  # idle, at any phase of a poll
+            while crawler.tip is None or crawler.tip.hash != await rpc.get_best_block_hash():
+                await asyncio.sleep(0.05)
+            arrived.clear()
+            (mined,) = await gen.rpc.call("generatetodescriptor", 1, descriptor)
+            t0 = time.perf_counter()
+            while mined not in committed:
+                await arrived.wait()
+                arrived.clear()
+            latencies.append(committed[mined] - t0)
+            await gen.sync()
+        crawler.stop()
+        await run
+    await store.close()
+    return latencies
+
+async def main(blocks: int, txs: int) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        node = NodeHandle("simnode", workdir / "node")
+        node.start()
+        try:
+            async with NodeClient(node.url_with_auth, timeout=600) as rpc:
+                gen = ChainGenerator(rpc, seed="latency")
+                await make_coins(gen, txs, 2 * blocks * 110_000)
+                interval = CrawlerOptions().poll_interval
+                zmq_sub = ZmqSubscriber.from_notifications(
+                    await rpc.get_zmq_notifications(), ("sequence",)
+                )
+                results = {
+                    "ZMQ (sequence)": await measure(
+                        node, gen, ZmqFollower(rpc, zmq_sub, interval), blocks, txs, workdir
+                    ),
+                    f"polling every {interval:g} s": await measure(
+                        node, gen, PollingFollower(interval), blocks, txs, workdir
+                    ),
+                }
+        finally:
+            node.stop()
+    rows = [
+        f"| {name} | {len(v)} | {percentile(v, 0.5) * 1000:.1f} | {percentile(v, 0.99) * 1000:.1f}"
+        f" | {max(v) * 1000:.1f} | {statistics.fmean(v) * 1000:.1f} |"
+        for name, v in results.items()
+    ]
+    text = "\n".join([
+        "# Tip latency: block mined on simnode -> its events committed",
+        "",
+        f"`python benchmarks/latency.py --blocks {blocks} --txs {txs}`: {blocks} blocks of "
+        f"{txs} transactions mined one at a time on an idle crawler (idle 0.1-1.1 s at "
+        "random), example `AddressBalances` model, SQLite store, default crawler options "
+        "(snapshot every 100 blocks). From `generatetodescriptor` returning to "
+        "`Committed`, milliseconds.",
+        "",
+        "| follower | blocks | p50 | p99 | max | mean |",
+        "|---|---:|---:|---:|---:|---:|",
+        *rows,
+        "",
+        f"Python {platform.python_version()}, {platform.machine()}; generator, crawler and "
+        "the node share the machine (the crawler and the generator one process).",
+        "",
+    ])
+    RESULTS.write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--blocks", type=int, default=200)
+    parser.add_argument("--txs", type=int, default=100)
+    args = parser.parse_args()
+    asyncio.run(main(args.blocks, args.txs))
