@@ -167,7 +167,8 @@ class NodeSettings(_Section):
         default_factory=dict,
         description=(
             "ZMQ endpoint per topic (hashblock, hashtx, rawblock, rawtx, sequence), e.g. "
-            '{"hashblock": "tcp://127.0.0.1:28332"}. Empty with no zmq_url: poll only.'
+            '{"hashblock": "tcp://127.0.0.1:28332"}. Empty with no zmq_url: `run` follows '
+            "the endpoints the node advertises (getzmqnotifications), else polls."
         ),
     )
     zmq_url: ZmqEndpoint | None = Field(
@@ -257,7 +258,7 @@ class NodeSettings(_Section):
 
     @property
     def zmq_subscriptions(self) -> dict[str, str]:
-        """The ZMQ endpoint of each topic to subscribe to (empty: no ZMQ, poll only)."""
+        """The ZMQ endpoint of each topic to subscribe to (empty: none configured; `run` then asks the node)."""
         topics = dict.fromkeys(_ZMQ_URL_TOPICS, self.zmq_url) if self.zmq_url else {}
         return {**topics, **self.zmq_endpoints}
 
