@@ -258,7 +258,7 @@ class NodeSettings(_Section):
 
     @property
     def zmq_subscriptions(self) -> dict[str, str]:
-        """The ZMQ endpoint of each topic to subscribe to (empty: none configured; `run` then asks the node)."""
+        """The ZMQ endpoint of each topic to subscribe to (empty: `run` asks the node)."""
         topics = dict.fromkeys(_ZMQ_URL_TOPICS, self.zmq_url) if self.zmq_url else {}
         return {**topics, **self.zmq_endpoints}
 
