@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import random
+import signal
+import subprocess
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -13,6 +17,7 @@ from chaincrawler.eventstore import EventQuery, EventStore, open_store
 from chaincrawler.examples.balances import AddressBalances
 from chaincrawler.models import Model
 from chaincrawler.node.client import NodeClient, RetryPolicy
+from chaincrawler.testing.chaingen import ChainGenerator
 from chaincrawler.testing.nodeproc import NodeHandle
 
 # The chain model's reorg history is what the crawler lived through, not a function of
@@ -103,3 +108,40 @@ async def assert_matches_fresh_crawl(
     for model in models:
         assert comparable_state(model) == comparable_state(by_name[model.name]), model.name
     assert await active_log(spec) == await active_log(fresh)
+
+
+def kill(proc: subprocess.Popen[bytes] | None) -> None:
+    """SIGKILL a crawler process (if it still runs) and reap it."""
+    if proc is not None and proc.poll() is None:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+
+
+async def random_mine_reorg_kill(
+    gen: ChainGenerator,
+    rng: random.Random,
+    start: int,
+    proc: subprocess.Popen[bytes],
+    restart: Callable[[], subprocess.Popen[bytes]],
+) -> subprocess.Popen[bytes]:
+    """3-6 random steps while a crawler process runs: mine, reorganise (depth 1-10, half
+    with a double spend) or SIGKILL it and ``restart`` it. Returns the process running last.
+    """
+    for _ in range(rng.randint(3, 6)):
+        op = rng.choice(["mine", "mine", "reorg", "kill"])
+        if op == "mine":
+            await gen.fill(rng.randint(1, 2), rng.randint(1, 3))
+        elif op == "reorg":
+            double_spend = rng.random() < 0.5
+            if double_spend:  # give the reorged blocks a spend to conflict with
+                await gen.send()
+                await gen.mine(1)
+            depth = rng.randint(1, min(10, gen.height - start - 1))
+            await gen.reorg(depth, depth + rng.randint(0, 2), double_spend=double_spend)
+        else:
+            await asyncio.sleep(rng.uniform(0.0, 1.5))
+            kill(proc)
+            proc = restart()
+        await asyncio.sleep(rng.uniform(0.0, 0.4))
+    await asyncio.sleep(rng.uniform(0.0, 1.0))
+    return proc

@@ -7,7 +7,7 @@ marked. ``CHAINCRAWLER_PROPERTY_SEQUENCES`` sets how many sequences run (default
 
 from __future__ import annotations
 
-import asyncio
+import functools
 import os
 import random
 import signal
@@ -18,7 +18,15 @@ from pathlib import Path
 from chaincrawler.eventstore import EventQuery, EventStatus
 from chaincrawler.testing.chaingen import ChainGenerator
 from chaincrawler.testing.nodeproc import NodeHandle
-from regtest.crawling import StoreFactory, StoreSpec, assert_matches_fresh_crawl, client, crawl
+from regtest.crawling import (
+    StoreFactory,
+    StoreSpec,
+    assert_matches_fresh_crawl,
+    client,
+    crawl,
+    kill,
+    random_mine_reorg_kill,
+)
 
 SEQUENCES = int(os.environ.get("CHAINCRAWLER_PROPERTY_SEQUENCES", "50"))
 SEED = int(os.environ.get("CHAINCRAWLER_PROPERTY_SEED", "20261123"))
@@ -45,11 +53,6 @@ def start_crawler(node: NodeHandle, store: StoreSpec, start: int, rng: random.Ra
                                 env=env, stdout=out, stderr=out)
 
 
-def kill(proc: subprocess.Popen[bytes] | None) -> None:
-    if proc is not None and proc.poll() is None:
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
-
 
 async def test_random_mine_reorg_kill_restart_sequences(
     fresh_node, stores: StoreFactory, tmp_path: Path
@@ -65,24 +68,8 @@ async def test_random_mine_reorg_kill_restart_sequences(
             store = stores(f"seq{i}")
             proc = start_crawler(node, store, start, rng, log)
             try:
-                for _ in range(rng.randint(3, 6)):
-                    op = rng.choice(["mine", "mine", "reorg", "kill"])
-                    if op == "mine":
-                        await gen.fill(rng.randint(1, 2), rng.randint(1, 3))
-                    elif op == "reorg":
-                        double_spend = rng.random() < 0.5
-                        if double_spend:  # give the reorged blocks a spend to conflict with
-                            await gen.send()
-                            await gen.mine(1)
-                        depth = rng.randint(1, min(10, gen.height - start - 1))
-                        await gen.reorg(depth, depth + rng.randint(0, 2),
-                                        double_spend=double_spend)
-                    else:
-                        await asyncio.sleep(rng.uniform(0.0, 1.5))
-                        kill(proc)
-                        proc = start_crawler(node, store, start, rng, log)
-                    await asyncio.sleep(rng.uniform(0.0, 0.4))
-                await asyncio.sleep(rng.uniform(0.0, 1.0))
+                restart = functools.partial(start_crawler, node, store, start, rng, log)
+                proc = await random_mine_reorg_kill(gen, rng, start, proc, restart)
             finally:
                 kill(proc)
             assert proc.returncode == -signal.SIGKILL, log.read_text()[-3000:]

@@ -7,7 +7,7 @@ fresh crawl's, and its balances equal the in-memory model's.
 
 from __future__ import annotations
 
-import asyncio
+import functools
 import os
 import random
 import signal
@@ -19,7 +19,15 @@ from chaincrawler.examples import AddressBalances, BalancesChanged, StoredAddres
 from chaincrawler.models import on
 from chaincrawler.testing.chaingen import ChainGenerator
 from chaincrawler.testing.nodeproc import NodeHandle
-from regtest.crawling import StoreFactory, StoreSpec, assert_matches_fresh_crawl, client, crawl
+from regtest.crawling import (
+    StoreFactory,
+    StoreSpec,
+    assert_matches_fresh_crawl,
+    client,
+    crawl,
+    kill,
+    random_mine_reorg_kill,
+)
 from regtest.test_stored_balances import stored_state
 
 SEQUENCES = int(os.environ.get("CHAINCRAWLER_STORED_SEQUENCES", "6"))
@@ -64,11 +72,6 @@ def start_crawler(node: NodeHandle, store: StoreSpec, start: int, rng: random.Ra
                                 env=env, stdout=out, stderr=out)
 
 
-def kill(proc: subprocess.Popen[bytes] | None) -> None:
-    if proc is not None and proc.poll() is None:
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
-
 
 async def test_mixed_model_survives_random_reorgs_and_kills(
     fresh_node, stores: StoreFactory, tmp_path: Path
@@ -84,24 +87,8 @@ async def test_mixed_model_survives_random_reorgs_and_kills(
             store = stores(f"seq{i}")
             proc = start_crawler(node, store, start, rng, log)
             try:
-                for _ in range(rng.randint(3, 6)):
-                    op = rng.choice(["mine", "mine", "reorg", "kill"])
-                    if op == "mine":
-                        await gen.fill(rng.randint(1, 2), rng.randint(1, 3))
-                    elif op == "reorg":
-                        double_spend = rng.random() < 0.5
-                        if double_spend:
-                            await gen.send()
-                            await gen.mine(1)
-                        depth = rng.randint(1, min(10, gen.height - start - 1))
-                        await gen.reorg(depth, depth + rng.randint(0, 2),
-                                        double_spend=double_spend)
-                    else:
-                        await asyncio.sleep(rng.uniform(0.0, 1.5))
-                        kill(proc)
-                        proc = start_crawler(node, store, start, rng, log)
-                    await asyncio.sleep(rng.uniform(0.0, 0.4))
-                await asyncio.sleep(rng.uniform(0.0, 1.0))
+                restart = functools.partial(start_crawler, node, store, start, rng, log)
+                proc = await random_mine_reorg_kill(gen, rng, start, proc, restart)
             finally:
                 kill(proc)
             assert proc.returncode == -signal.SIGKILL, log.read_text()[-3000:]
