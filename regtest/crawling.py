@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import random
 import signal
 import subprocess
-from collections.abc import Callable, Sequence
+import sys
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from chaincrawler.chain.networks import REGTEST
@@ -145,3 +148,62 @@ async def random_mine_reorg_kill(
         await asyncio.sleep(rng.uniform(0.0, 0.4))
     await asyncio.sleep(rng.uniform(0.0, 1.0))
     return proc
+
+
+def start_crawler(node: NodeHandle, store: StoreSpec, start: int, rng: random.Random,
+                  log: Path, models: Sequence[str],
+                  extra_env: Mapping[str, str] | None = None) -> subprocess.Popen[bytes]:
+    """A ``chaincrawler run MODELS`` process on ``node`` into ``store``, with a random
+    catch-up batch size and snapshot interval, logging to ``log``."""
+    env = {
+        **os.environ,
+        **store.env(),
+        "CHAINCRAWLER_NETWORK": "regtest",
+        "CHAINCRAWLER_NODE__URLS": node.url_with_auth,
+        "CHAINCRAWLER_NODE__REST": "true",
+        "CHAINCRAWLER_CRAWLER__START_HEIGHT": str(start),
+        "CHAINCRAWLER_CRAWLER__POLL_INTERVAL": "0.05",
+        "CHAINCRAWLER_CRAWLER__CATCHUP_BATCH_BLOCKS": str(rng.randint(1, 6)),
+        "CHAINCRAWLER_CRAWLER__SNAPSHOT_INTERVAL": str(rng.randint(1, 8)),
+        "CHAINCRAWLER_LOG__LEVEL": "WARNING",
+        "CHAINCRAWLER_LOG__FORMAT": "json",
+        **(extra_env or {}),
+    }
+    with log.open("ab") as out:
+        return subprocess.Popen([sys.executable, "-m", "chaincrawler", "run", *models],
+                                env=env, stdout=out, stderr=out)
+
+
+async def kill_sequences(
+    node: NodeHandle,
+    stores: StoreFactory,
+    log: Path,
+    *,
+    seed: int,
+    sequences: int,
+    models: Sequence[str],
+    check: Callable[[int, StoreSpec, int], Awaitable[None]],
+    extra_env: Callable[[random.Random], Mapping[str, str]] | None = None,
+) -> None:
+    """Run ``sequences`` random mine/reorg/SIGKILL sequences of a ``chaincrawler run
+    MODELS`` process, each into a store of its own, calling ``check(i, store, start)``
+    after sequence ``i`` (the crawler process is dead by then)."""
+    rng = random.Random(seed)
+    async with client(node) as rpc:
+        gen = ChainGenerator(rpc, seed=seed)
+        await gen.mine_until_mature()
+        for i in range(sequences):
+            start = max(0, gen.height - 12)
+            store = stores(f"seq{i}")
+
+            def restart(store: StoreSpec = store, start: int = start) -> subprocess.Popen[bytes]:
+                env = extra_env(rng) if extra_env else None
+                return start_crawler(node, store, start, rng, log, models, env)
+
+            proc = restart()
+            try:
+                proc = await random_mine_reorg_kill(gen, rng, start, proc, restart)
+            finally:
+                kill(proc)
+            assert proc.returncode == -signal.SIGKILL, log.read_text()[-3000:]
+            await check(i, store, start)
