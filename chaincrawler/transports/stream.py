@@ -17,6 +17,10 @@ events; ``live`` results, ``heartbeat`` and ``error`` frames. Every frame carrie
 new cursor position. A client applying events (by position) and removing the
 positions of each rollback holds exactly the store's active log of its models.
 
+A commit's events go out in ``events`` frames of at most ``FRAME_EVENTS`` events, each
+encoded once and the same text sent to every client subscribed to the same models (the
+server negotiates no compression, which would redo that work per client).
+
 Each client's outbox is bounded: a client that falls behind is closed with code
 4008 (``CLOSE_TOO_SLOW``) and a reason ``{"position": P, "reorg": R}`` to resume from.
 Delivery is at least once: positions let a client drop duplicates.
