@@ -83,7 +83,7 @@ def _dumps(frame: dict[str, Any]) -> str:
 
 
 def event_json(e: StoredEvent) -> str:
-    """``event_dict(e)`` as JSON text, the stored payload (JSON already) spliced in as it is.
+    """``EventOut.of(e)`` as JSON text, the stored payload (JSON already) spliced in as it is.
 
     The stream's hot path: no payload is parsed and dumped again per event.
     """

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from chaincrawler.client import EventsFrame, StreamView
 from chaincrawler.eventstore import EventStatus, StoredEvent
-from chaincrawler.transports.schemas import EventOut, event_dict
+from chaincrawler.transports.schemas import EventOut
 from chaincrawler.transports.stream import event_json, events_frame
 
 PAYLOADS = [
@@ -30,7 +30,7 @@ def test_an_event_encoded_for_the_stream_is_the_api_s_event() -> None:
     events = [stored(i + 1, p) for i, p in enumerate(PAYLOADS)]
     events.append(stored(9, "{}", status=EventStatus.ROLLED_BACK, reorg_id=3))
     for event in events:
-        assert json.loads(event_json(event)) == event_dict(event)
+        assert json.loads(event_json(event)) == EventOut.of(event).model_dump()
         assert EventOut.model_validate_json(event_json(event)) == EventOut.of(event)
 
 
