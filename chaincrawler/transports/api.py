@@ -94,7 +94,7 @@ def create_app(source: StateSource, options: ApiOptions | None = None) -> FastAP
                            allow_headers=["Authorization", "Content-Type"])
     _install_error_handlers(app)
 
-    def authorized(
+    async def authorized(
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_BEARER)],
     ) -> None:
         tokens.check(None if credentials is None else credentials.credentials)

@@ -73,16 +73,6 @@ class EventOut(pydantic.BaseModel):
         )
 
 
-def event_dict(e: StoredEvent) -> dict[str, Any]:
-    """``EventOut`` as a plain dict (the stream's hot path skips pydantic)."""
-    return {
-        "position": e.position, "model": e.model, "version": e.version,
-        "event_type": e.event_type, "event_version": e.event_version,
-        "payload": json.loads(e.payload), "block_height": e.block_height,
-        "block_hash": e.block_hash, "status": str(e.status), "reorg_id": e.reorg_id,
-    }
-
-
 class EventsPage(pydantic.BaseModel):
     """A page of events in position order; pass ``next_cursor`` back for the next page."""
 

@@ -29,12 +29,18 @@ class _Uvicorn(uvicorn.Server):
 
 
 class ApiServer:
-    """``app`` served by uvicorn at ``host:port`` (port 0: a free one) in this loop."""
+    """``app`` served by uvicorn at ``host:port`` (port 0: a free one) in this loop.
+
+    WebSocket frames are not compressed (no permessage-deflate): each stream frame is
+    encoded once for all its clients, and compressing it again per connection cost
+    most of a fan-out's CPU (``benchmarks/transport.py``).
+    """
 
     def __init__(self, app: FastAPI, host: str = "127.0.0.1", port: int = 0) -> None:
         self.app = app
         config = uvicorn.Config(app, host=host, port=port, log_config=None, lifespan="off",
-                                ws="websockets-sansio", timeout_graceful_shutdown=2)
+                                ws="websockets-sansio", ws_per_message_deflate=False,
+                                timeout_graceful_shutdown=2)
         self._server = _Uvicorn(config)
         self._task: asyncio.Task[None] | None = None
 

@@ -17,6 +17,10 @@ events; ``live`` results, ``heartbeat`` and ``error`` frames. Every frame carrie
 new cursor position. A client applying events (by position) and removing the
 positions of each rollback holds exactly the store's active log of its models.
 
+A commit's events go out in ``events`` frames of at most ``FRAME_EVENTS`` events, each
+encoded once and the same text sent to every client subscribed to the same models (the
+server negotiates no compression, which would redo that work per client).
+
 Each client's outbox is bounded: a client that falls behind is closed with code
 4008 (``CLOSE_TOO_SLOW``) and a reason ``{"position": P, "reorg": R}`` to resume from.
 Delivery is at least once: positions let a client drop duplicates.
@@ -40,7 +44,7 @@ from chaincrawler.eventstore import BlockRecord, EventQuery, StoredEvent
 from chaincrawler.transports.auth import TokenCheck
 from chaincrawler.transports.errors import ApiError
 from chaincrawler.transports.live import LiveQueries, find_model
-from chaincrawler.transports.schemas import At, ReorgOut, event_dict
+from chaincrawler.transports.schemas import At, ReorgOut
 from chaincrawler.transports.source import Committed, Notification, RolledBack, StateSource, View
 
 log = structlog.get_logger(__name__)
@@ -76,6 +80,24 @@ class Cursor:
 
 def _dumps(frame: dict[str, Any]) -> str:
     return json.dumps(frame, separators=(",", ":"))
+
+
+def event_json(e: StoredEvent) -> str:
+    """``EventOut.of(e)`` as JSON text, the stored payload (JSON already) spliced in as it is.
+
+    The stream's hot path: no payload is parsed and dumped again per event.
+    """
+    reorg = "null" if e.reorg_id is None else int(e.reorg_id)
+    return (f'{{"position":{int(e.position)},"model":{json.dumps(e.model)},'
+            f'"version":{int(e.version)},"event_type":{json.dumps(e.event_type)},'
+            f'"event_version":{int(e.event_version)},"payload":{e.payload},'
+            f'"block_height":{int(e.block_height)},"block_hash":{json.dumps(e.block_hash)},'
+            f'"status":{json.dumps(str(e.status))},"reorg_id":{reorg}}}')
+
+
+def events_frame(at: dict[str, Any], upto: int, events: list[str]) -> str:
+    """An ``events`` frame's text from the events' JSON texts (see ``event_json``)."""
+    return f'{{"type":"events","at":{_dumps(at)},"upto":{int(upto)},"events":[{",".join(events)}]}}'
 
 
 class Subscriber:
@@ -220,16 +242,17 @@ class StreamHub:
 
     def _fan_out(self, subs: list[Subscriber], events: list[StoredEvent], upto: int,
                  at: dict[str, Any]) -> None:
+        """One frame per set of models subscribed to, encoded once for all its clients."""
         cursor = Cursor(upto, self.reorg)
-        dicts = [event_dict(e) for e in events]
+        encoded = [event_json(e) for e in events]
         texts: dict[frozenset[str] | None, str] = {}
         for sub in subs:
             text = texts.get(sub.models)
             if text is None:
-                mine = dicts if sub.models is None else [d for d in dicts
-                                                         if d["model"] in sub.models]
-                text = texts[sub.models] = _dumps(
-                    {"type": "events", "at": at, "upto": upto, "events": mine})
+                models = sub.models
+                mine = encoded if models is None else [
+                    t for e, t in zip(events, encoded, strict=True) if e.model in models]
+                text = texts[models] = events_frame(at, upto, mine)
             sub.push(text, cursor)
 
     async def _rolled_back(self, note: RolledBack) -> None:
@@ -362,18 +385,16 @@ class StreamSession:
             single = next(iter(models)) if models is not None and len(models) == 1 else None
             query = EventQuery(model=single, from_position=after.position + 1,
                                to_position=upto.position)
-            chunk: list[dict[str, Any]] = []
+            chunk: list[str] = []
             async for event in store.iter_events(query, FRAME_EVENTS):
                 if sub.wants(event.model):
-                    chunk.append(event_dict(event))
+                    chunk.append(event_json(event))
                 if len(chunk) == FRAME_EVENTS:
-                    await self._send({"type": "events", "at": self._at(), "upto": event.position,
-                                      "events": chunk})
+                    await self.ws.send_text(events_frame(self._at(), event.position, chunk))
                     self.sent = Cursor(event.position, upto.reorg)
                     chunk = []
             if chunk:
-                await self._send({"type": "events", "at": self._at(), "upto": upto.position,
-                                  "events": chunk})
+                await self.ws.send_text(events_frame(self._at(), upto.position, chunk))
         self.sent = upto
         await self._send({"type": "caught_up", "at": self._at(), "upto": upto.position,
                           "reorg": upto.reorg})
