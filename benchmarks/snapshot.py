@@ -264,6 +264,16 @@ def report(args: argparse.Namespace, runs: dict[str, list[dict[str, float]]]) ->
             ratio = new / old if key.endswith("_eps") else old / new
             cells.append("" if key == "size_mb" else f"{ratio:.1f}x")
         lines.append(f"| {title} | " + " | ".join(cells) + " |")
+    lines += [
+        "",
+        "\"Store to restored model\": a new model restored from the committed snapshot "
+        "(``latest_snapshot`` + ``restore_state``), as at a start or in a reader process. "
+        "\"Reorg restore at the snapshot\": the model that took the snapshot, its state moved "
+        "on, restored at the snapshot's block as the crawler does after a reorg above it "
+        "(``restore_model``: from the snapshot kept in memory; code without it reads and "
+        "decodes the snapshot, as its crawler did). CPU times are the steadier figures on a "
+        "loaded machine.",
+    ]
     return "\n".join(lines) + "\n"
 
 
