@@ -189,16 +189,3 @@ async def test_from_events_refuses_a_model_whose_history_the_store_lacks(
 
 class Late(Other):
     name = "late"
-
-
-async def test_a_model_with_stored_collections_new_to_a_store_is_refused_not_started_empty(
-    rpc: NodeClient, store: EventStore
-) -> None:
-    from chaincrawler.examples import StoredAddressBalances
-
-    await crawl(rpc, store, Other())
-    with pytest.raises(ReindexError, match=r"stored_address_balances.*chaincrawler rebuild"):
-        await crawl(rpc, store, Other(), StoredAddressBalances())
-    assert await store.read_events(EventQuery(model="stored_address_balances")) == []
-    with pytest.raises(ReindexError, match="stored collections"):
-        await reindex_from_events(store, [StoredAddressBalances()])
