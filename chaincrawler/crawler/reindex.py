@@ -11,6 +11,9 @@ Two ways, by what changed in the model's code (``Model.version`` says that it ch
   are fetched again and run through that model only; its events are committed to the
   blocks already stored (``commit_reindexed``), no block is added. A fetched block whose
   hash is not the stored one (the node's chain changed) stops it with ReindexError.
+  A model with stored collections is re-indexed this way only: its collection writes
+  are committed with its events (undo records kept for the reorg window), and its plain
+  attributes snapshotted at every block of the window, as the crawler does.
 
 While a re-index from the node is unfinished the store records the model's version as
 ``registry.UNFINISHED``: the next crawl with the model re-indexes it again before it joins.
@@ -32,7 +35,14 @@ from chaincrawler.crawler.prevouts import PrevoutResolver
 from chaincrawler.crawler.registry import UNFINISHED, mark_reindexed
 from chaincrawler.crawler.restore import restore_model
 from chaincrawler.crawler.source import BlockSource, FetchedBlock
-from chaincrawler.eventstore import BlockRecord, EventStore, PendingEvent, PendingSnapshot
+from chaincrawler.eventstore import (
+    BlockRecord,
+    CollectionWrite,
+    EventStore,
+    PendingEvent,
+    PendingSnapshot,
+    Retention,
+)
 from chaincrawler.models import ChainModel, Model
 from chaincrawler.node.client import NodeClient
 
@@ -57,6 +67,13 @@ async def reindex_from_events(store: EventStore, models: Sequence[Model]) -> lis
     that model is written and its recorded version stays.
     """
     _refuse_chain_model(models)
+    stored = [m.name for m in models if m.has_stored_collections()]
+    if stored:
+        raise ReindexError(
+            f"model(s) {', '.join(stored)} keep stored collections, which replaying events "
+            "cannot rebuild (a handler reads only keys process_block prefetched); re-index "
+            "from the node: `chaincrawler rebuild --model NAME --from-node`"
+        )
     tip = await store.tip()
     done: list[Reindexed] = []
     for model in models:
@@ -95,15 +112,18 @@ async def reindex_from_node(
         await store.clear_model(name)
     for model in models:
         model.reset()
+        for collection in model.stored_collections().values():
+            collection.attach(store, options.collection_cache_entries)
     if tip is None:
         await mark_reindexed(store, models)
         return [Reindexed(m.name, 0, None) for m in models]
     start = await _lowest_stored_height(store, options.start_height, tip)
     log.info("re-indexing models from the node", models=names, from_height=start,
              to_height=tip.height)
-    counts = await _process(node, store, models, network, options, start, tip)
-    await store.commit_reindexed([], [
-        PendingSnapshot(m.name, tip.height, tip.hash, m.snapshot_state()) for m in models
+    counts, window = await _process(node, store, models, network, options, start, tip)
+    await store.commit_reindexed([], window + [
+        PendingSnapshot(m.name, tip.height, tip.hash, m.snapshot_state())
+        for m in models if not m.has_stored_collections()
     ])
     await mark_reindexed(store, models)
     log.info("models re-indexed from the node", models=names, events=counts, tip=tip.height)
@@ -118,8 +138,12 @@ async def _process(
     options: CrawlerOptions,
     start: int,
     tip: BlockRecord,
-) -> dict[str, int]:
-    """Run ``models`` on the blocks ``start..tip`` and commit their events in batches."""
+) -> tuple[dict[str, int], list[PendingSnapshot]]:
+    """Run ``models`` on the blocks ``start..tip`` and commit their events and collection
+    writes in batches; the event counts, and the snapshots of models with stored
+    collections at the blocks of the reorg window (the crawler's, for restoring them)."""
+    retention = Retention(options.max_reorg_depth, options.snapshots_kept)
+    lowest_kept = tip.height - options.max_reorg_depth
     resolver = (PrevoutResolver(node, options.prevout_cache_entries)
                 if any(m.needs_prevouts for m in models) else None)
     source = BlockSource(node, network, chunk_blocks=options.fetch_chunk_blocks,
@@ -127,7 +151,16 @@ async def _process(
                          spent_outputs=resolver is not None)
     counts = {m.name: 0 for m in models}
     batch: list[PendingEvent] = []
+    writes: list[CollectionWrite] = []
+    window: list[PendingSnapshot] = []
     blocks_in_batch = 0
+
+    async def commit() -> None:
+        await store.commit_reindexed(batch, [], writes, retention=retention)
+        for model in models:
+            for collection in model.stored_collections().values():
+                collection.committed()
+
     async for fetched in source.blocks(start, tip.height):
         await _check_stored(store, fetched)
         if resolver is not None:
@@ -136,12 +169,21 @@ async def _process(
             events = await _run(model, fetched)
             counts[model.name] += len(events)
             batch.extend(events)
+            if model.has_stored_collections():
+                writes.extend(
+                    CollectionWrite(model.name, collection, key, value, fetched.height,
+                                    fetched.hash)
+                    for collection, key, value in model.take_block_writes()
+                )
+                if fetched.height >= lowest_kept:
+                    window.append(PendingSnapshot(model.name, fetched.height, fetched.hash,
+                                                  model.snapshot_state()))
         blocks_in_batch += 1
         if blocks_in_batch >= options.catchup_batch_blocks:
-            await store.commit_reindexed(batch)
-            batch, blocks_in_batch = [], 0
-    await store.commit_reindexed(batch)
-    return counts
+            await commit()
+            batch, writes, blocks_in_batch = [], [], 0
+    await commit()
+    return counts, window
 
 
 async def _run(model: Model, fetched: FetchedBlock) -> list[PendingEvent]:
@@ -180,16 +222,9 @@ async def _lowest_stored_height(store: EventStore, start_height: int, tip: Block
 
 
 def _refuse_chain_model(models: Sequence[Model]) -> None:
-    """Refuse the models a re-index cannot rebuild: the chain model, stored collections."""
+    """Refuse the model a re-index cannot rebuild: the chain model."""
     if any(isinstance(m, ChainModel) for m in models):
         raise ReindexError(
             "the built-in chain model is not re-indexed alone: it records the store's "
             "reorgs; rebuild the whole store (`chaincrawler rebuild` without --model)"
-        )
-    stored = [m.name for m in models if m.has_stored_collections()]
-    if stored:
-        raise ReindexError(
-            f"model(s) {', '.join(stored)} keep stored collections, which a re-index of one "
-            "model does not rebuild yet; rebuild the whole store (`chaincrawler rebuild` "
-            "without --model)"
         )

@@ -42,7 +42,9 @@ async def restore_model(
 ) -> Restored:
     """Set ``model``'s state to its committed state at ``tip`` (a canonical block of the store).
 
-    Loads the newest snapshot at or below ``tip`` (unless ``use_snapshot`` is False, or
+    Restores the snapshot the model keeps in memory if its block is canonical and at or
+    below ``tip`` (the crawler's own last snapshot, after a reorg that did not orphan it);
+    otherwise loads the newest snapshot at or below ``tip`` (unless ``use_snapshot`` is False, or
     the snapshot no longer fits the model's state attributes: then all its events are
     replayed) and replays the model's active events after it up to ``tip``; ``model.tip``
     becomes ``tip``. With ``tip`` None (an empty store) the state is the defaults.
@@ -53,8 +55,14 @@ async def restore_model(
         return Restored(None, 0)
     if model.has_stored_collections():
         return await _restore_stored(model, store, tip, use_snapshot)
-    snapshot = await store.latest_snapshot(model.name, tip.height) if use_snapshot else None
     after: int | None = None
+    snapshot = None
+    kept = await _canonical_kept(model, store, tip) if use_snapshot else None
+    if kept is not None:
+        model.restore_kept()  # the crawler's own last snapshot: no read, no decode
+        after = kept.height
+    elif use_snapshot:
+        snapshot = await store.latest_snapshot(model.name, tip.height)
     if snapshot is not None:
         try:
             model.restore_state(snapshot.state)
@@ -71,6 +79,15 @@ async def restore_model(
     )
     replayed = await replay_events(model, store.iter_events(query), tip)
     return Restored(after, replayed)
+
+
+async def _canonical_kept(model: Model, store: EventStore, tip: BlockRecord) -> Tip | None:
+    """The block of the snapshot ``model`` keeps in memory if canonical and up to ``tip``."""
+    kept = model.kept_snapshot()
+    if kept is None or kept.height > tip.height:
+        return None
+    block = tip if kept.height == tip.height else await store.canonical_block(kept.height)
+    return kept if block is not None and block.hash == kept.hash else None
 
 
 async def _restore_stored(

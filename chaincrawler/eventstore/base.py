@@ -132,16 +132,24 @@ class EventStore(abc.ABC):
 
     @abc.abstractmethod
     async def commit_reindexed(
-        self, events: Sequence[PendingEvent], snapshots: Sequence[PendingSnapshot] = ()
+        self,
+        events: Sequence[PendingEvent],
+        snapshots: Sequence[PendingSnapshot] = (),
+        writes: Sequence[CollectionWrite] = (),
+        *,
+        retention: Retention | None = None,
     ) -> CommitResult:
-        """Append events and snapshots of a model being re-indexed to stored blocks.
+        """Append events, snapshots and collection writes of a model being re-indexed to
+        stored blocks.
 
-        One transaction, all or nothing, adding no block: every event and snapshot
-        must name a stored canonical block, each model's events in block order and
-        not below its newest active event (StoreConflictError otherwise). Events get
-        the next global positions (so, unlike ``commit``'s, they need not follow
-        heights across models) and versions continuing the model's active stream.
-        Each snapshot replaces every stored snapshot of its model.
+        One transaction, all or nothing, adding no block: every event, snapshot and
+        write must name a stored canonical block, each model's events in block order and
+        not below its newest active event, a key written at most once per block
+        (StoreConflictError otherwise). Events get the next global positions (so, unlike
+        ``commit``'s, they need not follow heights across models) and versions
+        continuing the model's active stream. Each snapshot replaces every stored
+        snapshot of its model. Writes are applied as ``commit`` applies them, with undo
+        records, which ``retention`` prunes below the stored tip's reorg window.
         """
 
     @abc.abstractmethod

@@ -209,9 +209,15 @@ def clear_model_steps(name: str) -> Steps[None]:
 
 
 def reindexed_steps(
-    events: Sequence[PendingEvent], snapshots: Sequence[PendingSnapshot], now: Any
+    dialect: str,
+    events: Sequence[PendingEvent],
+    snapshots: Sequence[PendingSnapshot],
+    writes: Sequence[CollectionWrite],
+    retention: Retention | None,
+    now: Any,
 ) -> Steps[CommitResult]:
-    """``EventStore.commit_reindexed``: events and snapshots of stored canonical blocks."""
+    """``EventStore.commit_reindexed``: events, snapshots and writes of stored canonical
+    blocks."""
     yield LockLog()
     last_height: dict[str, int] = {}
     for event in events:
@@ -231,6 +237,7 @@ def reindexed_steps(
             )
     named = {(e.block_height, e.block_hash) for e in events}
     named |= {(s.block_height, s.block_hash) for s in snapshots}
+    named |= {(w.block_height, w.block_hash) for w in writes}
     for height, block_hash in sorted(named):
         block = _block((yield Row(sql.CANONICAL_AT, (height,))))
         if block is None or block.hash != block_hash:
@@ -252,6 +259,11 @@ def reindexed_steps(
             sql.UPSERT_SNAPSHOT,
             [(s.model, s.block_height, s.block_hash, s.state, now) for s in snapshots],
         )
+    if writes:
+        stored.check_writes([BlockRecord(h, b, "", 0) for h, b in named], writes)
+        tip = _block((yield Row(sql.TIP, ())))
+        assert tip is not None  # every write names a canonical block
+        yield from stored.apply_steps(dialect, writes, retention, tip.height)
     yield Notify()
     return CommitResult(first_position, first_position + len(events) - 1)
 
@@ -318,10 +330,16 @@ class SqlWrites(SqlReads):
         return await self._transact(steps, "writer")
 
     async def commit_reindexed(
-        self, events: Sequence[PendingEvent], snapshots: Sequence[PendingSnapshot] = ()
+        self,
+        events: Sequence[PendingEvent],
+        snapshots: Sequence[PendingSnapshot] = (),
+        writes: Sequence[CollectionWrite] = (),
+        *,
+        retention: Retention | None = None,
     ) -> CommitResult:
         self._check_writer()
-        return await self._transact(reindexed_steps(events, snapshots, self._now()), "writer")
+        steps = reindexed_steps(self._dialect, events, snapshots, writes, retention, self._now())
+        return await self._transact(steps, "writer")
 
     async def clear_model(self, name: str) -> None:
         self._check_writer()

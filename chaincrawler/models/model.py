@@ -45,6 +45,9 @@ authors do not):
   (load it with ``type(model).event_registry().load(...)``).
 - ``snapshot_state()`` / ``restore_state(text)`` / ``reset()``: state as JSON, back,
   and back to the defaults; ``model.tip`` is set by whoever restores the state.
+- ``kept_snapshot()`` / ``restore_kept()``: the block of the last snapshot this instance
+  took, whose state it keeps in memory, and back to that state (what a reorg restores
+  from instead of reading and decoding the snapshot from the store).
 """
 
 from __future__ import annotations
@@ -69,7 +72,7 @@ from chaincrawler.models.errors import (
 )
 from chaincrawler.models.events import Event, EventRegistry
 from chaincrawler.models.query import QuerySpec, build_spec, query_name, to_json_value
-from chaincrawler.models.state import StateCodec
+from chaincrawler.models.state import Kept, StateCodec
 
 if TYPE_CHECKING:
     from chaincrawler.chain.types import Block
@@ -153,6 +156,7 @@ class Model:
     _pending: list[Event]
     _current_block: Block | None
     _tip: Tip | None
+    _kept: tuple[Tip, Kept] | None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -186,6 +190,7 @@ class Model:
         self._pending = []
         self._current_block = None
         self._tip = None
+        self._kept = None
         self._set_defaults()
         for name, value_type in cls._collection_value_types().items():
             collection: StoredDict[str, Any] = StoredDict()
@@ -299,8 +304,36 @@ class Model:
             ) from exc
 
     def snapshot_state(self) -> str:
-        """The state as snapshot JSON text (led by a fingerprint of the state's types)."""
-        return self._state_codec().dump(self.state_dict())
+        """The state as snapshot JSON text (led by a fingerprint of the state's types).
+
+        The state is also kept in memory, as the state at ``self.tip``: see
+        ``kept_snapshot``.
+        """
+        codec = self._state_codec()
+        values = self.state_dict()
+        text = codec.dump(values)
+        tip = self._tip
+        self._kept = None if tip is None else (tip, codec.keep(values, text))
+        return text
+
+    def kept_snapshot(self) -> Tip | None:
+        """The block of the last ``snapshot_state`` (None if none or without a tip).
+
+        Framework API: the state then is kept in memory; ``restore_kept`` brings it
+        back, which is right when that block is still canonical.
+        """
+        return None if self._kept is None else self._kept[0]
+
+    def restore_kept(self) -> None:
+        """Replace the state with the one ``kept_snapshot`` names; drops pending events."""
+        if self._kept is None:
+            raise StateError(f"model {self.name!r} has no snapshot kept in memory")
+        tip, kept = self._kept
+        for name, value in self._state_codec().unkeep(kept).items():
+            setattr(self, name, value)
+        self._pending = []
+        self._current_block = None
+        self._tip = tip
 
     def state_json(self) -> str:
         """The plain state attributes as JSON text (no snapshot fingerprint)."""
@@ -317,7 +350,8 @@ class Model:
     def reset(self) -> None:
         """Put the state back to its defaults (before any block) and drop pending events.
 
-        Stored collections forget what they hold in memory (the store keeps their data).
+        Stored collections forget what they hold in memory (the store keeps their data);
+        the kept snapshot stays.
         """
         self._set_defaults()
         for collection in self.stored_collections().values():

@@ -13,6 +13,13 @@ pydantic does (see :func:`exact_json_type`) with msgspec, several times faster f
 large dicts, and the others with pydantic. A snapshot without the fingerprint (older
 code) or with another one (the state's types changed) is validated whole by
 pydantic, as before.
+
+Decoding is bound by allocating the state's objects (about 2 s of CPU for two dicts of
+1M addresses each), so a snapshot the crawler itself took is also kept in memory
+(:meth:`StateCodec.keep`): a copy of each container whose items are immutable (a new
+table sharing the keys and values, ~40 MB per million entries), plus the snapshot text
+when some attribute has no such copy. Restoring from it (:meth:`StateCodec.unkeep`)
+copies the tables again and decodes only those attributes.
 """
 
 from __future__ import annotations
@@ -22,7 +29,8 @@ import hashlib
 import json
 import types as pytypes
 import typing
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -44,6 +52,17 @@ _FINGERPRINT = msgspec.json.Decoder(str)
 _SCALARS = frozenset({str, int, bool, type(None), Decimal})
 _CONTAINERS = frozenset({list, set, frozenset})
 _DUMP_ERRORS = (pydantic_core.PydanticSerializationError, TypeError, ValueError)
+_IMMUTABLE = frozenset({str, int, bool, float, bytes, type(None), Decimal})
+_COPIES: dict[Any, Callable[[Any], Any]] = {list: list, set: set, dict: dict}
+
+
+@dataclass(frozen=True, slots=True)
+class Kept:
+    """A snapshot kept in memory: ``copies`` of the attributes that have a cheap copy,
+    and the snapshot ``text`` the others are decoded from (None when there are none)."""
+
+    copies: dict[str, Any]
+    text: str | None
 
 
 def exact_json_type(tp: Any) -> bool:
@@ -77,7 +96,8 @@ def exact_json_type(tp: Any) -> bool:
 class StateCodec:
     """Serialises one model class's state attributes to JSON and back."""
 
-    __slots__ = ("_decoders", "_fields", "_fingerprint", "_schema", "_singles", "model", "types")
+    __slots__ = ("_copiers", "_decoders", "_fields", "_fingerprint", "_schema", "_singles",
+                 "model", "types")
 
     def __init__(self, model: str, types: Mapping[str, Any]) -> None:
         self.model = model
@@ -99,6 +119,10 @@ class StateCodec:
             name: _msgspec_decoder(tp) or self._singles[name] for name, tp in self.types.items()
         }
         self._fingerprint = _fingerprint(self._schema, self.types)
+        self._copiers = {
+            name: copier for name, tp in self.types.items()
+            if (copier := _copier(tp)) is not None
+        }
 
     def dump(self, values: Mapping[str, Any], *, fingerprint: bool = True) -> str:
         """The state as JSON text; a value that does not match its annotation is an error.
@@ -120,6 +144,25 @@ class StateCodec:
 
     def load(self, text: str | bytes) -> dict[str, Any]:
         """The state of a snapshot; missing, extra or mistyped attributes are an error."""
+        values = self._load_fingerprinted(text, self.types.keys())
+        # Written before snapshots carried the fingerprint, or for other state types.
+        return self._validate(text) if values is None else values
+
+    def keep(self, values: Mapping[str, Any], text: str) -> Kept:
+        """Keep in memory the state ``values`` that the snapshot ``text`` was dumped from."""
+        copies = {name: copy(values[name]) for name, copy in self._copiers.items()}
+        return Kept(copies, None if len(copies) == len(self.types) else text)
+
+    def unkeep(self, kept: Kept) -> dict[str, Any]:
+        """The state of a kept snapshot, sharing nothing mutable with it (keep it again)."""
+        values = {name: self._copiers[name](value) for name, value in kept.copies.items()}
+        if kept.text is not None:
+            rest = self._load_fingerprinted(kept.text, self.types.keys() - values.keys())
+            values.update(self._validate(kept.text) if rest is None else rest)
+        return {name: values[name] for name in self.types}
+
+    def _load_fingerprinted(self, text: str | bytes, names: Iterable[str]) -> dict[str, Any] | None:
+        """Attributes ``names`` of a snapshot with this state's fingerprint; else None."""
         try:
             parts = _TOP.decode(text)
             mark = parts.pop(_FINGERPRINT_KEY, None)
@@ -128,11 +171,10 @@ class StateCodec:
                 and parts.keys() == self.types.keys()
                 and _FINGERPRINT.decode(mark) == self._fingerprint
             ):
-                return {name: self._decode(name, raw) for name, raw in parts.items()}
+                return {name: self._decode(name, parts[name]) for name in names}
         except (msgspec.MsgspecError, pydantic.ValidationError):
             pass  # pydantic says what is wrong
-        # Written before snapshots carried the fingerprint, or for other state types.
-        return self._validate(text)
+        return None
 
     def _decode(self, name: str, raw: msgspec.Raw) -> Any:
         decoder = self._decoders[name]
@@ -174,6 +216,34 @@ def _schema(
         fingerprint = (str | None, pydantic.Field(None, alias=_FINGERPRINT_KEY))
         fields = {"fingerprint": fingerprint, **fields}
     return pydantic.create_model(title, __config__=_STATE_CONFIG, **fields)
+
+
+def _immutable(tp: Any) -> bool:
+    """Whether every value of ``tp`` is immutable (so copies may share it)."""
+    if tp in _IMMUTABLE or (isinstance(tp, type) and issubclass(tp, enum.Enum)):
+        return True
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if origin is tuple or origin is frozenset:
+        return all(a is Ellipsis or _immutable(a) for a in args) and bool(args)
+    if origin in (typing.Union, pytypes.UnionType):
+        return all(_immutable(a) for a in args)
+    return False
+
+
+def _copier(tp: Any) -> Callable[[Any], Any] | None:
+    """A copy of a ``tp`` value that shares nothing mutable with it, in one C call
+    (immutable values are their own copy); None when only a deep copy would do."""
+    if _immutable(tp):
+        return _same
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    copy = _COPIES.get(origin)
+    if copy is None or not args or not all(_immutable(a) for a in args):
+        return None
+    return copy
+
+
+def _same(value: Any) -> Any:
+    return value
 
 
 def _msgspec_decoder(tp: Any) -> msgspec.json.Decoder[Any] | None:

@@ -715,6 +715,28 @@ class EventStoreConformance:
             ("a", 4), ("a", 5), ("b", 4), ("b", 5)]
         assert [e.block_height for e in await store.read_events(EventQuery(model="a"))] == [1, 2]
 
+    async def test_commit_reindexed_applies_collection_writes_with_undo(
+        self, backend: StoreBackend, store: EventStore
+    ) -> None:
+        blocks = make_chain(1, 6)
+        await store.commit(blocks, make_events(blocks, ["b"], per_block=1))
+        await store.commit_reindexed([], [], [put(blocks[1], "k", "1", "a"),
+                                              put(blocks[4], "k", "2", "a")])
+        await store.commit_reindexed([], [], [put(blocks[5], "j", "3", "a"),
+                                              put(blocks[5], "k", "4", "a")],
+                                     retention=Retention(2, 1))
+        assert (await store.get_many("a", "c", ["k", "j"])).result == {"k": "4", "j": "3"}
+        # undo below the window (tip 6 - depth 2) is pruned; the rest restores at a rollback
+        assert await backend.fetchval("SELECT COUNT(*) FROM collection_undo") == 3
+        await store.rollback(4)
+        assert (await store.get_many("a", "c", ["k", "j"])).result == {"k": "1"}
+        with pytest.raises(StoreConflictError, match="canonical block there"):
+            await store.commit_reindexed([], [], [put(blocks[4], "k", "5", "a")])
+        with pytest.raises(StoreConflictError, match="two writes of key 'k'"):
+            await store.commit_reindexed([], [], [put(blocks[2], "k", "5", "a"),
+                                                  put(blocks[2], "k", "6", "a")])
+        assert (await store.get_many("a", "c", ["k"])).result == {"k": "1"}
+
     async def test_collection_reads_match_the_tip_they_report(
         self, backend: StoreBackend, store: EventStore
     ) -> None:

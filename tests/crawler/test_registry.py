@@ -9,28 +9,12 @@ from pathlib import Path
 import pytest
 
 from chaincrawler.chain.networks import REGTEST
-from chaincrawler.chain.types import Block
 from chaincrawler.crawler.errors import ModelVersionError
 from chaincrawler.crawler.pipeline import Crawler, CrawlerOptions
 from chaincrawler.eventstore import EventStore, SQLiteEventStore
-from chaincrawler.models import Event, Model, on
-from chaincrawler.node.client import NodeClient, RetryPolicy
-from chaincrawler.testing.simnode import SimNode
-
-
-class Seen(Event):
-    height: int
-
-
-class Heights(Model):
-    heights: list[int] = []  # noqa: RUF012
-
-    def process_block(self, block: Block) -> None:
-        self.apply(Seen(height=block.height or 0))
-
-    @on(Seen)
-    def _seen(self, event: Seen) -> None:
-        self.heights.append(event.height)
+from chaincrawler.models import Model
+from chaincrawler.node.client import NodeClient
+from tests.crawler.registry_kit import Heights, opened_store, simnode_client
 
 
 class HeightsV2(Heights):
@@ -40,22 +24,14 @@ class HeightsV2(Heights):
 
 @pytest.fixture
 async def rpc(tmp_path: Path) -> AsyncIterator[NodeClient]:
-    async with (
-        SimNode(tmp_path / "node", rpc_port=0, rest=True) as sim,
-        NodeClient(sim.rpc_url, cookie_file=sim.cookie_file, rest=True,
-                   retry=RetryPolicy(attempts=2, initial_delay=0.01)) as client,
-    ):
-        desc = (await client.call("getdescriptorinfo", "raw(51)"))["descriptor"]
-        await client.call("generatetodescriptor", 4, desc)
+    async with simnode_client(tmp_path / "node", 4) as client:
         yield client
 
 
 @pytest.fixture
 async def store(tmp_path: Path) -> AsyncIterator[EventStore]:
-    s = SQLiteEventStore(tmp_path / "store.db")
-    await s.open(network=REGTEST.name, genesis_hash=REGTEST.genesis_hash)
-    yield s
-    await s.close()
+    async with opened_store(tmp_path / "store.db") as s:
+        yield s
 
 
 async def crawl(rpc: NodeClient, store: EventStore, *models: Model) -> Crawler:

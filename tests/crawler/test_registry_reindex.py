@@ -17,27 +17,20 @@ from chaincrawler.crawler.pipeline import Crawler, CrawlerOptions
 from chaincrawler.crawler.registry import UNFINISHED
 from chaincrawler.crawler.reindex import reindex_from_events, reindex_from_node
 from chaincrawler.crawler.restore import restore_model
-from chaincrawler.eventstore import EventQuery, EventStore, SQLiteEventStore, StoredEvent
-from chaincrawler.models import Event, Model, on
-from chaincrawler.node.client import NodeClient, RetryPolicy
-from chaincrawler.testing.simnode import SimNode
+from chaincrawler.eventstore import EventQuery, EventStore, StoredEvent
+from chaincrawler.models import Model, on
+from chaincrawler.node.client import NodeClient
+from tests.crawler.registry_kit import (
+    Heights,
+    Other,
+    Seen,
+    mine,
+    open_at,
+    opened_store,
+    simnode_client,
+)
 
 OPTIONS = CrawlerOptions(poll_interval=0.05, catchup_batch_blocks=3, snapshot_interval=2)
-
-
-class Seen(Event):
-    height: int
-
-
-class Heights(Model):
-    heights: list[int] = []  # noqa: RUF012
-
-    def process_block(self, block: Block) -> None:
-        self.apply(Seen(height=block.height or 0))
-
-    @on(Seen)
-    def _seen(self, event: Seen) -> None:
-        self.heights.append(event.height)
 
 
 class HeightsNewHandler(Heights):
@@ -62,44 +55,16 @@ class HeightsNewProcess(Heights):
             self.apply(Seen(height=block.height or 0))
 
 
-class Other(Model):
-    count: int = 0
-
-    def process_block(self, block: Block) -> None:
-        self.apply(Seen(height=block.height or 0))
-
-    @on(Seen)
-    def _seen(self, event: Seen) -> None:
-        self.count += 1
-
-
 @pytest.fixture
 async def rpc(tmp_path: Path) -> AsyncIterator[NodeClient]:
-    async with (
-        SimNode(tmp_path / "node", rpc_port=0, rest=True) as sim,
-        NodeClient(sim.rpc_url, cookie_file=sim.cookie_file, rest=True,
-                   retry=RetryPolicy(attempts=2, initial_delay=0.01)) as client,
-    ):
-        await mine(client, 9)
+    async with simnode_client(tmp_path / "node", 9) as client:
         yield client
-
-
-async def mine(rpc: NodeClient, n: int, script: str = "51") -> None:
-    desc = (await rpc.call("getdescriptorinfo", f"raw({script})"))["descriptor"]
-    await rpc.call("generatetodescriptor", n, desc)
-
-
-async def open_at(path: Path) -> EventStore:
-    store = SQLiteEventStore(path)
-    await store.open(network=REGTEST.name, genesis_hash=REGTEST.genesis_hash)
-    return store
 
 
 @pytest.fixture
 async def store(tmp_path: Path) -> AsyncIterator[EventStore]:
-    s = await open_at(tmp_path / "store.db")
-    yield s
-    await s.close()
+    async with opened_store(tmp_path / "store.db") as s:
+        yield s
 
 
 async def crawl(rpc: NodeClient, store: EventStore, *models: Model) -> Crawler:
@@ -224,16 +189,3 @@ async def test_from_events_refuses_a_model_whose_history_the_store_lacks(
 
 class Late(Other):
     name = "late"
-
-
-async def test_a_model_with_stored_collections_new_to_a_store_is_refused_not_started_empty(
-    rpc: NodeClient, store: EventStore
-) -> None:
-    from chaincrawler.examples import StoredAddressBalances
-
-    await crawl(rpc, store, Other())
-    with pytest.raises(ReindexError, match=r"stored_address_balances.*chaincrawler rebuild"):
-        await crawl(rpc, store, Other(), StoredAddressBalances())
-    assert await store.read_events(EventQuery(model="stored_address_balances")) == []
-    with pytest.raises(ReindexError, match="stored collections"):
-        await reindex_from_events(store, [StoredAddressBalances()])
