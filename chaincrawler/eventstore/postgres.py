@@ -34,7 +34,7 @@ import functools
 import hashlib
 import re
 from collections.abc import AsyncGenerator, AsyncIterator
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, cast
 
 import asyncpg
@@ -100,8 +100,8 @@ def _parse_time(value: Any) -> datetime:
     return cast(datetime, value)  # asyncpg decodes timestamptz itself
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
+def _stamp(moment: datetime) -> datetime:
+    return moment
 
 
 def notify_channel(schema: str) -> str:
@@ -118,7 +118,7 @@ class PostgresEventStore(SqlWrites):
     _style = "numeric"
     _dialect = "postgresql"
     _parse_time = staticmethod(_parse_time)
-    _now = staticmethod(_now)
+    _stamp = staticmethod(_stamp)
 
     def __init__(
         self,
