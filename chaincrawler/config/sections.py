@@ -524,6 +524,27 @@ class HttpSettings(_Section):
         )
 
 
+class MempoolSettings(_Section):
+    """The mempool watcher `chaincrawler run` starts when a model is a MempoolModel."""
+
+    retention: float = Field(
+        default=86_400.0,
+        gt=0,
+        description=(
+            "Seconds mempool events are kept; older ones are deleted by later commits "
+            "(the newest always stays, so positions never restart)."
+        ),
+    )
+    reconcile_interval: float = Field(
+        default=30.0,
+        gt=0,
+        description=(
+            "Seconds between two reconciliations of the watcher's view with the node's "
+            "getrawmempool (also done after every block and any ZMQ gap)."
+        ),
+    )
+
+
 class LogSettings(_Section):
     """Logging."""
 
