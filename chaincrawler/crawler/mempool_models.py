@@ -145,16 +145,16 @@ class MempoolFeed:
                 continue
             try:
                 model.process_mempool(change)
-                emitted = model.take_mempool_events()
+                emitted = [
+                    PendingMempoolEvent(model.name, e.event_type, e.event_version, e.to_json(),
+                                        txid, height, block_hash)
+                    for e, txid in model.take_mempool_events()
+                ]
             except Exception as exc:  # a model's bug must not stop the others
                 model.take_mempool_events()  # what it emitted before raising is dropped
                 self._fail(model, f"{type(exc).__name__}: {exc}")
                 continue
-            events.extend(
-                PendingMempoolEvent(model.name, e.event_type, e.event_version, e.to_json(),
-                                    txid, height, block_hash)
-                for e, txid in emitted
-            )
+            events.extend(emitted)
         return events
 
     async def confirm(self, block: Block, height: int, block_hash: str) -> None:
