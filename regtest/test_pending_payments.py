@@ -8,7 +8,6 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,7 +22,7 @@ from chaincrawler.examples.pending_payments import PendingPayments
 from chaincrawler.testing.blocks import address
 from chaincrawler.testing.chaingen import FEE_RATE, ChainGenerator
 from chaincrawler.testing.nodeproc import NodeHandle
-from regtest.crawling import StoreSpec, client
+from regtest.crawling import StoreFactory, client
 
 TIMEOUT = 30.0
 SHOP = address("shop")
@@ -47,12 +46,20 @@ class Running:
                 await asyncio.sleep(0.05)
         return status
 
-    async def mempool_events(self, txid: str) -> list[StoredMempoolEvent]:
-        return await self.store.read_mempool_events(MempoolEventQuery(txid=txid))
+    async def mempool_events(self, txid: str, count: int) -> list[StoredMempoolEvent]:
+        """The stored mempool events about ``txid``, once there are ``count`` (the feed
+        stores them just after the model took the change in)."""
+        async with asyncio.timeout(TIMEOUT):
+            while len(events := await self.store.read_mempool_events(
+                    MempoolEventQuery(txid=txid))) < count:
+                await asyncio.sleep(0.05)
+        return events
 
 
 @pytest.fixture
-async def running(node: NodeHandle, gen: ChainGenerator, tmp_path: Path) -> AsyncIterator[Running]:
+async def running(
+    node: NodeHandle, gen: ChainGenerator, stores: StoreFactory
+) -> AsyncIterator[Running]:
     settings = load_settings(
         network="regtest", node={"urls": [node.url_with_auth]},
         crawler={"poll_interval": 0.1}, mempool={"reconcile_interval": 1.0},
@@ -60,7 +67,7 @@ async def running(node: NodeHandle, gen: ChainGenerator, tmp_path: Path) -> Asyn
     model = PendingPayments(addresses=[SHOP], settled_after=6)
     async with contextlib.AsyncExitStack() as stack:
         rpc = await stack.enter_async_context(client(node))
-        store = await StoreSpec(f"sqlite:///{tmp_path / 'shop.db'}").open()
+        store = await stores("shop").open()
         stack.push_async_callback(store.close)
         feed = await start_mempool(stack, rpc, store, settings, [model])
         options = CrawlerOptions(start_height=gen.height, poll_interval=0.1)
@@ -95,7 +102,7 @@ async def test_a_payment_is_pending_then_counts_confirmations(running, gen, rpc)
     await gen.mine(2)
     await running.until(txid, confirmations(3))
     height = (await rpc.get_block_header(block_hash))["height"]
-    events = await running.mempool_events(txid)
+    events = await running.mempool_events(txid, 2)
     assert [e.event_type for e in events] == ["PaymentSeen", "PaymentMined"]
     # The confirmation was committed with its block.
     assert (events[1].block_height, events[1].block_hash) == (height, block_hash)
@@ -113,7 +120,7 @@ async def test_full_rbf_replacement_names_the_replacing_transaction(running, gen
     replaced = await running.until(first.txid, lambda s: s["status"] == "replaced")
     assert replaced["replaced_by"] == second.txid
     assert (await running.until(second.txid, pending))["amounts"] == {SHOP: 39_000}
-    assert [e.event_type for e in await running.mempool_events(first.txid)] == [
+    assert [e.event_type for e in await running.mempool_events(first.txid, 2)] == [
         "PaymentSeen", "PaymentReplaced"]
     await gen.mine(1)
     await running.until(second.txid, confirmations(1))
@@ -131,5 +138,5 @@ async def test_a_reorg_returns_a_confirmed_payment_to_pending(running, gen, rpc)
     await rpc.call("reconsiderblock", block_hash)
     await running.until(txid, confirmations(1))
     await gen.sync()
-    kinds = [e.event_type for e in await running.mempool_events(txid)]
+    kinds = [e.event_type for e in await running.mempool_events(txid, 4)]
     assert kinds == ["PaymentSeen", "PaymentMined", "PaymentSeen", "PaymentMined"]

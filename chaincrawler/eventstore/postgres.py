@@ -156,6 +156,9 @@ class PostgresEventStore(SqlWrites):
         self._channel = notify_channel(schema)
         self._pool: asyncpg.Pool | None = None
         self._lock_conn: asyncpg.Connection | None = None
+        # Writes from several tasks (the crawler's commits, the mempool feed's appends)
+        # check the lock's connection one at a time: it runs one query at once.
+        self._lock_check = asyncio.Lock()
 
     def __repr__(self) -> str:
         return f"PostgresEventStore({_redact(self.dsn)!r}, schema={self.schema!r})"
@@ -227,16 +230,17 @@ class PostgresEventStore(SqlWrites):
 
         Raises StoreLockedError if another writer took the lock meanwhile.
         """
-        conn = self._lock_conn
-        if conn is None:
-            return
-        try:
-            await conn.fetchval("SELECT 1")
-            return
-        except (*_TRANSIENT, asyncpg.InterfaceError, asyncpg.PostgresError):
-            self._lock_conn = None
-            conn.terminate()
-        self._lock_conn = await self._take_writer_lock()
+        async with self._lock_check:
+            conn = self._lock_conn
+            if conn is None:
+                return
+            try:
+                await conn.fetchval("SELECT 1")
+                return
+            except (*_TRANSIENT, asyncpg.InterfaceError, asyncpg.PostgresError):
+                self._lock_conn = None
+                conn.terminate()
+            self._lock_conn = await self._take_writer_lock()
 
     async def close(self) -> None:
         self._opened = False

@@ -834,6 +834,16 @@ class EventStoreConformance:
         await store.append_mempool_events([mempool_event("gg")], retention=timedelta(0))
         assert [e.position for e in await store.read_mempool_events()] == [7]
 
+    async def test_writes_from_several_tasks_at_once(self, store: EventStore) -> None:
+        # The crawler commits blocks while the mempool feed appends, on one store object.
+        blocks = make_chain(1, 3)
+        await asyncio.gather(
+            store.commit(blocks, make_events(blocks)),
+            *(store.append_mempool_events([mempool_event(f"{i:02x}")]) for i in range(5)),
+        )
+        assert await store.tip() == blocks[-1]
+        assert sorted(e.position for e in await store.read_mempool_events()) == [1, 2, 3, 4, 5]
+
     async def test_mempool_failures_are_recorded_for_other_processes(
         self, backend: StoreBackend, store: EventStore
     ) -> None:
