@@ -499,8 +499,8 @@ class Crawler:
             if state_matches and self._snapshot_due(last.height, m)
         ]
         writes = [w for p in batch for w in p.writes]
-        started = time.perf_counter()
         mempool_events = self._mempool.take(records) if self._mempool is not None else ()
+        started = time.perf_counter()
         result = await self.store.commit(records, events, snapshots, writes,
                                          retention=self._retention, mempool_events=mempool_events)
         commit_seconds = time.perf_counter() - started
