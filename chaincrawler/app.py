@@ -8,6 +8,7 @@ import importlib
 import signal
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import structlog
@@ -17,6 +18,8 @@ from chaincrawler.config import ConfigError, Settings
 from chaincrawler.config.errors import ConfigProblem
 from chaincrawler.crawler.errors import NodeNetworkMismatchError
 from chaincrawler.crawler.follow_zmq import tip_follower
+from chaincrawler.crawler.mempool import MempoolWatcher, mempool_subscriber
+from chaincrawler.crawler.mempool_models import MempoolFeed, MempoolModel
 from chaincrawler.crawler.pipeline import Crawler
 from chaincrawler.crawler.progress import Progress
 from chaincrawler.crawler.registry import why_behind
@@ -175,36 +178,90 @@ async def run_crawler(
 
     The node's network is checked before the store is opened, so a misconfigured
     first run creates no store. Serves the HTTP/WebSocket API beside the crawl when
-    ``settings.http.enabled``.
+    ``settings.http.enabled``. While following, mempool models (``MempoolModel``) get
+    the node's mempool changes beside the crawl (``start_mempool``).
     """
-    async with settings.node.client() as node:
+    mempool_models = [m for m in models if isinstance(m, MempoolModel)]
+    async with (settings.node.client() as node, contextlib.AsyncExitStack() as stack):
         await check_node_network(node, settings.network_params)
-        async with opened_store(settings, writer=True) as store:
-            options = settings.crawler.options()
-            follower = (await tip_follower(node, settings.node.zmq_subscriptions,
-                                           options.poll_interval) if follow else None)
-            crawler = Crawler(node, store, models, settings.network_params, options,
-                              progress=progress, follower=follower)
-            stopped_by: list[str] = []
-            loop = asyncio.get_running_loop()
-            installed: list[signal.Signals] = []
+        store = await stack.enter_async_context(opened_store(settings, writer=True))
+        options = settings.crawler.options()
+        follower = (await tip_follower(node, settings.node.zmq_subscriptions,
+                                       options.poll_interval) if follow else None)
+        feed = (await start_mempool(stack, node, store, settings, mempool_models)
+                if follow and mempool_models else None)
+        crawler = Crawler(node, store, models, settings.network_params, options,
+                          progress=progress, follower=follower, mempool=feed)
+        stopped_by: list[str] = []
+        loop = asyncio.get_running_loop()
+        installed: list[signal.Signals] = []
 
-            def stop(sig: signal.Signals) -> None:
-                stopped_by.append(sig.name)
-                crawler.stop()
+        def stop(sig: signal.Signals) -> None:
+            stopped_by.append(sig.name)
+            crawler.stop()
 
-            if handle_signals:
-                for sig in (signal.SIGINT, signal.SIGTERM):
-                    with contextlib.suppress(NotImplementedError, RuntimeError):
-                        loop.add_signal_handler(sig, stop, sig)
-                        installed.append(sig)
-            try:
-                async with http_server(crawler, settings.http):
-                    await crawler.run(follow=follow, until_height=until_height)
-            finally:
-                for sig in installed:
-                    loop.remove_signal_handler(sig)
+        if handle_signals:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                with contextlib.suppress(NotImplementedError, RuntimeError):
+                    loop.add_signal_handler(sig, stop, sig)
+                    installed.append(sig)
+        try:
+            async with http_server(crawler, settings.http):
+                await crawler.run(follow=follow, until_height=until_height)
+        finally:
+            for sig in installed:
+                loop.remove_signal_handler(sig)
     return CrawlOutcome(crawler, stopped_by[0] if stopped_by else None)
+
+
+async def start_mempool(
+    stack: contextlib.AsyncExitStack,
+    node: NodeClient,
+    store: EventStore,
+    settings: Settings,
+    models: Sequence[MempoolModel],
+) -> MempoolFeed:
+    """Start the mempool watcher (ZMQ when the node publishes ``sequence``, else polling)
+    and a feed delivering its changes to ``models`` and storing what they emit, until
+    ``stack`` closes. If the feed stops (the watcher failed), the error is logged and
+    recorded as every model's failure; block processing goes on."""
+    subscriber = await mempool_subscriber(node, settings.node.zmq_subscriptions)
+    if subscriber is not None:
+        stack.callback(subscriber.close)
+    watcher = MempoolWatcher(
+        node, settings.network_params, subscriber,
+        reconcile_interval=settings.mempool.reconcile_interval,
+        poll_interval=settings.crawler.poll_interval,
+    )
+    feed = MempoolFeed(watcher, models, store, confirms_blocks=True,
+                       retention=timedelta(seconds=settings.mempool.retention))
+    await feed.start()
+    await stack.enter_async_context(watcher)
+    task = asyncio.create_task(_feed_mempool(feed, store), name="chaincrawler-mempool")
+    stack.push_async_callback(_cancel, task)
+    log.info("mempool.started", models=[m.name for m in models],
+             following="zmq" if subscriber is not None else "polling")
+    return feed
+
+
+async def _feed_mempool(feed: MempoolFeed, store: EventStore) -> None:
+    try:
+        await feed.run()
+    except ChaincrawlerError as exc:  # the watcher or the store failed: blocks go on
+        error = f"the mempool feed stopped: {type(exc).__name__}: {exc}"
+        log.error("mempool.stopped", error=error,
+                  hint="mempool models get no more changes until restarted; "
+                  "block processing goes on")
+        with contextlib.suppress(ChaincrawlerError):
+            for model in feed.models:
+                if model.name not in feed.failed:
+                    await store.set_mempool_failure(model.name, error)
+
+
+async def _cancel(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 async def serve_store(settings: Settings, models: Sequence[Model]) -> str:
@@ -255,6 +312,7 @@ async def store_status(settings: Settings) -> dict[str, Any]:
     async with opened_store(settings, writer=False, create=False) as store:
         tip = await store.tip()
         reorgs = await store.reorgs(limit=10)
+        failures = await store.mempool_failures()
         return {
             "store": settings.store.backend,
             "network": settings.network_params.name,
@@ -266,6 +324,13 @@ async def store_status(settings: Settings) -> dict[str, Any]:
                  "rolled_back_events": r.rolled_back_events, "at": r.created_at.isoformat()}
                 for r in reorgs
             ],
+            "mempool": {
+                "last_position": await store.max_mempool_position(),
+                "failed_models": [
+                    {"model": f.model, "error": f.error, "at": f.failed_at.isoformat()}
+                    for f in failures
+                ],
+            },
         }
 
 

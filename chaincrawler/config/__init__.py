@@ -7,6 +7,7 @@ from chaincrawler.config.sections import (
     CrawlerSettings,
     HttpSettings,
     LogSettings,
+    MempoolSettings,
     NodeSettings,
     StoreSettings,
 )
@@ -18,6 +19,7 @@ __all__ = [
     "CrawlerSettings",
     "HttpSettings",
     "LogSettings",
+    "MempoolSettings",
     "NodeSettings",
     "SettingInfo",
     "Settings",

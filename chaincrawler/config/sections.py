@@ -23,6 +23,7 @@ from pydantic import (
 from pydantic_settings import NoDecode
 
 from chaincrawler.config.validation import check_import_path, check_schema_name, check_store_url
+from chaincrawler.crawler.mempool import MempoolWatcher
 from chaincrawler.crawler.pipeline import CrawlerOptions
 from chaincrawler.eventstore import EventStore, PostgresEventStore, SQLiteEventStore, open_store
 from chaincrawler.logs import LOG_LEVELS, redact_text
@@ -35,6 +36,7 @@ __all__ = [
     "HttpSettings",
     "ImportPath",
     "LogSettings",
+    "MempoolSettings",
     "NodeSettings",
     "StoreSettings",
     "split_list",
@@ -56,6 +58,7 @@ def _parameter_defaults(cls: type) -> dict[str, Any]:
 _CRAWLER_DEFAULTS: dict[str, Any] = {f.name: f.default for f in fields(CrawlerOptions)}
 _PG_DEFAULTS = _parameter_defaults(PostgresEventStore)
 _SQLITE_DEFAULTS = _parameter_defaults(SQLiteEventStore)
+_WATCHER_DEFAULTS = _parameter_defaults(MempoolWatcher)
 
 
 def split_list(value: Any) -> Any:
@@ -522,6 +525,27 @@ class HttpSettings(_Section):
             heartbeat_interval=self.heartbeat_interval,
             stream_buffer=self.stream_buffer,
         )
+
+
+class MempoolSettings(_Section):
+    """The mempool watcher `chaincrawler run` starts when a model is a MempoolModel."""
+
+    retention: float = Field(
+        default=86_400.0,
+        gt=0,
+        description=(
+            "Seconds mempool events are kept; older ones are deleted by later commits "
+            "(the newest always stays, so positions never restart)."
+        ),
+    )
+    reconcile_interval: float = Field(
+        default=_WATCHER_DEFAULTS["reconcile_interval"],
+        gt=0,
+        description=(
+            "Seconds between two reconciliations of the watcher's view with the node's "
+            "getrawmempool (also done after every block and any ZMQ gap)."
+        ),
+    )
 
 
 class LogSettings(_Section):

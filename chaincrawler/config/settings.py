@@ -50,6 +50,7 @@ from chaincrawler.config.sections import (
     HttpSettings,
     ImportPath,
     LogSettings,
+    MempoolSettings,
     NodeSettings,
     StoreSettings,
     split_list,
@@ -157,6 +158,9 @@ class Settings(BaseSettings):
     )
     store: StoreSettings = Field(default_factory=StoreSettings, description=StoreSettings.__doc__)
     http: HttpSettings = Field(default_factory=HttpSettings, description=HttpSettings.__doc__)
+    mempool: MempoolSettings = Field(
+        default_factory=MempoolSettings, description=MempoolSettings.__doc__
+    )
     log: LogSettings = Field(default_factory=LogSettings, description=LogSettings.__doc__)
 
     @classmethod

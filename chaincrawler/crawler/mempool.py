@@ -27,7 +27,7 @@ import contextlib
 import dataclasses
 import enum
 from collections import OrderedDict, deque
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 
 import structlog
 
@@ -35,7 +35,13 @@ from chaincrawler.chain.networks import Network
 from chaincrawler.chain.types import Block, Transaction, TxOut
 from chaincrawler.errors import ChaincrawlerError, ChainDataError
 from chaincrawler.node.client import NodeClient
-from chaincrawler.node.errors import NodeUnreachableError, NoTxIndexError, RPCError
+from chaincrawler.node.errors import (
+    NodeConfigError,
+    NodeError,
+    NodeUnreachableError,
+    NoTxIndexError,
+    RPCError,
+)
 from chaincrawler.node.zmq import ZmqMessage, ZmqSubscriber
 
 log = structlog.get_logger(__name__)
@@ -211,6 +217,17 @@ class MempoolWatcher:
             cause = None if task.cancelled() else task.exception()
             raise MempoolWatcherError(f"the mempool watcher stopped: {cause}") from cause
         return change
+
+    def ready(self) -> list[MempoolChange]:
+        """The changes already queued, without waiting (a failure is left for get())."""
+        ready: list[MempoolChange] = []
+        while not self._changes.empty():
+            change = self._changes.get_nowait()
+            if change is None:  # the task ended: get() raises its error
+                self._changes.put_nowait(None)
+                break
+            ready.append(change)
+        return ready
 
     def _stopped(self, task: asyncio.Task[None]) -> None:
         with contextlib.suppress(asyncio.QueueFull):  # full: get() finds the task done
@@ -601,3 +618,25 @@ def _parents_first(txs: list[Transaction]) -> list[Transaction]:
                 if parent is not None and parent.txid_bytes not in done:
                     stack.append((parent, False))
     return order
+
+
+async def mempool_subscriber(
+    node: NodeClient, topic_endpoints: Mapping[str, str]
+) -> ZmqSubscriber | None:
+    """A subscriber to :data:`MEMPOOL_TOPICS` from ``topic_endpoints`` (the settings) or,
+    when they name no ``sequence`` endpoint, from what the node advertises; None when
+    ``sequence`` is published nowhere (the watcher then polls)."""
+    if "sequence" in topic_endpoints:
+        by_endpoint: dict[str, set[str]] = {}
+        for topic in MEMPOOL_TOPICS:
+            if topic in topic_endpoints:
+                by_endpoint.setdefault(topic_endpoints[topic], set()).add(topic)
+        return ZmqSubscriber(by_endpoint)
+    try:
+        notifications = await node.get_zmq_notifications()
+        if not any(str(n.get("type")) == "pubsequence" for n in notifications):
+            raise NodeConfigError("the node publishes no ZMQ sequence topic")
+        return ZmqSubscriber.from_notifications(notifications, MEMPOOL_TOPICS)
+    except NodeError as exc:
+        log.info("mempool.zmq_not_advertised", reason=str(exc), following="polling")
+        return None

@@ -30,6 +30,7 @@ from chaincrawler.crawler.errors import (
     NodeNetworkMismatchError,
 )
 from chaincrawler.crawler.follow import NodeOutage, PollingFollower, TipFollower, is_outage, pause
+from chaincrawler.crawler.mempool_models import MempoolFeed
 from chaincrawler.crawler.prevouts import PrevoutResolver
 from chaincrawler.crawler.progress import Progress
 from chaincrawler.crawler.registry import check_models
@@ -172,7 +173,8 @@ class Crawler:
     """Follows a node and keeps the models' state and the event store in step with it.
 
     ``follower`` decides how the next tip is awaited once caught up (default: polling
-    every ``options.poll_interval`` seconds).
+    every ``options.poll_interval`` seconds). ``mempool``: the feed of the mempool
+    models, told of each block so its confirmations commit with the block.
     """
 
     def __init__(
@@ -185,8 +187,10 @@ class Crawler:
         *,
         progress: Progress | None = None,
         follower: TipFollower | None = None,
+        mempool: MempoolFeed | None = None,
     ) -> None:
         self.node = node
+        self._mempool = mempool
         self.store = store
         self.network = network
         self.options = options or CrawlerOptions()
@@ -442,6 +446,8 @@ class Crawler:
                         PendingSnapshot(model.name, height, block_hash, model.snapshot_state()))
             except Exception as exc:
                 raise _ModelRaised(model, exc) from exc
+        if self._mempool is not None:
+            await self._mempool.confirm(block, height, block_hash)
         return processed
 
     async def _on_model_failure(
@@ -493,9 +499,10 @@ class Crawler:
             if state_matches and self._snapshot_due(last.height, m)
         ]
         writes = [w for p in batch for w in p.writes]
+        mempool_events = self._mempool.take(records) if self._mempool is not None else ()
         started = time.perf_counter()
         result = await self.store.commit(records, events, snapshots, writes,
-                                         retention=self._retention)
+                                         retention=self._retention, mempool_events=mempool_events)
         commit_seconds = time.perf_counter() - started
         for model in self.models:
             for collection in model.stored_collections().values():

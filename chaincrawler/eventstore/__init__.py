@@ -32,12 +32,16 @@ from chaincrawler.eventstore.records import (
     CommitResult,
     EventQuery,
     EventStatus,
+    MempoolEventQuery,
+    MempoolFailure,
     PendingEvent,
+    PendingMempoolEvent,
     PendingSnapshot,
     Reorg,
     Retention,
     Snapshot,
     StoredEvent,
+    StoredMempoolEvent,
 )
 from chaincrawler.eventstore.schema import SCHEMA_VERSION
 from chaincrawler.eventstore.sqlite import SQLiteEventStore
@@ -54,8 +58,11 @@ __all__ = [
     "EventStore",
     "EventStoreError",
     "HistoryPrunedError",
+    "MempoolEventQuery",
+    "MempoolFailure",
     "NotAStoreError",
     "PendingEvent",
+    "PendingMempoolEvent",
     "PendingSnapshot",
     "PostgresEventStore",
     "Reorg",
@@ -72,5 +79,6 @@ __all__ = [
     "StoreOperationalError",
     "StoreReadOnlyError",
     "StoredEvent",
+    "StoredMempoolEvent",
     "open_store",
 ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import abc
 import dataclasses
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
+from datetime import timedelta
 from typing import Self
 
 from chaincrawler.eventstore.errors import StoreClosedError, StoreReadOnlyError
@@ -14,12 +15,16 @@ from chaincrawler.eventstore.records import (
     CollectionWrite,
     CommitResult,
     EventQuery,
+    MempoolEventQuery,
+    MempoolFailure,
     PendingEvent,
+    PendingMempoolEvent,
     PendingSnapshot,
     Reorg,
     Retention,
     Snapshot,
     StoredEvent,
+    StoredMempoolEvent,
 )
 
 
@@ -94,6 +99,7 @@ class EventStore(abc.ABC):
         writes: Sequence[CollectionWrite] = (),
         *,
         retention: Retention | None = None,
+        mempool_events: Sequence[PendingMempoolEvent] = (),
     ) -> CommitResult:
         """Append blocks on top of the canonical tip, with their events, snapshots and writes.
 
@@ -112,7 +118,13 @@ class EventStore(abc.ABC):
         With ``retention``, the same transaction deletes what it does not keep:
         undo records of blocks at or below ``tip - max_reorg_depth`` (in a
         commit with writes) and, for each model snapshotted in this commit, its
-        snapshots that ``Retention`` does not keep. Without it, nothing is deleted.
+        snapshots that ``Retention`` does not keep, and mempool events older than
+        ``Retention.mempool_events``. Without it, nothing is deleted.
+
+        ``mempool_events`` are appended to the mempool log in the same transaction
+        (those naming a block must name one of ``blocks``): what mempool models
+        emitted when these blocks confirmed transactions. The result's positions
+        are those of the block events.
         """
 
     @abc.abstractmethod
@@ -160,6 +172,41 @@ class EventStore(abc.ABC):
         append-only): a re-index from the node replaces that model's events. The
         model stays registered; blocks and every other model's data are untouched.
         """
+
+    # -- mempool events -----------------------------------------------------------
+    #
+    # A log of their own, apart from block events: positions of their own (from 1, in
+    # append order), never rolled back by a reorg and never replayed into block state.
+
+    @abc.abstractmethod
+    async def append_mempool_events(
+        self, events: Sequence[PendingMempoolEvent], *, retention: timedelta | None = None
+    ) -> CommitResult:
+        """Append mempool events (no block: each must name none) in one transaction.
+
+        With ``retention``, the same transaction deletes the mempool events older
+        than that, except the newest one (positions continue from it, never restart).
+        Wakes readers like a commit. Returns the positions given (writer only).
+        """
+
+    @abc.abstractmethod
+    async def read_mempool_events(
+        self, query: MempoolEventQuery | None = None
+    ) -> list[StoredMempoolEvent]:
+        """The mempool events ``query`` selects (all if None), in position order."""
+
+    @abc.abstractmethod
+    async def max_mempool_position(self) -> int:
+        """The highest mempool event position stored; 0 when there is none."""
+
+    @abc.abstractmethod
+    async def set_mempool_failure(self, model: str, error: str | None) -> None:
+        """Record that mempool model ``model`` was stopped by ``error`` (None: it runs
+        again, forget its failure); writer only."""
+
+    @abc.abstractmethod
+    async def mempool_failures(self) -> list[MempoolFailure]:
+        """The mempool models recorded as stopped by an error, by name."""
 
     # -- chain ----------------------------------------------------------------
 

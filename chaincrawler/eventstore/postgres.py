@@ -34,7 +34,7 @@ import functools
 import hashlib
 import re
 from collections.abc import AsyncGenerator, AsyncIterator
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, cast
 
 import asyncpg
@@ -100,8 +100,8 @@ def _parse_time(value: Any) -> datetime:
     return cast(datetime, value)  # asyncpg decodes timestamptz itself
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
+def _stamp(moment: datetime) -> datetime:
+    return moment
 
 
 def notify_channel(schema: str) -> str:
@@ -118,7 +118,7 @@ class PostgresEventStore(SqlWrites):
     _style = "numeric"
     _dialect = "postgresql"
     _parse_time = staticmethod(_parse_time)
-    _now = staticmethod(_now)
+    _stamp = staticmethod(_stamp)
 
     def __init__(
         self,
@@ -156,6 +156,9 @@ class PostgresEventStore(SqlWrites):
         self._channel = notify_channel(schema)
         self._pool: asyncpg.Pool | None = None
         self._lock_conn: asyncpg.Connection | None = None
+        # Writes from several tasks (the crawler's commits, the mempool feed's appends)
+        # check the lock's connection one at a time: it runs one query at once.
+        self._lock_check = asyncio.Lock()
 
     def __repr__(self) -> str:
         return f"PostgresEventStore({_redact(self.dsn)!r}, schema={self.schema!r})"
@@ -227,16 +230,17 @@ class PostgresEventStore(SqlWrites):
 
         Raises StoreLockedError if another writer took the lock meanwhile.
         """
-        conn = self._lock_conn
-        if conn is None:
-            return
-        try:
-            await conn.fetchval("SELECT 1")
-            return
-        except (*_TRANSIENT, asyncpg.InterfaceError, asyncpg.PostgresError):
-            self._lock_conn = None
-            conn.terminate()
-        self._lock_conn = await self._take_writer_lock()
+        async with self._lock_check:
+            conn = self._lock_conn
+            if conn is None:
+                return
+            try:
+                await conn.fetchval("SELECT 1")
+                return
+            except (*_TRANSIENT, asyncpg.InterfaceError, asyncpg.PostgresError):
+                self._lock_conn = None
+                conn.terminate()
+            self._lock_conn = await self._take_writer_lock()
 
     async def close(self) -> None:
         self._opened = False

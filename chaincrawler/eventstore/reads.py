@@ -8,16 +8,19 @@ from collections.abc import AsyncGenerator, Sequence
 from datetime import datetime
 from typing import Any, ClassVar
 
-from chaincrawler.eventstore import sql, stored
+from chaincrawler.eventstore import mempool, sql, stored
 from chaincrawler.eventstore.base import EventStore
 from chaincrawler.eventstore.ops import Mode, Steps, T
 from chaincrawler.eventstore.records import (
     AtTip,
     BlockRecord,
     EventQuery,
+    MempoolEventQuery,
+    MempoolFailure,
     Reorg,
     Snapshot,
     StoredEvent,
+    StoredMempoolEvent,
 )
 
 
@@ -104,6 +107,21 @@ class SqlReads(EventStore):
     async def max_position(self) -> int:
         rows = await self._rows(sql.MAX_POSITION)
         return int(rows[0][0])
+
+    async def read_mempool_events(
+        self, query: MempoolEventQuery | None = None
+    ) -> list[StoredMempoolEvent]:
+        statement, args = mempool.select(query or MempoolEventQuery(), self._style)
+        rows = await self._fetch(statement, *args)
+        return [mempool.event_from_row(row, self._parse_time) for row in rows]
+
+    async def max_mempool_position(self) -> int:
+        rows = await self._rows(mempool.MAX_POSITION)
+        return int(rows[0][0])
+
+    async def mempool_failures(self) -> list[MempoolFailure]:
+        rows = await self._rows(mempool.FAILURES)
+        return [mempool.failure_from_row(row, self._parse_time) for row in rows]
 
     async def latest_snapshot(self, model: str, max_height: int | None = None) -> Snapshot | None:
         height = sql.MAX_HEIGHT if max_height is None else max_height

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Generic, Literal, TypeVar
 
 T = TypeVar("T")
@@ -131,12 +131,17 @@ class Retention:
 
     max_reorg_depth: int
     snapshots: int = 1
+    mempool_events: timedelta | None = None
+    """Mempool events older than this are deleted (the newest one always stays, so
+    positions never restart); None keeps them all."""
 
     def __post_init__(self) -> None:
         if self.max_reorg_depth < 0:
             raise ValueError(f"max_reorg_depth must be >= 0, not {self.max_reorg_depth}")
         if self.snapshots < 0:
             raise ValueError(f"snapshots must be >= 0, not {self.snapshots}")
+        if self.mempool_events is not None and self.mempool_events < timedelta(0):
+            raise ValueError(f"mempool_events must be >= 0, not {self.mempool_events}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,3 +219,61 @@ class EventQuery:
             raise ValueError(f"limit must be >= 0, not {self.limit}")
         if self.event_types is not None and not isinstance(self.event_types, tuple):
             object.__setattr__(self, "event_types", tuple(self.event_types))
+
+
+@dataclass(frozen=True, slots=True)
+class PendingMempoolEvent:
+    """An event a mempool model emitted, not yet stored.
+
+    ``txid``: the transaction it is about, if any. ``block_height``/``block_hash``: the
+    block whose commit it belongs to (a confirmation), None for a change of the
+    mempool itself.
+    """
+
+    model: str
+    event_type: str
+    event_version: int
+    payload: str
+    txid: str | None = None
+    block_height: int | None = None
+    block_hash: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredMempoolEvent:
+    """A stored mempool event. ``position`` is the mempool log's own order (from 1,
+    gap-free as appended; unrelated to block events' positions)."""
+
+    position: int
+    model: str
+    event_type: str
+    event_version: int
+    payload: str
+    txid: str | None
+    block_height: int | None
+    block_hash: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class MempoolEventQuery:
+    """Which mempool events to read: positions above ``after``, optionally of one
+    ``model`` or about one ``txid``, at most ``limit``, in position order."""
+
+    after: int = 0
+    model: str | None = None
+    txid: str | None = None
+    limit: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.limit is not None and self.limit < 0:
+            raise ValueError(f"limit must be >= 0, not {self.limit}")
+
+
+@dataclass(frozen=True, slots=True)
+class MempoolFailure:
+    """A mempool model stopped by an exception (until the crawler restarts it)."""
+
+    model: str
+    error: str
+    failed_at: datetime

@@ -17,6 +17,13 @@ Tables:
   canonical tip (value as JSON text).
 - ``collection_undo``: per block of the reorg window, the value each key it
   changed had before it (NULL: the key was absent); rollbacks restore from it.
+- ``mempool_events``: the events mempool models emit, apart from the block log and
+  never replayed into block state. ``position`` is their own order (gap-free as
+  appended, from 1; pruning deletes from the oldest and always keeps the newest, so
+  positions never restart). ``block_height``/``block_hash`` are set on those committed
+  with a block (a confirmation); ``txid`` is the transaction they are about, if any.
+- ``mempool_failures``: mempool models stopped by an exception, with the error, so
+  ``chaincrawler status`` (another process) can show it.
 
 Payloads and snapshot states are JSON text kept byte for byte (PostgreSQL ``json``,
 not ``jsonb``, which reorders keys), so state rebuilt from the store has the key
@@ -45,7 +52,7 @@ from sqlalchemy.schema import CreateIndex, CreateTable
 from chaincrawler.eventstore.errors import SchemaVersionError, StoreNetworkMismatchError
 
 #: Version of the schema this code writes. Stores with a newer version are refused.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 @dataclass(frozen=True)
@@ -82,6 +89,22 @@ _UNDO_TABLE = (
     "PRIMARY KEY (block_height, model, collection, key)){rowid}"
 )
 
+_MEMPOOL_EVENTS_TABLE = (
+    "CREATE TABLE mempool_events (position {id} NOT NULL, model TEXT NOT NULL, "
+    "event_type TEXT NOT NULL, event_version INTEGER NOT NULL, payload {json} NOT NULL, "
+    "txid TEXT, block_height BIGINT, block_hash TEXT, created_at {time} NOT NULL, "
+    "PRIMARY KEY (position))"
+)
+_MEMPOOL_FAILURES_TABLE = (
+    "CREATE TABLE mempool_failures (model TEXT NOT NULL, error TEXT NOT NULL, "
+    "failed_at {time} NOT NULL, PRIMARY KEY (model))"
+)
+_MEMPOOL_INDEXES = (
+    "CREATE INDEX ix_mempool_events_created_at ON mempool_events (created_at)",
+    "CREATE INDEX ix_mempool_events_model_position ON mempool_events (model, position)",
+    "CREATE INDEX ix_mempool_events_txid ON mempool_events (txid)",
+)
+
 #: ``MIGRATIONS[v]`` takes a store from version ``v`` to ``v + 1``, in place.
 MIGRATIONS: Mapping[int, Migration] = {
     # 2: payloads and states keep their text on PostgreSQL (json, not jsonb; the key
@@ -107,6 +130,19 @@ MIGRATIONS: Mapping[int, Migration] = {
             "SELECT model, created_at FROM events UNION ALL "
             "SELECT model, created_at FROM snapshots) AS seen GROUP BY model",
         ],
+    ),
+    # 3: mempool models' events, apart from the block log, and their failures (empty).
+    2: Migration(
+        sqlite=[
+            _MEMPOOL_EVENTS_TABLE.format(id="INTEGER", json="TEXT", time="DATETIME"),
+            _MEMPOOL_FAILURES_TABLE.format(time="DATETIME"),
+        ],
+        postgresql=[
+            _MEMPOOL_EVENTS_TABLE.format(
+                id="BIGINT", json="JSON", time="TIMESTAMP WITH TIME ZONE"),
+            _MEMPOOL_FAILURES_TABLE.format(time="TIMESTAMP WITH TIME ZONE"),
+        ],
+        both=_MEMPOOL_INDEXES,
     ),
 }
 
@@ -242,6 +278,32 @@ collection_undo = sa.Table(
     sa.Column("key", _Key, primary_key=True),
     sa.Column("old_value", _Json, nullable=True),
     sqlite_with_rowid=False,
+)
+
+# Positions are assigned by the store (like ``events``); pruning walks ``created_at``.
+mempool_events = sa.Table(
+    "mempool_events",
+    metadata,
+    sa.Column("position", _Id, primary_key=True, autoincrement=False),
+    sa.Column("model", sa.Text, nullable=False),
+    sa.Column("event_type", sa.Text, nullable=False),
+    sa.Column("event_version", sa.Integer, nullable=False),
+    sa.Column("payload", _Json, nullable=False),
+    sa.Column("txid", sa.Text, nullable=True),
+    sa.Column("block_height", sa.BigInteger, nullable=True),
+    sa.Column("block_hash", sa.Text, nullable=True),
+    sa.Column("created_at", _Time, nullable=False),
+)
+sa.Index("ix_mempool_events_model_position", mempool_events.c.model, mempool_events.c.position)
+sa.Index("ix_mempool_events_created_at", mempool_events.c.created_at)
+sa.Index("ix_mempool_events_txid", mempool_events.c.txid)
+
+mempool_failures = sa.Table(
+    "mempool_failures",
+    metadata,
+    sa.Column("model", sa.Text, primary_key=True),
+    sa.Column("error", sa.Text, nullable=False),
+    sa.Column("failed_at", _Time, nullable=False),
 )
 
 DIALECTS: Mapping[str, Dialect] = {

@@ -136,10 +136,12 @@ CLEAR_MODEL = (
 )
 HOLDS_CHAIN = "SELECT EXISTS (SELECT 1 FROM blocks) OR EXISTS (SELECT 1 FROM events)"
 META = "SELECT key, value FROM meta"
-#: Changes after every commit that adds blocks or events, and after every rollback.
+#: Changes after every commit that adds blocks, events or mempool events, and after
+#: every rollback.
 CHANGE_MARKER = (
     "SELECT (SELECT COALESCE(MAX(id), 0) FROM blocks), "
-    "(SELECT COALESCE(MAX(position), 0) FROM events), (SELECT COALESCE(MAX(id), 0) FROM reorgs)"
+    "(SELECT COALESCE(MAX(position), 0) FROM events), (SELECT COALESCE(MAX(id), 0) FROM reorgs), "
+    "(SELECT COALESCE(MAX(position), 0) FROM mempool_events)"
 )
 INSERT_META = "INSERT INTO meta (key, value) VALUES (?, ?)"
 SET_META = "UPDATE meta SET value = ? WHERE key = ?"

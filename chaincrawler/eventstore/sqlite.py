@@ -27,7 +27,7 @@ import os
 import sqlite3
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Literal, TypeVar
 
 import sqlalchemy as sa
@@ -71,8 +71,8 @@ MEMORY = ":memory:"
 _SIDE_FILES = ("-wal", "-shm", ".lock")
 
 
-def _now() -> str:
-    return datetime.now(UTC).isoformat()
+def _stamp(moment: datetime) -> str:
+    return moment.isoformat()
 
 
 def _parse_time(value: Any) -> datetime:
@@ -85,7 +85,7 @@ class SQLiteEventStore(SqlWrites):
     _style = "qmark"
     _dialect = "sqlite"
     _parse_time = staticmethod(_parse_time)
-    _now = staticmethod(_now)
+    _stamp = staticmethod(_stamp)
 
     def __init__(
         self,

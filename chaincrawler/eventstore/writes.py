@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import structlog
 
-from chaincrawler.eventstore import schema, sql, stored
+from chaincrawler.eventstore import mempool, schema, sql, stored
 from chaincrawler.eventstore.commit import check_commit, event_rows, snapshot_off_chain
 from chaincrawler.eventstore.errors import (
     NotAStoreError,
@@ -42,6 +42,7 @@ from chaincrawler.eventstore.records import (
     CollectionWrite,
     CommitResult,
     PendingEvent,
+    PendingMempoolEvent,
     PendingSnapshot,
     Reorg,
     Retention,
@@ -117,12 +118,18 @@ def commit_steps(
     writes: Sequence[CollectionWrite],
     retention: Retention | None,
     now: Any,
+    mempool_events: Sequence[PendingMempoolEvent] = (),
+    mempool_cutoff: Any | None = None,
 ) -> Steps[CommitResult]:
-    """``EventStore.commit``: check linkage under the log lock, then append and prune."""
+    """``EventStore.commit``: check linkage under the log lock, then append and prune.
+
+    ``mempool_cutoff``: the time before which mempool events are pruned, if any.
+    """
     yield LockLog()
     tip = _block((yield Row(sql.TIP)))
     if writes:
         stored.check_writes(blocks, writes)
+    mempool.check_in_commit(blocks, mempool_events)
     for snapshot in check_commit(tip, blocks, events, snapshots):
         block = _block((yield Row(sql.CANONICAL_AT, (snapshot.block_height,))))
         if block is None or block.hash != snapshot.block_hash:
@@ -153,8 +160,29 @@ def commit_steps(
                     sql.PRUNE_SNAPSHOTS,
                     (model, horizon, model, horizon, model, retention.snapshots),
                 )
+    if mempool_events or mempool_cutoff is not None:
+        yield from mempool.append_steps(mempool_events, now, mempool_cutoff)
     yield Notify()
     return CommitResult(first, first + len(events) - 1)
+
+
+def mempool_append_steps(
+    events: Sequence[PendingMempoolEvent], now: Any, cutoff: Any | None
+) -> Steps[CommitResult]:
+    """``EventStore.append_mempool_events``: under the log lock, append and prune."""
+    mempool.check_in_commit((), events)
+    yield LockLog()
+    result = yield from mempool.append_steps(events, now, cutoff)
+    yield Notify()
+    return result
+
+
+def mempool_failure_steps(model: str, error: str | None, now: Any) -> Steps[None]:
+    """``EventStore.set_mempool_failure``."""
+    if error is None:
+        yield Execute(mempool.CLEAR_FAILURE, (model,))
+    else:
+        yield Execute(mempool.SET_FAILURE, (model, error, now))
 
 
 def rollback_steps(
@@ -289,13 +317,23 @@ def model_versions_steps(versions: Mapping[str, str], now: Any) -> Steps[None]:
 class SqlWrites(SqlReads):
     """``EventStore``'s writes on top of a backend's ``_transact``.
 
-    A backend also says how it stores a timestamp (``_now``).
+    A backend also says how it stores a timestamp (``_stamp``).
     """
 
     @staticmethod
     @abc.abstractmethod
-    def _now() -> Any:
+    def _stamp(moment: datetime) -> Any:
+        """``moment`` (aware) as this backend stores a timestamp."""
+
+    def _now(self) -> Any:
         """The current time as this backend stores it."""
+        return self._stamp(datetime.now(UTC))
+
+    def _now_and_cutoff(self, retention: timedelta | None) -> tuple[Any, Any | None]:
+        """Now, and ``retention`` before now (None without one), from one reading."""
+        moment = datetime.now(UTC)
+        cutoff = None if retention is None else self._stamp(moment - retention)
+        return self._stamp(moment), cutoff
 
     async def _prepare(
         self, where: str, network: str, genesis_hash: str, *, writer: bool, create_schema: bool
@@ -315,12 +353,26 @@ class SqlWrites(SqlReads):
         writes: Sequence[CollectionWrite] = (),
         *,
         retention: Retention | None = None,
+        mempool_events: Sequence[PendingMempoolEvent] = (),
     ) -> CommitResult:
         self._check_writer()
+        now, cutoff = self._now_and_cutoff(None if retention is None else retention.mempool_events)
         steps = commit_steps(
-            self._dialect, blocks, events, snapshots, writes, retention, self._now()
+            self._dialect, blocks, events, snapshots, writes, retention, now,
+            mempool_events, cutoff,
         )
         return await self._transact(steps, "writer")
+
+    async def append_mempool_events(
+        self, events: Sequence[PendingMempoolEvent], *, retention: timedelta | None = None
+    ) -> CommitResult:
+        self._check_writer()
+        now, cutoff = self._now_and_cutoff(retention)
+        return await self._transact(mempool_append_steps(events, now, cutoff), "writer")
+
+    async def set_mempool_failure(self, model: str, error: str | None) -> None:
+        self._check_writer()
+        await self._transact(mempool_failure_steps(model, error, self._now()), "writer")
 
     async def rollback(self, fork_height: int, new_tip_hash: str | None = None) -> Reorg:
         self._check_writer()

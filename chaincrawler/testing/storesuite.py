@@ -29,6 +29,7 @@ import hashlib
 import json
 import random
 from collections.abc import AsyncIterator, Mapping, Sequence
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -43,8 +44,10 @@ from chaincrawler.eventstore import (
     EventStore,
     EventStoreError,
     HistoryPrunedError,
+    MempoolEventQuery,
     NotAStoreError,
     PendingEvent,
+    PendingMempoolEvent,
     PendingSnapshot,
     Retention,
     SchemaMissingError,
@@ -173,6 +176,16 @@ async def commit_random_writes(
     if batch:
         await store.commit(blocks, [], writes=writes, retention=retention)
     return history
+
+
+def mempool_event(
+    txid: str, model: str = "pending", block: BlockRecord | None = None, kind: str = "Seen"
+) -> PendingMempoolEvent:
+    """A mempool event about ``txid`` (payload keys deliberately unsorted)."""
+    payload = json.dumps({"txid": txid, "amount": 5, "address": "bcrt1qü", "a": [2, 1]})
+    return PendingMempoolEvent(model, kind, 1, payload, txid,
+                               None if block is None else block.height,
+                               None if block is None else block.hash)
 
 
 def canonical_events(events: Sequence[Any]) -> list[tuple[Any, ...]]:
@@ -765,6 +778,124 @@ class EventStoreConformance:
                         await writer
             await writer
         assert (await store.count("m", "c")).result == 40
+
+    # -- mempool events ------------------------------------------------------------------
+
+    async def test_mempool_events_have_their_own_log(
+        self, backend: StoreBackend, store: EventStore
+    ) -> None:
+        blocks = make_chain(1, 2)
+        await store.commit(blocks, make_events(blocks))
+        first = await store.append_mempool_events(
+            [mempool_event("aa"), mempool_event("bb", model="other")]
+        )
+        second = await store.append_mempool_events([mempool_event("aa", kind="Replaced")])
+        assert (list(first.positions), list(second.positions)) == ([1, 2], [3])
+        assert await store.max_mempool_position() == 3
+        assert await store.max_position() == 4  # block events' positions are their own
+        assert len(await store.read_events()) == 4
+        async with await open_store_at(backend, writer=False) as reader:
+            stored = await reader.read_mempool_events()
+            assert [(e.position, e.model, e.event_type, e.txid) for e in stored] == [
+                (1, "pending", "Seen", "aa"), (2, "other", "Seen", "bb"),
+                (3, "pending", "Replaced", "aa"),
+            ]
+            assert stored[0].payload == mempool_event("aa").payload  # the text as written
+            assert stored[0].block_height is None and stored[0].block_hash is None
+            assert stored[0].created_at.tzinfo is not None
+
+            async def positions(**query: Any) -> list[int]:
+                events = await reader.read_mempool_events(MempoolEventQuery(**query))
+                return [e.position for e in events]
+
+            assert await positions(after=1) == [2, 3]
+            assert await positions(model="pending") == [1, 3]
+            assert await positions(txid="aa", after=1) == [3]
+            assert await positions(limit=2) == [1, 2]
+            assert await positions(after=3) == []
+            with pytest.raises(StoreReadOnlyError):
+                await reader.append_mempool_events([mempool_event("cc")])
+
+    async def test_mempool_events_commit_with_their_block_and_survive_a_rollback(
+        self, store: EventStore
+    ) -> None:
+        blocks = make_chain(1, 3)
+        await store.commit(blocks[:1], [])
+        confirmed = [mempool_event("aa", block=blocks[1]), mempool_event("bb", block=blocks[2])]
+        with pytest.raises(StoreConflictError, match="not in the commit"):
+            await store.commit(blocks[1:2], make_events(blocks[1:2]), mempool_events=confirmed)
+        assert await store.tip() == blocks[0]  # nothing of the failed commit was written
+        assert await store.read_mempool_events() == []
+        with pytest.raises(StoreConflictError, match="not in the commit"):
+            await store.append_mempool_events([confirmed[0]])  # names a block: only in commit
+        result = await store.commit(blocks[1:], make_events(blocks[1:]), mempool_events=confirmed)
+        assert list(result.positions) == [1, 2, 3, 4]  # the block events' positions
+        stored = await store.read_mempool_events()
+        assert [(e.position, e.txid, e.block_height, e.block_hash) for e in stored] == [
+            (1, "aa", 2, blocks[1].hash), (2, "bb", 3, blocks[2].hash),
+        ]
+        await store.rollback(1)  # mempool events are not part of the chain's log
+        assert await store.read_mempool_events() == stored
+
+    async def test_mempool_retention_prunes_old_events_and_keeps_the_newest(
+        self, store: EventStore
+    ) -> None:
+        await store.append_mempool_events([mempool_event("aa"), mempool_event("bb")])
+        kept = await store.append_mempool_events([mempool_event("cc"), mempool_event("dd")],
+                                                 retention=timedelta(0))
+        assert [e.txid for e in await store.read_mempool_events()] == ["cc", "dd"]
+        await store.append_mempool_events([], retention=timedelta(0))
+        assert [e.position for e in await store.read_mempool_events()] == [kept.last_position]
+        await store.append_mempool_events([mempool_event("ee")], retention=timedelta(days=1))
+        assert [e.position for e in await store.read_mempool_events()] == [4, 5]
+        # A block commit prunes by the same setting, in its own transaction.
+        blocks = make_chain(1, 1)
+        await store.commit(blocks, [], retention=Retention(6, mempool_events=timedelta(0)),
+                           mempool_events=[mempool_event("ff", block=blocks[0])])
+        assert [(e.position, e.txid) for e in await store.read_mempool_events()] == [(6, "ff")]
+        await store.append_mempool_events([mempool_event("gg")], retention=timedelta(0))
+        assert [e.position for e in await store.read_mempool_events()] == [7]
+
+    async def test_writes_from_several_tasks_at_once(self, store: EventStore) -> None:
+        # The crawler commits blocks while the mempool feed appends, on one store object.
+        blocks = make_chain(1, 3)
+        await asyncio.gather(
+            store.commit(blocks, make_events(blocks)),
+            *(store.append_mempool_events([mempool_event(f"{i:02x}")]) for i in range(5)),
+        )
+        assert await store.tip() == blocks[-1]
+        assert sorted(e.position for e in await store.read_mempool_events()) == [1, 2, 3, 4, 5]
+
+    async def test_mempool_failures_are_recorded_for_other_processes(
+        self, backend: StoreBackend, store: EventStore
+    ) -> None:
+        assert await store.mempool_failures() == []
+        await store.set_mempool_failure("pending", "KeyError: 'x'")
+        await store.set_mempool_failure("broken", "ValueError: bad")
+        await store.set_mempool_failure("pending", "KeyError: 'y'")
+        async with await open_store_at(backend, writer=False) as reader:
+            failures = await reader.mempool_failures()
+            assert [(f.model, f.error) for f in failures] == [
+                ("broken", "ValueError: bad"), ("pending", "KeyError: 'y'"),
+            ]
+            with pytest.raises(StoreReadOnlyError):
+                await reader.set_mempool_failure("pending", None)
+        await store.set_mempool_failure("pending", None)
+        assert [f.model for f in await store.mempool_failures()] == ["broken"]
+
+    async def test_a_reader_wakes_after_mempool_events_are_appended(
+        self, backend: StoreBackend, store: EventStore
+    ) -> None:
+        async with await open_store_at(backend, writer=False) as reader:
+            changes = reader.changes(poll_interval=0.02)
+            try:
+                await asyncio.wait_for(anext(changes), 30)
+                woken = asyncio.ensure_future(anext(changes))
+                await store.append_mempool_events([mempool_event("aa")])
+                await asyncio.wait_for(woken, 30)
+                assert await reader.max_mempool_position() == 1
+            finally:
+                await changes.aclose()
 
     # -- snapshots, checkpoints, models ------------------------------------------------
 

@@ -29,6 +29,7 @@ from chaincrawler.models.query import QuerySpec
 from chaincrawler.transports.auth import TokenCheck
 from chaincrawler.transports.errors import ApiError
 from chaincrawler.transports.live import find_model, run_query
+from chaincrawler.transports.mempool_api import mempool_router
 from chaincrawler.transports.metrics import Metrics, active_event_count
 from chaincrawler.transports.openapi import query_operation
 from chaincrawler.transports.options import ApiOptions
@@ -109,6 +110,7 @@ def create_app(source: StateSource, options: ApiOptions | None = None) -> FastAP
     _event_routes(api, source)
     _chain_routes(api, source)
     _model_routes(api, source)
+    api.include_router(mempool_router(source))
     app.include_router(api)
     components = _query_routes(app, source, authorized)
     _extend_openapi(app, components)

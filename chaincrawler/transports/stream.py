@@ -3,6 +3,7 @@
 Protocol (JSON text frames). The client sends::
 
     {"op": "subscribe", "models": ["a", "b"] | null, "after": {"position": P, "reorg": R} | "now"}
+    (and ``"mempool": {...}`` for mempool events: see ``mempool_stream``)
     {"op": "live", "id": "q1", "model": "m", "query": "q", "params": {...}}
     {"op": "unlive", "id": "q1"}
 
@@ -41,6 +42,7 @@ import structlog
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from chaincrawler.eventstore import BlockRecord, EventQuery, StoredEvent
+from chaincrawler.transports import mempool_stream
 from chaincrawler.transports.auth import TokenCheck
 from chaincrawler.transports.errors import ApiError
 from chaincrawler.transports.live import LiveQueries, find_model
@@ -304,6 +306,7 @@ class StreamSession:
         self.sub = Subscriber(hub.buffer)
         self.sent = Cursor(0, 0)
         self._subscribe_request: tuple[frozenset[str] | None, Cursor | None] | None = None
+        self._mempool: mempool_stream.MempoolRequest | None = None  # see mempool_stream
 
     async def run(self) -> None:
         ws = self.ws
@@ -322,6 +325,7 @@ class StreamSession:
             pass  # the client went away
         finally:
             self.hub.remove(self.sub)
+            await mempool_stream.stop(self)
             receiver.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await receiver
@@ -398,6 +402,8 @@ class StreamSession:
         self.sent = upto
         await self._send({"type": "caught_up", "at": self._at(), "upto": upto.position,
                           "reorg": upto.reorg})
+        if self._mempool is not None:
+            await mempool_stream.start(self, self._mempool)
 
     async def _receive(self) -> None:
         try:
@@ -450,6 +456,7 @@ class StreamSession:
             for name in models:
                 find_model(self.hub.source, name)
         after = message.get("after", "now")
+        self._mempool = mempool_stream.parse_request(self.hub, message.get("mempool"))
         self._subscribe_request = (None if models is None else frozenset(models),
                                    _parse_after(after))
         self.sub.wake.set()

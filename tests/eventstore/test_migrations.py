@@ -1,6 +1,8 @@
 """Stores written by older schema versions (tests/data/stores) open, migrate and crawl on.
 
-Crawling on includes what the new version adds: stored collections, model versions.
+Crawling on includes what the newer versions add: stored collections, model versions
+(2), mempool events and mempool model failures (3). A version-1 store is migrated all
+the way, through every step.
 """
 
 from __future__ import annotations
@@ -21,7 +23,9 @@ from chaincrawler.eventstore import (
     CollectionWrite,
     EventQuery,
     EventStore,
+    MempoolEventQuery,
     PendingEvent,
+    PendingMempoolEvent,
     PendingSnapshot,
     PostgresEventStore,
     SchemaVersionError,
@@ -30,12 +34,12 @@ from chaincrawler.eventstore import (
 from chaincrawler.testing.storesuite import GENESIS, NETWORK
 
 DATA = Path(__file__).parents[1] / "data" / "stores"
-EXPECTED = json.loads((DATA / "expected-v1.json").read_text())
+EXPECTED = {v: json.loads((DATA / f"expected-v{v}.json").read_text()) for v in (1, 2)}
 V1_MODELS = {"deposits", "balances", "quiet"}
 
 
-async def answers(store: EventStore) -> dict[str, Any]:
-    """What ``make_v1.py`` recorded, asked of ``store`` (same shape)."""
+async def answers(store: EventStore, version: int) -> dict[str, Any]:
+    """What ``make_v<version>.py`` recorded, asked of ``store`` (same shape)."""
     snaps = {}
     for model in sorted(V1_MODELS):
         snap = await store.latest_snapshot(model)
@@ -43,7 +47,7 @@ async def answers(store: EventStore) -> dict[str, Any]:
         snaps[model] = [snap.block_height, snap.block_hash, snap.state]
     tip = await store.tip()
     assert tip is not None
-    return {
+    facts = {
         "tip": [tip.height, tip.hash],
         "chain": [[b.height, b.hash, b.prev_hash, b.time] for b in await store.chain_window(100)],
         "orphaned": [[b.height, b.hash, b.reorg_id] for b in await store.orphaned_blocks()],
@@ -61,28 +65,45 @@ async def answers(store: EventStore) -> dict[str, Any]:
         "checkpoints": {"ws": await store.get_checkpoint("ws")},
         "meta": {k: v for k, v in (await store.meta()).items() if k != "created_at"},
     }
+    if version == 1:
+        return facts
+    return {
+        **facts,
+        "collections": {
+            f"{model}/{collection}": [
+                list(pair) for pair in (await store.scan(model, collection)).result
+            ]
+            for model, collection in (("deposits", "seen"), ("balances", "by_addr"))
+        },
+        "at_height_5": (await store.get_many(
+            "deposits", "seen", ["k4", "k5", "shared"], at_height=5)).result,
+        "model_versions": await store.model_versions(),
+    }
 
 
-def expected(backend: str) -> dict[str, Any]:
-    facts = {key.split(".", 1)[1]: value for key, value in EXPECTED.items()
+def expected(backend: str, version: int) -> dict[str, Any]:
+    facts = {key.split(".", 1)[1]: value for key, value in EXPECTED[version].items()
              if key.startswith(backend + ".")}
     facts["meta"] = {**facts["meta"], "schema_version": str(SCHEMA_VERSION)}
     return facts
 
 
-async def check_migration(store: EventStore, backend: str) -> None:
-    """``store`` holds a v1 store: refused unmigrated, then migrated with the same answers."""
+async def check_migration(store: EventStore, backend: str, version: int = 1) -> None:
+    """``store`` holds a store of schema ``version``: refused unmigrated, then migrated
+    with the same answers, then it crawls on."""
     with pytest.raises(SchemaVersionError, match="older"):
         await store.open(network=NETWORK, genesis_hash=GENESIS, writer=False)
     with pytest.raises(SchemaVersionError, match="create_schema=True"):
         await store.open(network=NETWORK, genesis_hash=GENESIS, create_schema=False)
     await store.open(network=NETWORK, genesis_hash=GENESIS)
     try:
-        want = expected(backend)
-        got = await answers(store)
+        want = expected(backend, version)
+        got = await answers(store, version)
         for key in want:
             assert got[key] == want[key], key
         assert await store.known_models() == V1_MODELS
+        assert await store.read_mempool_events() == []
+        assert await store.mempool_failures() == []
         # It crawls on: a block with an event (keys unsorted) and a snapshot, then a reorg.
         tip = await store.tip()
         assert tip is not None
@@ -95,17 +116,33 @@ async def check_migration(store: EventStore, backend: str) -> None:
             [CollectionWrite("deposits", "seen", "k", value, block.height, block.hash)],
         )
         assert (await store.get_many("deposits", "seen", ["k"])).result == {"k": value}
+        seen_before = len(want.get("collections", {}).get("deposits/seen", []))
+        assert (await store.count("deposits", "seen")).result == seen_before + 1
         assert result.first_position == len(want["events"]) + 1
         (event,) = await store.read_events(EventQuery(from_position=result.first_position))
         assert (event.payload, event.version) == (payload, 8)
         await store.register_models(["newcomer"])
         assert await store.known_models() == {*V1_MODELS, "newcomer"}
-        assert set((await store.model_versions()).values()) == {None}
-        await store.set_model_versions({"deposits": "2"})
-        assert (await store.model_versions())["deposits"] == "2"
+        recorded = want.get("model_versions", dict.fromkeys(V1_MODELS))
+        assert await store.model_versions() == {**recorded, "newcomer": None}
+        await store.set_model_versions({"deposits": "3"})
+        assert (await store.model_versions())["deposits"] == "3"
+        # What version 3 adds: mempool events, alone and with a block, and failures.
+        mempool = '{"z": "aa", "a": 1}'
+        await store.append_mempool_events([PendingMempoolEvent("pending", "Seen", 1, mempool,
+                                                               "aa")])
+        second = BlockRecord(block.height + 1, "cd" * 32, block.hash, 1_700_000_001)
+        await store.commit([second], [], mempool_events=[PendingMempoolEvent(
+            "pending", "Confirmed", 1, mempool, "aa", second.height, second.hash)])
+        stored = await store.read_mempool_events(MempoolEventQuery(txid="aa"))
+        assert [(e.position, e.payload, e.block_height) for e in stored] == [
+            (1, mempool, None), (2, mempool, second.height)]
+        await store.set_mempool_failure("pending", "KeyError: 'x'")
+        assert [f.model for f in await store.mempool_failures()] == ["pending"]
         reorg = await store.rollback(tip.height)
         assert reorg.id == 2 and reorg.rolled_back_events == 1
-        assert (await store.count("deposits", "seen")).result == 0
+        assert (await store.count("deposits", "seen")).result == seen_before
+        assert await store.max_mempool_position() == 2
     finally:
         await store.close()
 
@@ -136,17 +173,29 @@ def sqlite_columns(path: Path) -> dict[str, list[tuple[Any, ...]]]:
         conn.close()
 
 
-async def test_postgres_v1_store_is_migrated(
-    pg_dsn: str, pg_schemas: Callable[[], str]
+async def test_sqlite_v2_store_is_migrated(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    shutil.copy(DATA / "sqlite-v2.db", path)
+    await check_migration(SQLiteEventStore(path), "sqlite", 2)
+    fresh = tmp_path / "fresh.db"
+    async with SQLiteEventStore(fresh) as store:
+        await store.open(network=NETWORK, genesis_hash=GENESIS)
+    assert sqlite_columns(path) == sqlite_columns(fresh)
+
+
+@pytest.mark.parametrize("version", [1, 2])
+async def test_postgres_older_store_is_migrated(
+    pg_dsn: str, pg_schemas: Callable[[], str], version: int
 ) -> None:
     schema, fresh = pg_schemas(), pg_schemas()
-    dump = (DATA / "postgres-v1.sql").read_text().replace("cc_v1_fixture", schema)
+    dump = (DATA / f"postgres-v{version}.sql").read_text()
+    dump = dump.replace(f"cc_v{version}_fixture", schema)
     conn = await asyncpg.connect(pg_dsn)
     try:
         await conn.execute(dump)
     finally:
         await conn.close()
-    await check_migration(PostgresEventStore(pg_dsn, schema=schema), "postgresql")
+    await check_migration(PostgresEventStore(pg_dsn, schema=schema), "postgresql", version)
     async with PostgresEventStore(pg_dsn, schema=fresh) as store:
         await store.open(network=NETWORK, genesis_hash=GENESIS)
     assert await postgres_columns(pg_dsn, schema) == await postgres_columns(pg_dsn, fresh)
