@@ -9,16 +9,20 @@ A model with stored collections is never replayed: its collections are in the st
 every committed block (restored from undo records by a rollback), and replaying would
 apply their writes twice. The crawler snapshots its plain attributes with every block,
 so its state at a committed block is that block's snapshot alone.
+
+:func:`state_at` builds a model's state at a past block of the reorg window on a side
+copy (the live model is never touched): snapshot plus replay for plain attributes, and
+stored collections read at that height through the store's undo records.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, Iterable
+from collections.abc import AsyncIterable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import structlog
 
-from chaincrawler.eventstore import BlockRecord, EventQuery, EventStore, StoredEvent
+from chaincrawler.eventstore import AtTip, BlockRecord, EventQuery, EventStore, StoredEvent
 from chaincrawler.models import Model, ReplayError, StateError, Tip
 
 log = structlog.get_logger(__name__)
@@ -93,6 +97,45 @@ async def _restore_stored(
     model.restore_state(snapshot.state)
     model.tip = Tip(tip.height, tip.hash)
     return Restored(tip.height, 0)
+
+
+class ReadAt:
+    """A stored collections' reader answering every read at one height (``height()``,
+    asked at each read) from the store's values and undo records."""
+
+    def __init__(self, store: EventStore, height: Callable[[], int]) -> None:
+        self._store = store
+        self._height = height
+
+    async def get_many(self, model: str, collection: str, keys: Sequence[str], *,
+                       at_height: int | None = None) -> AtTip[dict[str, str]]:
+        return await self._store.get_many(model, collection, keys, at_height=self._height())
+
+
+def side_copy(model: Model) -> Model:
+    """A new instance of ``model``'s class sharing its configuration (the attributes its
+    ``__init__`` set), with default state and stored collections of its own."""
+    cls = type(model)
+    side = cls.__new__(cls)
+    own = {*model.state_dict(), *model.stored_collections(), "_pending", "_current_block",
+           "_tip"}
+    side.__dict__.update({k: v for k, v in vars(model).items() if k not in own})
+    return side
+
+
+async def state_at(model: Model, store: EventStore, block: BlockRecord) -> Model:
+    """A side copy of ``model`` holding its committed state at ``block`` (a canonical block
+    the store still has history for); the live ``model`` is not touched.
+
+    Plain attributes: the newest snapshot at or below the block plus replay; stored
+    collections read at the block's height (``fetch``) from the undo records, and
+    their plain attributes from the block's snapshot. Raises as ``restore_model``.
+    """
+    side = side_copy(model)
+    for collection in side.stored_collections().values():
+        collection.attach(ReadAt(store, lambda: block.height), 0)
+    await restore_model(side, store, block)
+    return side
 
 
 async def replay_events(

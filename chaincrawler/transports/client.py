@@ -260,12 +260,21 @@ class AsyncClient:
     async def reorg(self, reorg_id: int) -> ReorgDetail:
         return await self._get(f"/v1/chain/reorgs/{reorg_id}", ReorgDetail)
 
-    async def state(self, model: str) -> StateOut:
-        return await self._get(f"/v1/models/{model}/state", StateOut)
+    async def state(self, model: str, height: int | None = None) -> StateOut:
+        """The model's plain state at the committed tip, or at ``height`` of the window."""
+        params = None if height is None else {"height": height}
+        return await self._get(f"/v1/models/{model}/state", StateOut, params)
 
     async def query(self, model: str, query: str, /, **params: Any) -> QueryResult:
-        """Run a model's query (POST with the parameters as JSON)."""
+        """Run a model's query at the committed tip (POST with the parameters as JSON)."""
         response = await self._http.post(f"/v1/models/{model}/queries/{query}", json=params)
+        return QueryResult.model_validate(_check(response))
+
+    async def query_at(self, height: int, model: str, query: str, /,
+                       **params: Any) -> QueryResult:
+        """Run a model's query on its state at ``height`` (within the reorg window)."""
+        response = await self._http.post(f"/v1/models/{model}/at/{height}/queries/{query}",
+                                         json=params)
         return QueryResult.model_validate(_check(response))
 
     async def _connect(self) -> ClientConnection:
@@ -389,8 +398,14 @@ class Client:
     def reorg(self, reorg_id: int) -> ReorgDetail:
         return self._get(f"/v1/chain/reorgs/{reorg_id}", ReorgDetail)
 
-    def state(self, model: str) -> StateOut:
-        return self._get(f"/v1/models/{model}/state", StateOut)
+    def state(self, model: str, height: int | None = None) -> StateOut:
+        params = None if height is None else {"height": height}
+        return self._get(f"/v1/models/{model}/state", StateOut, params)
+
+    def query_at(self, height: int, model: str, query: str, /, **params: Any) -> QueryResult:
+        response = self._http.post(f"/v1/models/{model}/at/{height}/queries/{query}",
+                                   json=params)
+        return QueryResult.model_validate(_check(response))
 
     def query(self, model: str, query: str, /, **params: Any) -> QueryResult:
         response = self._http.post(f"/v1/models/{model}/queries/{query}", json=params)
