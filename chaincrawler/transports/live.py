@@ -50,6 +50,8 @@ async def run_query(model: Model, name: str, params: dict[str, Any]) -> Any:
         return await model.arun_query(name, kwargs)
     except HistoryPrunedError as exc:
         raise ApiError(400, "height_outside_window", str(exc)) from None
+    except ApiError:
+        raise  # a source refusing the read (a reader's tip replaced by a reorg)
     except Exception:
         log.exception("query failed", model=model.name, query=name)
         raise ApiError(500, "query_failed",
