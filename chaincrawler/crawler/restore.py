@@ -17,6 +17,7 @@ stored collections read at that height through the store's undo records.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 
@@ -43,6 +44,7 @@ async def restore_model(
     tip: BlockRecord | None,
     *,
     use_snapshot: bool = True,
+    in_thread: bool = False,
 ) -> Restored:
     """Set ``model``'s state to its committed state at ``tip`` (a canonical block of the store).
 
@@ -50,7 +52,10 @@ async def restore_model(
     the snapshot no longer fits the model's state attributes: then all its events are
     replayed) and replays the model's active events after it up to ``tip``; ``model.tip``
     becomes ``tip``. With ``tip`` None (an empty store) the state is the defaults.
-    If this raises, the state is undefined: restore again before using it.
+    With ``in_thread`` the snapshot is decoded and the events replayed in a worker
+    thread, so the event loop keeps serving meanwhile: only for a model nothing else
+    reads until this returns (a side copy). If this raises, the state is undefined:
+    restore again before using it.
     """
     model.reset()
     if tip is None:
@@ -61,7 +66,10 @@ async def restore_model(
     after: int | None = None
     if snapshot is not None:
         try:
-            model.restore_state(snapshot.state)
+            if in_thread:
+                await asyncio.to_thread(model.restore_state, snapshot.state)
+            else:
+                model.restore_state(snapshot.state)
             after = snapshot.block_height
         except StateError as exc:
             # The model's state attributes changed since: rebuild from its events.
@@ -73,7 +81,11 @@ async def restore_model(
         from_height=None if after is None else after + 1,
         to_height=tip.height,
     )
-    replayed = await replay_events(model, store.iter_events(query), tip)
+    if in_thread:
+        events = await store.read_events(query)
+        replayed = await asyncio.to_thread(_replay_all, model, events, tip)
+    else:
+        replayed = await replay_events(model, store.iter_events(query), tip)
     return Restored(after, replayed)
 
 
@@ -134,7 +146,7 @@ async def state_at(model: Model, store: EventStore, block: BlockRecord) -> Model
     side = side_copy(model)
     for collection in side.stored_collections().values():
         collection.attach(ReadAt(store, lambda: block.height), 0)
-    await restore_model(side, store, block)
+    await restore_model(side, store, block, in_thread=True)
     return side
 
 
@@ -150,27 +162,31 @@ async def replay_events(
     EventLoadError for an event the model cannot load and ReplayError for a handler
     that raises; the state is then undefined.
     """
-    registry = model.event_registry()
+    if not isinstance(events, AsyncIterable):
+        return _replay_all(model, events, tip)
     count = 0
-
-    def apply(stored: StoredEvent) -> None:
-        nonlocal count
-        if stored.model != model.name:
-            return
-        event = registry.load(stored.event_type, stored.event_version, stored.payload,
-                              model=model.name, position=stored.position)
-        try:
-            model.replay(event)
-        except Exception as exc:
-            raise ReplayError(model.name, stored.event_type, stored.position,
-                              stored.block_height, exc) from exc
-        count += 1
-
-    if isinstance(events, AsyncIterable):
-        async for stored in events:
-            apply(stored)
-    else:
-        for stored in events:
-            apply(stored)
+    async for stored in events:
+        count += _replay_one(model, stored)
     model.tip = Tip(tip.height, tip.hash)
     return count
+
+
+def _replay_all(model: Model, events: Iterable[StoredEvent], tip: BlockRecord) -> int:
+    count = sum(_replay_one(model, stored) for stored in events)
+    model.tip = Tip(tip.height, tip.hash)
+    return count
+
+
+def _replay_one(model: Model, stored: StoredEvent) -> int:
+    """Replay one stored event if it is ``model``'s: 1 if it was, else 0."""
+    if stored.model != model.name:
+        return 0
+    event = model.event_registry().load(stored.event_type, stored.event_version,
+                                        stored.payload, model=model.name,
+                                        position=stored.position)
+    try:
+        model.replay(event)
+    except Exception as exc:
+        raise ReplayError(model.name, stored.event_type, stored.position,
+                          stored.block_height, exc) from exc
+    return 1
