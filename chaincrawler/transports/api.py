@@ -78,6 +78,11 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorBody, "description": "Unknown model, query, reorg or path"},
 }
 
+_AT_HEIGHT_ERRORS: dict[int | str, dict[str, Any]] = {
+    409: {"model": ErrorBody, "description": "The store lacks the snapshot that height needs"},
+    503: {"model": ErrorBody, "description": "A reorg kept replacing the block: ask again"},
+}
+
 
 def create_app(source: StateSource, options: ApiOptions | None = None) -> FastAPI:
     """The ASGI app serving ``source``: ``/v1`` API, ``/v1/stream``, dashboard at ``/``."""
@@ -300,8 +305,7 @@ def _model_routes(api: APIRouter, source: StateSource, history: History) -> None
         ])
 
     @api.get("/models/{model}/state", response_model=StateOut, tags=["models"],
-             responses={503: {"model": ErrorBody, "description": "A reorg kept replacing "
-                                                               "the block: ask again"}})
+             responses=_AT_HEIGHT_ERRORS)
     async def state(model: str, height: NonNegative = None) -> StateOut:
         """The model's plain state attributes at the committed tip, or at ``height``
         within the window (finalized height to tip; else 400 ``height_outside_window``).
@@ -373,9 +377,9 @@ def _query_routes(app: FastAPI, source: StateSource, history: History,
                 summary=f"{model_name}.{spec.name}" + (" at a height" if at_height else ""),
                 description=spec.description,
                 operation_id=f"{model_name}_{spec.name}{where}_{method.lower()}",
-                dependencies=[Depends(authorized)], responses={**_ERRORS, 500: {
-                    "model": ErrorBody, "description": "The query raised"}, 503: {
-                    "model": ErrorBody, "description": "A reorg kept replacing the block"}},
+                dependencies=[Depends(authorized)],
+                responses={**_ERRORS, **_AT_HEIGHT_ERRORS,
+                           500: {"model": ErrorBody, "description": "The query raised"}},
                 openapi_extra=query_operation(model_name, spec, method, components,
                                               at_height),
             )
