@@ -31,7 +31,7 @@ from chaincrawler.models.query import QuerySpec
 from chaincrawler.transports.auth import TokenCheck
 from chaincrawler.transports.errors import ApiError
 from chaincrawler.transports.history import History
-from chaincrawler.transports.live import find_model, run_query
+from chaincrawler.transports.live import check_query, find_model, run_query
 from chaincrawler.transports.metrics import Metrics, active_event_count
 from chaincrawler.transports.openapi import query_operation
 from chaincrawler.transports.options import ApiOptions
@@ -343,6 +343,8 @@ def _query_routes(app: FastAPI, source: StateSource, history: History,
     async def execute(model_name: str, query: str, params: dict[str, Any],
                       height: int | None = None) -> JSONResponse:
         model = find_model(source, model_name)
+        if height is not None:
+            check_query(model, query, params)  # before restoring a state at the height
 
         async def answer(at: Model) -> Any:
             return await run_query(at, query, params)

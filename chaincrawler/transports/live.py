@@ -34,18 +34,23 @@ def find_model(source: StateSource, name: str) -> Model:
     raise ApiError(404, "unknown_model", f"no model {name!r} (served: {known})")
 
 
-async def run_query(model: Model, name: str, params: dict[str, Any]) -> Any:
-    """Run a query at the state the caller holds (awaited if ``async def``); 4xx for bad
-    input or a stored read outside the reorg window, 500 if it raises."""
+def check_query(model: Model, name: str, params: dict[str, Any]) -> dict[str, Any]:
+    """The query's validated arguments; ApiError 404 (unknown query) or 400 otherwise."""
     spec = model.queries().get(name)
     if spec is None:
         known = ", ".join(sorted(model.queries())) or "none"
         raise ApiError(404, "unknown_query",
                        f"model {model.name!r} has no query {name!r} (known: {known})")
     try:
-        kwargs = spec.validate(params)
+        return spec.validate(params)
     except QueryParamsError as exc:
         raise ApiError(400, "invalid_params", str(exc), exc.errors) from None
+
+
+async def run_query(model: Model, name: str, params: dict[str, Any]) -> Any:
+    """Run a query at the state the caller holds (awaited if ``async def``); 4xx for bad
+    input or a stored read outside the reorg window, 500 if it raises."""
+    kwargs = check_query(model, name, params)
     try:
         return await model.arun_query(name, kwargs)
     except HistoryPrunedError as exc:

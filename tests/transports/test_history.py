@@ -78,3 +78,6 @@ async def test_a_height_outside_the_window_is_a_400_naming_the_window(serve: Ser
         with pytest.raises(ApiError) as caught:
             await api.query_at(tip.height, MEMORY, "nope")
         assert caught.value.status == 404
+        with pytest.raises(ApiError) as caught:  # refused before any state is restored
+            await api.query_at(tip.height - 1, MEMORY, "top", n=0)
+        assert caught.value.status == 400 and caught.value.code == "invalid_params"
