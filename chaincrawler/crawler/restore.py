@@ -9,16 +9,21 @@ A model with stored collections is never replayed: its collections are in the st
 every committed block (restored from undo records by a rollback), and replaying would
 apply their writes twice. The crawler snapshots its plain attributes with every block,
 so its state at a committed block is that block's snapshot alone.
+
+:func:`state_at` builds a model's state at a past block of the reorg window on a side
+copy (the live model is never touched): snapshot plus replay for plain attributes, and
+stored collections read at that height through the store's undo records.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, Iterable
+import asyncio
+from collections.abc import AsyncIterable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import structlog
 
-from chaincrawler.eventstore import BlockRecord, EventQuery, EventStore, StoredEvent
+from chaincrawler.eventstore import AtTip, BlockRecord, EventQuery, EventStore, StoredEvent
 from chaincrawler.models import Model, ReplayError, StateError, Tip
 
 log = structlog.get_logger(__name__)
@@ -39,6 +44,7 @@ async def restore_model(
     tip: BlockRecord | None,
     *,
     use_snapshot: bool = True,
+    in_thread: bool = False,
 ) -> Restored:
     """Set ``model``'s state to its committed state at ``tip`` (a canonical block of the store).
 
@@ -48,7 +54,10 @@ async def restore_model(
     the snapshot no longer fits the model's state attributes: then all its events are
     replayed) and replays the model's active events after it up to ``tip``; ``model.tip``
     becomes ``tip``. With ``tip`` None (an empty store) the state is the defaults.
-    If this raises, the state is undefined: restore again before using it.
+    With ``in_thread`` the snapshot is decoded and the events replayed in a worker
+    thread, so the event loop keeps serving meanwhile: only for a model nothing else
+    reads until this returns (a side copy). If this raises, the state is undefined:
+    restore again before using it.
     """
     model.reset()
     if tip is None:
@@ -65,7 +74,10 @@ async def restore_model(
         snapshot = await store.latest_snapshot(model.name, tip.height)
     if snapshot is not None:
         try:
-            model.restore_state(snapshot.state)
+            if in_thread:
+                await asyncio.to_thread(model.restore_state, snapshot.state)
+            else:
+                model.restore_state(snapshot.state)
             after = snapshot.block_height
         except StateError as exc:
             # The model's state attributes changed since: rebuild from its events.
@@ -77,7 +89,11 @@ async def restore_model(
         from_height=None if after is None else after + 1,
         to_height=tip.height,
     )
-    replayed = await replay_events(model, store.iter_events(query), tip)
+    if in_thread:
+        events = await store.read_events(query)
+        replayed = await asyncio.to_thread(_replay_all, model, events, tip)
+    else:
+        replayed = await replay_events(model, store.iter_events(query), tip)
     return Restored(after, replayed)
 
 
@@ -112,6 +128,45 @@ async def _restore_stored(
     return Restored(tip.height, 0)
 
 
+class ReadAt:
+    """A stored collections' reader answering every read at one height (``height()``,
+    asked at each read) from the store's values and undo records."""
+
+    def __init__(self, store: EventStore, height: Callable[[], int]) -> None:
+        self._store = store
+        self._height = height
+
+    async def get_many(self, model: str, collection: str, keys: Sequence[str], *,
+                       at_height: int | None = None) -> AtTip[dict[str, str]]:
+        return await self._store.get_many(model, collection, keys, at_height=self._height())
+
+
+def side_copy(model: Model) -> Model:
+    """A new instance of ``model``'s class sharing its configuration (the attributes its
+    ``__init__`` set), with default state and stored collections of its own."""
+    cls = type(model)
+    side = cls.__new__(cls)
+    own = {*model.state_dict(), *model.stored_collections(), "_pending", "_current_block",
+           "_tip"}
+    side.__dict__.update({k: v for k, v in vars(model).items() if k not in own})
+    return side
+
+
+async def state_at(model: Model, store: EventStore, block: BlockRecord) -> Model:
+    """A side copy of ``model`` holding its committed state at ``block`` (a canonical block
+    the store still has history for); the live ``model`` is not touched.
+
+    Plain attributes: the newest snapshot at or below the block plus replay; stored
+    collections read at the block's height (``fetch``) from the undo records, and
+    their plain attributes from the block's snapshot. Raises as ``restore_model``.
+    """
+    side = side_copy(model)
+    for collection in side.stored_collections().values():
+        collection.attach(ReadAt(store, lambda: block.height), 0)
+    await restore_model(side, store, block, in_thread=True)
+    return side
+
+
 async def replay_events(
     model: Model,
     events: Iterable[StoredEvent] | AsyncIterable[StoredEvent],
@@ -124,27 +179,31 @@ async def replay_events(
     EventLoadError for an event the model cannot load and ReplayError for a handler
     that raises; the state is then undefined.
     """
-    registry = model.event_registry()
+    if not isinstance(events, AsyncIterable):
+        return _replay_all(model, events, tip)
     count = 0
-
-    def apply(stored: StoredEvent) -> None:
-        nonlocal count
-        if stored.model != model.name:
-            return
-        event = registry.load(stored.event_type, stored.event_version, stored.payload,
-                              model=model.name, position=stored.position)
-        try:
-            model.replay(event)
-        except Exception as exc:
-            raise ReplayError(model.name, stored.event_type, stored.position,
-                              stored.block_height, exc) from exc
-        count += 1
-
-    if isinstance(events, AsyncIterable):
-        async for stored in events:
-            apply(stored)
-    else:
-        for stored in events:
-            apply(stored)
+    async for stored in events:
+        count += _replay_one(model, stored)
     model.tip = Tip(tip.height, tip.hash)
     return count
+
+
+def _replay_all(model: Model, events: Iterable[StoredEvent], tip: BlockRecord) -> int:
+    count = sum(_replay_one(model, stored) for stored in events)
+    model.tip = Tip(tip.height, tip.hash)
+    return count
+
+
+def _replay_one(model: Model, stored: StoredEvent) -> int:
+    """Replay one stored event if it is ``model``'s: 1 if it was, else 0."""
+    if stored.model != model.name:
+        return 0
+    event = model.event_registry().load(stored.event_type, stored.event_version,
+                                        stored.payload, model=model.name,
+                                        position=stored.position)
+    try:
+        model.replay(event)
+    except Exception as exc:
+        raise ReplayError(model.name, stored.event_type, stored.position,
+                          stored.block_height, exc) from exc
+    return 1

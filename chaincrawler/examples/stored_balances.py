@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from chaincrawler.chain.types import Block
 from chaincrawler.examples.balances import AddressBalance, BalancesChanged, apply_change
-from chaincrawler.models import Model, StoredDict, on
+from chaincrawler.models import Model, StoredDict, on, query
 
 
 def balance_changes(block: Block) -> list[BalancesChanged]:
@@ -53,9 +53,10 @@ class StoredAddressBalances(Model):
     def _changed(self, event: BalancesChanged) -> None:
         apply_change(event, self.balances, self.tx_counts)
 
+    @query
     async def balance(self, address: str) -> AddressBalance:
-        """Balance and transaction count of ``address`` at the store's committed tip
-        (zero if never seen); read from the store, not from memory."""
+        """Balance and transaction count of ``address`` (zero if never seen), read from
+        the store at the state served (the committed tip, or a height of the window)."""
         balances = await self.balances.fetch([address])
         counts = await self.tx_counts.fetch([address])
         return AddressBalance(address=address, balance=balances.get(address, 0),

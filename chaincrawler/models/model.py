@@ -289,12 +289,29 @@ class Model:
         Raises UnknownQueryError or QueryParamsError; errors raised by the query
         method itself propagate unchanged.
         """
+        spec, kwargs = self._query_call(name, params)
+        if spec.is_async:
+            raise QueryError(f"model {self.name!r}: query {name!r} is async: "
+                             "await model.arun_query(...)")
+        return self._query_json(name, getattr(self, spec.method)(**kwargs))
+
+    async def arun_query(self, name: str, params: dict[str, Any] | None = None) -> Any:
+        """As ``run_query``, for every query: an ``async def`` one is awaited."""
+        spec, kwargs = self._query_call(name, params)
+        result = getattr(self, spec.method)(**kwargs)
+        if spec.is_async:
+            result = await result
+        return self._query_json(name, result)
+
+    def _query_call(self, name: str, params: dict[str, Any] | None) -> tuple[QuerySpec,
+                                                                             dict[str, Any]]:
         spec = self.queries().get(name)
         if spec is None:
             known = ", ".join(sorted(self.queries())) or "none"
             raise UnknownQueryError(f"model {self.name!r} has no query {name!r} (known: {known})")
-        kwargs = spec.validate({} if params is None else params)
-        result = getattr(self, spec.method)(**kwargs)
+        return spec, spec.validate({} if params is None else params)
+
+    def _query_json(self, name: str, result: Any) -> Any:
         try:
             return to_json_value(result)
         except Exception as exc:

@@ -3,8 +3,9 @@
 Parameters are described by a JSON schema built from the method's annotations and
 validated by pydantic before the method runs; the result is dumped to JSON-ready
 Python (dicts, lists, str, int...) by pydantic, so sets, bytes (base64), Decimal,
-dataclasses and pydantic models are fine to return. Queries are synchronous: they
-read in-memory state and must not change it.
+dataclasses and pydantic models are fine to return. A query reads state and must not
+change it: a plain method reads in-memory state; an ``async def`` one may also await
+``StoredDict.fetch`` to read stored collections (run it with ``Model.arun_query``).
 """
 
 from __future__ import annotations
@@ -38,8 +39,6 @@ def query(func: F | None = None, /, *, name: str | None = None) -> F | Callable[
     """
 
     def mark(f: F) -> F:
-        if inspect.iscoroutinefunction(f):
-            raise ModelDefinitionError(f"query {f.__qualname__} must be a plain (sync) method")
         params = list(inspect.signature(f).parameters.values())[1:]
         for p in params:
             if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD, p.POSITIONAL_ONLY):
@@ -68,7 +67,7 @@ class QuerySpec:
 
     ``params_schema`` is a JSON schema object for the parameters;
     ``result_schema`` describes the result (None when the method has no
-    return annotation).
+    return annotation); ``is_async`` says the method is ``async def``.
     """
 
     name: str
@@ -76,6 +75,7 @@ class QuerySpec:
     description: str
     params_schema: dict[str, Any]
     result_schema: dict[str, Any] | None
+    is_async: bool
     _params: type[pydantic.BaseModel] = field(repr=False, compare=False)
     _names: tuple[tuple[str, str], ...] = field(repr=False, compare=False)
 
@@ -127,6 +127,7 @@ def build_spec(
         description=inspect.cleandoc(func.__doc__ or ""),
         params_schema=params_model.model_json_schema(),
         result_schema=result_schema,
+        is_async=inspect.iscoroutinefunction(func),
         _params=params_model,
         _names=tuple(names),
     )

@@ -12,8 +12,9 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Awaitable, Callable
 from importlib import resources
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 import structlog
 from fastapi import APIRouter, Depends, FastAPI, Query, Request, WebSocket
@@ -24,11 +25,13 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from chaincrawler.eventstore import EventQuery
+from chaincrawler.eventstore import BlockRecord, EventQuery
+from chaincrawler.models import Model
 from chaincrawler.models.query import QuerySpec
 from chaincrawler.transports.auth import TokenCheck
 from chaincrawler.transports.errors import ApiError
-from chaincrawler.transports.live import find_model, run_query
+from chaincrawler.transports.history import History
+from chaincrawler.transports.live import check_query, find_model, run_query
 from chaincrawler.transports.mempool_api import mempool_router
 from chaincrawler.transports.metrics import Metrics, active_event_count
 from chaincrawler.transports.openapi import query_operation
@@ -51,11 +54,14 @@ from chaincrawler.transports.schemas import (
     ReorgsOut,
     StateOut,
     StatusOut,
+    Tip,
 )
-from chaincrawler.transports.source import StateSource
+from chaincrawler.transports.source import StateSource, View
 from chaincrawler.transports.stream import StreamHub, StreamSession
 
 log = structlog.get_logger(__name__)
+
+T = TypeVar("T")
 
 MAX_PAGE = 1000
 """Most events one page may hold."""
@@ -71,6 +77,11 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorBody, "description": "Bad request"},
     401: {"model": ErrorBody, "description": "Missing or wrong bearer token"},
     404: {"model": ErrorBody, "description": "Unknown model, query, reorg or path"},
+}
+
+_AT_HEIGHT_ERRORS: dict[int | str, dict[str, Any]] = {
+    409: {"model": ErrorBody, "description": "The store lacks the snapshot that height needs"},
+    503: {"model": ErrorBody, "description": "A reorg kept replacing the block: ask again"},
 }
 
 
@@ -109,10 +120,11 @@ def create_app(source: StateSource, options: ApiOptions | None = None) -> FastAP
     _service_routes(api, source, metrics, hub)
     _event_routes(api, source)
     _chain_routes(api, source)
-    _model_routes(api, source)
+    history = History(source)
+    _model_routes(api, source, history)
     api.include_router(mempool_router(source))
     app.include_router(api)
-    components = _query_routes(app, source, authorized)
+    components = _query_routes(app, source, history, authorized)
     _extend_openapi(app, components)
 
     @app.websocket("/v1/stream")
@@ -283,7 +295,7 @@ def _query_info(spec: QuerySpec) -> QueryInfo:
                      params_schema=spec.params_schema, result_schema=spec.result_schema)
 
 
-def _model_routes(api: APIRouter, source: StateSource) -> None:
+def _model_routes(api: APIRouter, source: StateSource, history: History) -> None:
     @api.get("/models", response_model=ModelsOut, tags=["models"])
     async def models() -> ModelsOut:
         """Every model served, with its event count and its queries' JSON schemas."""
@@ -294,25 +306,54 @@ def _model_routes(api: APIRouter, source: StateSource) -> None:
             for m in source.models
         ])
 
-    @api.get("/models/{model}/state", response_model=StateOut, tags=["models"])
-    async def state(model: str) -> StateOut:
-        """The model's state at the committed tip."""
+    @api.get("/models/{model}/state", response_model=StateOut, tags=["models"],
+             responses=_AT_HEIGHT_ERRORS)
+    async def state(model: str, height: NonNegative = None) -> StateOut:
+        """The model's plain state attributes at the committed tip, or at ``height``
+        within the window (finalized height to tip; else 400 ``height_outside_window``).
+        Stored collections are read with queries."""
         found = find_model(source, model)
-        async with source.committed() as view:
-            text = found.state_json()
-        return StateOut(at=At.of(view), model=model, state=json.loads(text))
+        block, view, text = await _at_height(source, history, found, height,
+                                             _state_json)
+        return StateOut(at=At.of(view), block=Tip.of(block), model=model,
+                        state=json.loads(text))
 
 
-def _query_routes(app: FastAPI, source: StateSource, authorized: Any) -> dict[str, Any]:
-    """A GET and a POST route per query, with its schemas; returns their components."""
+async def _state_json(model: Model) -> str:
+    return model.state_json()
+
+
+async def _at_height(source: StateSource, history: History, model: Model,
+                     height: int | None, answer: Callable[[Model], Awaitable[T]],
+                     ) -> tuple[BlockRecord | None, View, T]:
+    """``answer`` on ``model`` at the committed tip (``height`` None or the tip's), else on
+    its state at ``height``: the block it reflects, the view answered at, the answer."""
+    async with source.committed() as view:
+        tip = view.tip
+        if height is None or (tip is not None and tip.height == height):
+            return tip, view, await answer(model)
+    block, result = await history.run(model, height, answer)
+    return block, source.view(), result
+
+
+def _query_routes(app: FastAPI, source: StateSource, history: History,
+                  authorized: Any) -> dict[str, Any]:
+    """A GET and a POST route per query, with its schemas, at the tip and at a height;
+    returns their components."""
     components: dict[str, Any] = {}
 
-    async def execute(model_name: str, query: str, params: dict[str, Any]) -> JSONResponse:
+    async def execute(model_name: str, query: str, params: dict[str, Any],
+                      height: int | None = None) -> JSONResponse:
         model = find_model(source, model_name)
-        async with source.committed() as view:
-            result = run_query(model, query, params)
-        return JSONResponse({"at": At.of(view).model_dump(), "model": model_name,
-                             "query": query, "result": result})
+        if height is not None:
+            check_query(model, query, params)  # before restoring a state at the height
+
+        async def answer(at: Model) -> Any:
+            return await run_query(at, query, params)
+
+        block, view, result = await _at_height(source, history, model, height, answer)
+        return JSONResponse({"at": At.of(view).model_dump(), "block": _tip_json(block),
+                             "model": model_name, "query": query, "result": result})
 
     def routes(model_name: str, spec: QuerySpec) -> None:
         path = f"/v1/models/{model_name}/queries/{spec.name}"
@@ -323,14 +364,28 @@ def _query_routes(app: FastAPI, source: StateSource, authorized: Any) -> dict[st
         async def post(request: Request) -> JSONResponse:
             return await execute(model_name, spec.name, await _json_body(request))
 
-        for method, handler in (("GET", get), ("POST", post)):
+        async def get_at(request: Request) -> JSONResponse:
+            return await execute(model_name, spec.name, _query_string(spec, request),
+                                 _height(request))
+
+        async def post_at(request: Request) -> JSONResponse:
+            return await execute(model_name, spec.name, await _json_body(request),
+                                 _height(request))
+
+        for method, handler, at_height in (("GET", get, False), ("POST", post, False),
+                                           ("GET", get_at, True), ("POST", post_at, True)):
+            where = "_at" if at_height else ""
             app.add_api_route(
-                path, handler, methods=[method], tags=["queries"],
-                summary=f"{model_name}.{spec.name}", description=spec.description,
-                operation_id=f"{model_name}_{spec.name}_{method.lower()}",
-                dependencies=[Depends(authorized)], responses={**_ERRORS, 500: {
-                    "model": ErrorBody, "description": "The query raised"}},
-                openapi_extra=query_operation(model_name, spec, method, components),
+                f"/v1/models/{model_name}/at/{{height}}/queries/{spec.name}" if at_height
+                else path, handler, methods=[method], tags=["queries"],
+                summary=f"{model_name}.{spec.name}" + (" at a height" if at_height else ""),
+                description=spec.description,
+                operation_id=f"{model_name}_{spec.name}{where}_{method.lower()}",
+                dependencies=[Depends(authorized)],
+                responses={**_ERRORS, **_AT_HEIGHT_ERRORS,
+                           500: {"model": ErrorBody, "description": "The query raised"}},
+                openapi_extra=query_operation(model_name, spec, method, components,
+                                              at_height),
             )
 
     for model in source.models:
@@ -338,12 +393,30 @@ def _query_routes(app: FastAPI, source: StateSource, authorized: Any) -> dict[st
             routes(model.name, spec)
 
     async def unknown(model: str, query: str) -> JSONResponse:
-        run_query(find_model(source, model), query, {})  # raises the 404
+        await run_query(find_model(source, model), query, {})  # raises the 404
         raise ApiError(404, "unknown_query", f"no query {query!r}")  # pragma: no cover
 
-    app.add_api_route("/v1/models/{model}/queries/{query}", unknown, methods=["GET", "POST"],
-                      include_in_schema=False, dependencies=[Depends(authorized)])
+    async def unknown_at(model: str, height: str, query: str) -> JSONResponse:
+        return await unknown(model, query)
+
+    for path, handler in (("/v1/models/{model}/queries/{query}", unknown),
+                          ("/v1/models/{model}/at/{height}/queries/{query}", unknown_at)):
+        app.add_api_route(path, handler, methods=["GET", "POST"], include_in_schema=False,
+                          dependencies=[Depends(authorized)])
     return components
+
+
+def _tip_json(block: BlockRecord | None) -> dict[str, Any] | None:
+    tip = Tip.of(block)
+    return None if tip is None else tip.model_dump()
+
+
+def _height(request: Request) -> int:
+    text = request.path_params["height"]
+    if not text.isdigit():
+        raise ApiError(400, "invalid_request", f"height must be a non-negative integer, "
+                       f"not {text!r}", [{"loc": ["path", "height"]}])
+    return int(text)
 
 
 def _query_string(spec: QuerySpec, request: Request) -> dict[str, Any]:

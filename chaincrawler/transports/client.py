@@ -14,15 +14,19 @@ refused request raises ``ApiError`` with the server's code, message and details.
 The stream yields ``EventsFrame``, ``RollbackFrame`` and ``CaughtUp`` messages and,
 when the connection drops or the server closes it as too slow, reconnects and
 resumes from the last cursor seen: nothing is lost, duplicates (same position) may
-arrive. ``StreamView`` applies messages to a position -> event map.
+arrive; with ``cursor_file=`` the cursor is kept in a file, so a restarted program
+resumes too. ``StreamView`` applies messages to a position -> event map. ``Client``
+runs an ``AsyncClient`` on a private event loop.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import time
-from collections.abc import AsyncIterator, Iterator, Mapping
+import os
+import threading
+from collections.abc import AsyncGenerator, Coroutine, Iterator, Mapping
+from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 import httpx
@@ -30,9 +34,8 @@ import pydantic
 from websockets.asyncio.client import ClientConnection
 from websockets.asyncio.client import connect as connect_async
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
-from websockets.sync.client import connect as connect_sync
 
-from chaincrawler.transports.errors import ApiError, StreamClosed
+from chaincrawler.transports.errors import ApiError, StreamClosed, TransportError
 from chaincrawler.transports.schemas import (
     At,
     ChainOut,
@@ -56,6 +59,7 @@ __all__ = [
     "CaughtUp",
     "Client",
     "Cursor",
+    "CursorFileError",
     "EventsFrame",
     "RollbackFrame",
     "StreamClosed",
@@ -64,6 +68,7 @@ __all__ = [
 ]
 
 M = TypeVar("M", bound=pydantic.BaseModel)
+T = TypeVar("T")
 _MAX_FRAME = 64 * 1024 * 1024
 _FATAL = (CLOSE_UNAUTHORIZED, CLOSE_BAD_REQUEST)
 
@@ -116,13 +121,44 @@ class StreamView:
                 self.events.pop(position, None)
 
 
-class _Cursoring:
-    """The stream's cursor and what one frame does to it (shared by both clients)."""
+class CursorFileError(TransportError):
+    """A stream's cursor file cannot be read, or was written for other models."""
 
-    def __init__(self, models: list[str] | None, after: Cursor | int | Literal["now"]) -> None:
+
+class _Cursoring:
+    """The stream's cursor, what one frame does to it, and its cursor file if any."""
+
+    def __init__(self, models: list[str] | None, after: Cursor | int | Literal["now"],
+                 cursor_file: str | os.PathLike[str] | None) -> None:
         self.models = models
         self.cursor: Cursor | None = (
             None if after == "now" else after if isinstance(after, Cursor) else Cursor(after, 0))
+        self._file = None if cursor_file is None else Path(cursor_file)
+        if self._file is not None and self._file.exists():
+            self.cursor = self._load(self._file)
+
+    def _load(self, path: Path) -> Cursor:
+        try:
+            saved = json.loads(path.read_text())
+            cursor = Cursor(int(saved["position"]), int(saved["reorg"]))
+            models = saved["models"]
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise CursorFileError(f"cursor file {path} is unreadable ({exc}): delete it to "
+                                  "start from `after` again") from None
+        if models != (None if self.models is None else sorted(self.models)):
+            raise CursorFileError(
+                f"cursor file {path} is for models {models}, not {self.models}: events of "
+                "the others would be skipped; use another file")
+        return cursor
+
+    def save(self) -> None:
+        """Write the cursor to the cursor file (atomically: a new file renamed over)."""
+        if self._file is None or self.cursor is None:
+            return
+        models = None if self.models is None else sorted(self.models)
+        temporary = self._file.with_name(self._file.name + ".tmp")
+        temporary.write_text(json.dumps({**self.cursor.as_json(), "models": models}))
+        os.replace(temporary, self._file)
 
     def subscribe_message(self) -> str:
         after: Any = "now" if self.cursor is None else self.cursor.as_json()
@@ -241,7 +277,7 @@ class AsyncClient:
         """One page of events (filters as in ``GET /v1/events``)."""
         return await self._get("/v1/events", EventsPage, _event_params(filters))
 
-    async def iter_events(self, **filters: Any) -> AsyncIterator[EventOut]:
+    async def iter_events(self, **filters: Any) -> AsyncGenerator[EventOut, None]:
         """Every event the filters select, following the pages' cursors."""
         while True:
             page = await self.events(**filters)
@@ -260,12 +296,21 @@ class AsyncClient:
     async def reorg(self, reorg_id: int) -> ReorgDetail:
         return await self._get(f"/v1/chain/reorgs/{reorg_id}", ReorgDetail)
 
-    async def state(self, model: str) -> StateOut:
-        return await self._get(f"/v1/models/{model}/state", StateOut)
+    async def state(self, model: str, height: int | None = None) -> StateOut:
+        """The model's plain state at the committed tip, or at ``height`` of the window."""
+        params = None if height is None else {"height": height}
+        return await self._get(f"/v1/models/{model}/state", StateOut, params)
 
     async def query(self, model: str, query: str, /, **params: Any) -> QueryResult:
-        """Run a model's query (POST with the parameters as JSON)."""
+        """Run a model's query at the committed tip (POST with the parameters as JSON)."""
         response = await self._http.post(f"/v1/models/{model}/queries/{query}", json=params)
+        return QueryResult.model_validate(_check(response))
+
+    async def query_at(self, height: int, model: str, query: str, /,
+                       **params: Any) -> QueryResult:
+        """Run a model's query on its state at ``height`` (within the reorg window)."""
+        response = await self._http.post(f"/v1/models/{model}/at/{height}/queries/{query}",
+                                         json=params)
         return QueryResult.model_validate(_check(response))
 
     async def _connect(self) -> ClientConnection:
@@ -274,14 +319,20 @@ class AsyncClient:
                                    open_timeout=10)
 
     async def stream(self, models: list[str] | None = None,
-                     after: Cursor | int | Literal["now"] = "now", *,
-                     resume: bool = True) -> AsyncIterator[StreamMessage]:
+                     after: Cursor | int | Literal["now"] = "now", *, resume: bool = True,
+                     cursor_file: str | os.PathLike[str] | None = None,
+                     ) -> AsyncGenerator[StreamMessage, None]:
         """Stored events after ``after``, then live ones, with rollback notices.
 
         With ``resume`` a dropped or too-slow connection is reopened from the last
         cursor seen; ``StreamClosed`` is raised otherwise (and for a refused token).
+        With ``cursor_file`` the cursor is kept in that file for you: a stream started
+        again with it resumes where the last one was (``after`` then only counts when
+        the file does not exist yet). A message's cursor is written when you ask for the
+        next one, i.e. once you handled it: a process killed at any point loses nothing
+        (the message being handled may come again: drop duplicates by position).
         """
-        state = _Cursoring(models, after)
+        state = _Cursoring(models, after, cursor_file)
         while True:
             try:
                 async with await self._connect() as ws:
@@ -290,6 +341,7 @@ class AsyncClient:
                         message = state.read(text)
                         if message is not None:
                             yield message
+                            state.save()
                     raise StreamClosed(1000, "closed by the server")
             except ConnectionClosed as exc:
                 closed = _closed(exc)
@@ -300,7 +352,8 @@ class AsyncClient:
                     raise
             await asyncio.sleep(self._reconnect_delay)
 
-    async def live(self, model: str, query: str, /, **params: Any) -> AsyncIterator[Any]:
+    async def live(self, model: str, query: str, /,
+                   **params: Any) -> AsyncGenerator[Any, None]:
         """The query's result now and each time a commit or rollback changes it."""
         last: Any = object()
         while True:
@@ -327,14 +380,21 @@ class AsyncClient:
 
 
 class Client:
-    """The sync client: the same calls as ``AsyncClient``, blocking."""
+    """The sync client: ``AsyncClient``'s calls, blocking.
+
+    It runs an ``AsyncClient`` on a private event loop in a thread of its own, so it
+    works in any thread, even one running an event loop. ``close()`` it (or use
+    ``with``) to stop that thread.
+    """
 
     def __init__(self, url: str, *, token: str | None = None, timeout: float = 30.0,
                  reconnect_delay: float = 0.2) -> None:
-        self.url = url.rstrip("/")
-        self._headers = {"Authorization": f"Bearer {token}"} if token else {}
-        self._http = httpx.Client(base_url=self.url, headers=self._headers, timeout=timeout)
-        self._reconnect_delay = reconnect_delay
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever,
+                                        name="chaincrawler-client", daemon=True)
+        self._thread.start()
+        self._client = self._run(_make_async(url, token, timeout, reconnect_delay))
+        self.url = self._client.url
 
     def __enter__(self) -> Client:
         return self
@@ -343,80 +403,85 @@ class Client:
         self.close()
 
     def close(self) -> None:
-        self._http.close()
+        if self._loop.is_closed():
+            return
+        self._run(self._client.aclose())
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join()
+        self._loop.close()
 
-    def _get(self, path: str, model: type[M], params: Mapping[str, Any] | None = None) -> M:
-        return model.model_validate(_check(self._http.get(path, params=params)))
+    def _run(self, call: Coroutine[Any, Any, T]) -> T:
+        return asyncio.run_coroutine_threadsafe(call, self._loop).result()
+
+    def _iterate(self, generator: AsyncGenerator[T, None]) -> Iterator[T]:
+        try:
+            while True:
+                try:
+                    yield self._run(generator.__anext__())
+                except StopAsyncIteration:
+                    return
+        finally:
+            if not self._loop.is_closed():
+                self._run(generator.aclose())
 
     def health(self) -> Health:
-        return self._get("/v1/health", Health)
+        return self._run(self._client.health())
 
     def ready(self) -> Ready:
         """Readiness (a 503 ``Ready`` comes back as a result, not an error)."""
-        response = self._http.get("/v1/ready")
-        if response.status_code == 503:
-            return Ready.model_validate(response.json())
-        return Ready.model_validate(_check(response))
+        return self._run(self._client.ready())
 
     def status(self) -> StatusOut:
-        return self._get("/v1/status", StatusOut)
+        return self._run(self._client.status())
 
     def metrics(self) -> str:
-        response = self._http.get("/v1/metrics")
-        _check(response)
-        return response.text
+        return self._run(self._client.metrics())
 
     def models(self) -> ModelsOut:
-        return self._get("/v1/models", ModelsOut)
+        return self._run(self._client.models())
 
     def events(self, **filters: Any) -> EventsPage:
-        return self._get("/v1/events", EventsPage, _event_params(filters))
+        """One page of events (filters as in ``GET /v1/events``)."""
+        return self._run(self._client.events(**filters))
 
     def iter_events(self, **filters: Any) -> Iterator[EventOut]:
-        while True:
-            page = self.events(**filters)
-            yield from page.events
-            if page.next_cursor is None:
-                return
-            filters = {**filters, "cursor": page.next_cursor}
+        """Every event the filters select, following the pages' cursors."""
+        return self._iterate(self._client.iter_events(**filters))
 
     def chain(self, reorgs: int = 10) -> ChainOut:
-        return self._get("/v1/chain", ChainOut, {"reorgs": reorgs})
+        return self._run(self._client.chain(reorgs))
 
     def reorgs(self, limit: int = 100) -> ReorgsOut:
-        return self._get("/v1/chain/reorgs", ReorgsOut, {"limit": limit})
+        return self._run(self._client.reorgs(limit))
 
     def reorg(self, reorg_id: int) -> ReorgDetail:
-        return self._get(f"/v1/chain/reorgs/{reorg_id}", ReorgDetail)
+        return self._run(self._client.reorg(reorg_id))
 
-    def state(self, model: str) -> StateOut:
-        return self._get(f"/v1/models/{model}/state", StateOut)
+    def state(self, model: str, height: int | None = None) -> StateOut:
+        """The model's plain state at the committed tip, or at ``height`` of the window."""
+        return self._run(self._client.state(model, height))
 
     def query(self, model: str, query: str, /, **params: Any) -> QueryResult:
-        response = self._http.post(f"/v1/models/{model}/queries/{query}", json=params)
-        return QueryResult.model_validate(_check(response))
+        """Run a model's query at the committed tip."""
+        return self._run(self._client.query(model, query, **params))
+
+    def query_at(self, height: int, model: str, query: str, /, **params: Any) -> QueryResult:
+        """Run a model's query on its state at ``height`` (within the reorg window)."""
+        return self._run(self._client.query_at(height, model, query, **params))
 
     def stream(self, models: list[str] | None = None,
-               after: Cursor | int | Literal["now"] = "now", *,
-               resume: bool = True) -> Iterator[StreamMessage]:
+               after: Cursor | int | Literal["now"] = "now", *, resume: bool = True,
+               cursor_file: str | os.PathLike[str] | None = None) -> Iterator[StreamMessage]:
         """As ``AsyncClient.stream``, blocking."""
-        state = _Cursoring(models, after)
-        while True:
-            try:
-                with connect_sync(_ws_url(self.url, "/v1/stream"),
-                                  additional_headers=self._headers, max_size=_MAX_FRAME,
-                                  open_timeout=10) as ws:
-                    ws.send(state.subscribe_message())
-                    for text in ws:
-                        message = state.read(text)
-                        if message is not None:
-                            yield message
-                    raise StreamClosed(1000, "closed by the server")
-            except ConnectionClosed as exc:
-                closed = _closed(exc)
-                if not resume or closed.code in _FATAL:
-                    raise closed from None
-            except (OSError, InvalidHandshake, InvalidURI, TimeoutError):
-                if not resume:
-                    raise
-            time.sleep(self._reconnect_delay)
+        return self._iterate(self._client.stream(models, after, resume=resume,
+                                                 cursor_file=cursor_file))
+
+    def live(self, model: str, query: str, /, **params: Any) -> Iterator[Any]:
+        """As ``AsyncClient.live``, blocking."""
+        return self._iterate(self._client.live(model, query, **params))
+
+
+async def _make_async(url: str, token: str | None, timeout: float,
+                      reconnect_delay: float) -> AsyncClient:
+    """An ``AsyncClient`` made on the loop that will use it."""
+    return AsyncClient(url, token=token, timeout=timeout, reconnect_delay=reconnect_delay)

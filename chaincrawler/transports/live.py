@@ -13,6 +13,7 @@ from typing import Any
 
 import structlog
 
+from chaincrawler.eventstore.errors import HistoryPrunedError
 from chaincrawler.models import Model
 from chaincrawler.models.errors import QueryParamsError
 from chaincrawler.transports.errors import ApiError
@@ -33,19 +34,29 @@ def find_model(source: StateSource, name: str) -> Model:
     raise ApiError(404, "unknown_model", f"no model {name!r} (served: {known})")
 
 
-def run_query(model: Model, name: str, params: dict[str, Any]) -> Any:
-    """Run a query at the state the caller holds; 4xx for bad input, 500 if it raises."""
+def check_query(model: Model, name: str, params: dict[str, Any]) -> dict[str, Any]:
+    """The query's validated arguments; ApiError 404 (unknown query) or 400 otherwise."""
     spec = model.queries().get(name)
     if spec is None:
         known = ", ".join(sorted(model.queries())) or "none"
         raise ApiError(404, "unknown_query",
                        f"model {model.name!r} has no query {name!r} (known: {known})")
     try:
-        kwargs = spec.validate(params)
+        return spec.validate(params)
     except QueryParamsError as exc:
         raise ApiError(400, "invalid_params", str(exc), exc.errors) from None
+
+
+async def run_query(model: Model, name: str, params: dict[str, Any]) -> Any:
+    """Run a query at the state the caller holds (awaited if ``async def``); 4xx for bad
+    input or a stored read outside the reorg window, 500 if it raises."""
+    kwargs = check_query(model, name, params)
     try:
-        return model.run_query(name, kwargs)
+        return await model.arun_query(name, kwargs)
+    except HistoryPrunedError as exc:
+        raise ApiError(400, "height_outside_window", str(exc)) from None
+    except ApiError:
+        raise  # a source refusing the read (a reader's tip replaced by a reorg)
     except Exception:
         log.exception("query failed", model=model.name, query=name)
         raise ApiError(500, "query_failed",
@@ -80,7 +91,7 @@ class LiveQueries:
             raise ApiError(400, "invalid_params", "live query parameters must be an object")
         key = (model_name, query, json.dumps(params, sort_keys=True))
         async with self._source.committed() as view:
-            result = run_query(model, query, params)
+            result = await run_query(model, query, params)
         shared = self._shared.setdefault(key, _Shared(model, query, params))
         text = _text(result)
         shared.subscribers[(client, sub_id)] = (push, sub_id, text)
@@ -112,8 +123,8 @@ class LiveQueries:
             results: list[tuple[_Shared, Any, ApiError | None]] = []
             for shared in list(self._shared.values()):
                 try:
-                    results.append((shared, run_query(shared.model, shared.query,
-                                                      shared.params), None))
+                    results.append((shared, await run_query(shared.model, shared.query,
+                                                            shared.params), None))
                 except ApiError as exc:
                     results.append((shared, None, exc))
         for shared, result, error in results:

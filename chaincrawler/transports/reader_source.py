@@ -5,6 +5,12 @@ A reader restores each model from the store (snapshot + replay), then on each
 a new reorg row makes it restore every model again at the store's tip. It emits the
 same ``Committed``/``RolledBack`` notices a crawler does, so the stream and live
 queries work unchanged. It only ever holds committed state.
+
+A model with stored collections is never replayed: at each new tip its plain attributes
+are restored from the tip's snapshot, and its collections are read from the store at the
+reader's tip height (values plus undo records), so a query answers at the tip the
+reader reports even while the writer is ahead. A read the writer's reorg overtook (the
+reader's tip block replaced under it) is refused with 503 ``state_moved``: ask again.
 """
 
 from __future__ import annotations
@@ -17,16 +23,40 @@ import structlog
 
 from chaincrawler.crawler.pipeline import Committed, Notification, RolledBack
 from chaincrawler.crawler.restore import replay_events, restore_model
-from chaincrawler.eventstore import BlockRecord, EventQuery, EventStore, Reorg, StoredEvent
+from chaincrawler.eventstore import (
+    AtTip,
+    BlockRecord,
+    EventQuery,
+    EventStore,
+    Reorg,
+    StoredEvent,
+)
 from chaincrawler.models import ChainModel, Model, validate_models
-from chaincrawler.transports.errors import TransportError
+from chaincrawler.transports.errors import ApiError
 from chaincrawler.transports.source import View
 
 log = structlog.get_logger(__name__)
 
 
-class StoredCollectionsRefused(TransportError):
-    """``serve`` does not follow models with stored collections yet."""
+class _AtReaderTip:
+    """Stored collections' reads at the reader's tip, refused if a reorg replaced it."""
+
+    def __init__(self, source: ReaderSource) -> None:
+        self._source = source
+
+    async def get_many(self, model: str, collection: str, keys: Sequence[str], *,
+                       at_height: int | None = None) -> AtTip[dict[str, str]]:
+        tip = self._source.view().tip
+        if tip is None:
+            return AtTip(None, {})  # the reader restored an empty store
+        store = self._source.store
+        found = await store.get_many(model, collection, keys, at_height=tip.height)
+        if found.tip is not None and found.tip.hash != tip.hash:
+            now = await store.canonical_block(tip.height)
+            if now is None or now.hash != tip.hash:
+                raise ApiError(503, "state_moved", f"a reorg replaced block {tip.height} "
+                               f"while model {model!r} was read; ask again")
+        return found
 
 
 class ReaderSource:
@@ -38,11 +68,6 @@ class ReaderSource:
 
     def __init__(self, store: EventStore, models: Sequence[Model], max_reorg_depth: int,
                  poll_interval: float = 0.5) -> None:
-        stored = [m.name for m in models if m.has_stored_collections()]
-        if stored:
-            raise StoredCollectionsRefused(
-                f"serve cannot follow models with stored collections yet ({', '.join(stored)}):"
-                " query them through `chaincrawler run` with HTTP enabled")
         chain = [m for m in models if isinstance(m, ChainModel)]
         self._models: list[Model] = chain[:1] + [m for m in models if m not in chain[:1]]
         if not chain:
@@ -56,6 +81,10 @@ class ReaderSource:
         self._tip: BlockRecord | None = None
         self._position = 0
         self._reorg_id = 0
+        reader = _AtReaderTip(self)
+        for model in self._models:
+            for collection in model.stored_collections().values():
+                collection.attach(reader, 0)
 
     @property
     def store(self) -> EventStore:
@@ -110,12 +139,16 @@ class ReaderSource:
                 return
             events = await self._store.read_events(EventQuery(
                 from_position=self._position + 1, to_height=tip.height))
+            for model in self._models:
+                if model.has_stored_collections():
+                    await restore_model(model, self._store, tip)  # the tip's snapshot
             if await self._latest_reorg_id() != self._reorg_id:
-                await self._after_reorgs()  # the read may straddle the rollback
+                await self._after_reorgs()  # the reads may straddle the rollback
                 return
             old = self._tip
             for model in self._models:
-                await replay_events(model, events, tip)
+                if not model.has_stored_collections():
+                    await replay_events(model, events, tip)
             self._tip = tip
             position = events[-1].position if events else self._position
             blocks = await self._blocks_above(-1 if old is None else old.height, tip)

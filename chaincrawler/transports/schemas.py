@@ -18,6 +18,10 @@ class Tip(pydantic.BaseModel):
     height: int
     hash: str
 
+    @classmethod
+    def of(cls, block: BlockRecord | None) -> Tip | None:
+        return None if block is None else cls(height=block.height, hash=block.hash)
+
 
 class At(pydantic.BaseModel):
     """The committed state a response reflects: tip, last position, finalized height.
@@ -31,8 +35,8 @@ class At(pydantic.BaseModel):
 
     @classmethod
     def of(cls, view: View) -> At:
-        tip = None if view.tip is None else Tip(height=view.tip.height, hash=view.tip.hash)
-        return cls(tip=tip, position=view.position, finalized_height=view.finalized_height)
+        return cls(tip=Tip.of(view.tip), position=view.position,
+                   finalized_height=view.finalized_height)
 
 
 class ErrorInfo(pydantic.BaseModel):
@@ -170,17 +174,21 @@ class ModelsOut(pydantic.BaseModel):
 
 
 class StateOut(pydantic.BaseModel):
-    """A model's state at the committed tip (its snapshot JSON)."""
+    """A model's plain state attributes at ``block``: the committed tip, or the block at
+    the height asked for (``at`` is the committed tip when answered)."""
 
     at: At
+    block: Tip | None
     model: str
     state: dict[str, Any]
 
 
 class QueryResult(pydantic.BaseModel):
-    """A query's result at the committed tip."""
+    """A query's result at ``block``: the committed tip, or the block at the height asked
+    for (``at`` is the committed tip when answered)."""
 
     at: At
+    block: Tip | None
     model: str
     query: str
     result: Any

@@ -12,6 +12,7 @@ import pytest
 from chaincrawler.models import (
     Model,
     ModelDefinitionError,
+    QueryError,
     QueryParamsError,
     UnknownQueryError,
     query,
@@ -125,3 +126,23 @@ def test_a_subclass_inherits_queries():
 
     assert set(More.queries()) == {"get", "top", "everything", "size"}
     assert More().run_query("size") == 3
+
+
+class Later(Model):
+    values: dict[str, int] = {"a": 3}  # noqa: RUF012
+
+    @query
+    async def get(self, key: str) -> int | None:
+        """An async query: what reads stored collections looks like."""
+        return self.values.get(key)
+
+
+async def test_an_async_query_is_awaited_by_arun_query_and_refused_by_run_query() -> None:
+    later = Later()
+    assert Later.queries()["get"].is_async and not Store.queries()["get"].is_async
+    assert await later.arun_query("get", {"key": "a"}) == 3
+    assert await Store().arun_query("get", {"key": "a"}) == 3  # a sync one too
+    with pytest.raises(QueryError, match=r"is async: await model\.arun_query"):
+        later.run_query("get", {"key": "a"})
+    with pytest.raises(QueryParamsError):
+        await later.arun_query("get", {"key": 1, "extra": 2})

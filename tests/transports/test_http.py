@@ -5,12 +5,26 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import os
+import sys
+from pathlib import Path
 
 import httpx
+import pydantic
 import pytest
 
 from chaincrawler.chain.types import Block
-from chaincrawler.client import ApiError, AsyncClient, CaughtUp, Client, StreamView
+from chaincrawler.client import (
+    ApiError,
+    AsyncClient,
+    CaughtUp,
+    Client,
+    CursorFileError,
+    EventsFrame,
+    RollbackFrame,
+    StreamMessage,
+    StreamView,
+)
 from chaincrawler.eventstore import EventQuery
 from chaincrawler.examples.balances import AddressBalances
 from chaincrawler.models import Event, Model, on, query
@@ -297,3 +311,76 @@ async def test_queries_during_catch_up_see_only_committed_state(serve: Serve) ->
         await task
     assert seen
     assert all(result == tip for result, tip in seen)  # never a block beyond the tip
+
+
+async def test_a_client_killed_and_restarted_with_its_cursor_file_loses_nothing(
+        serve: Serve, tmp_path: Path) -> None:
+    served = await serve()
+    cursor, out = tmp_path / "cursor.json", tmp_path / "messages.jsonl"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+
+    async def start() -> asyncio.subprocess.Process:
+        return await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "tests.transports.cursor_client", served.url, str(cursor),
+            str(out), env=env, stderr=asyncio.subprocess.PIPE)
+
+    parse: pydantic.TypeAdapter[StreamMessage] = pydantic.TypeAdapter(StreamMessage)
+
+    def messages() -> list[StreamMessage]:
+        lines = out.read_text().splitlines() if out.exists() else []
+        return [parse.validate_json(line) for line in lines]
+
+    async def caught_up_with_store(after: int) -> None:
+        """Until the client wrote, after its first ``after`` messages, that it caught up
+        with everything the store holds."""
+        last = await served.store.max_position()
+        async with asyncio.timeout(30):
+            while not any(isinstance(m, CaughtUp) and m.upto >= last
+                          for m in messages()[after:]):
+                await asyncio.sleep(0.05)
+
+    first = await start()
+    await caught_up_with_store(0)
+    before = await served.store.max_position()
+    await served.gen.fill(1, 2)
+    await served.synced()
+    async with asyncio.timeout(30):  # killed once live events arrived
+        while not any(isinstance(m, EventsFrame) and m.upto > before for m in messages()):
+            await asyncio.sleep(0.01)
+    first.kill()
+    await first.wait()
+    assert json.loads(cursor.read_text())["position"] >= before
+    seen = len(messages())
+    await served.gen.fill(1, 2)
+    await served.synced()
+    await served.gen.reorg(2, 3)  # rolls back events the dead client had seen
+    await served.synced()
+    second = await start()
+    try:
+        await caught_up_with_store(seen)
+    finally:
+        second.kill()
+        await second.wait()
+    resumed = messages()[seen:]
+    assert any(isinstance(m, RollbackFrame) for m in resumed)
+    first_event = min(e.position for m in resumed if isinstance(m, EventsFrame)
+                      for e in m.events)
+    assert first_event > 1  # it resumed from the file, not from the start
+    view = StreamView()
+    for message in messages():
+        view.apply(message)
+    stored = await served.store.read_events(EventQuery())
+    assert {p: (e.model, e.payload) for p, e in view.events.items()} == {
+        e.position: (e.model, json.loads(e.payload)) for e in stored}
+
+
+async def test_a_cursor_file_of_other_models_is_refused_before_connecting(
+        tmp_path: Path) -> None:
+    cursor = tmp_path / "cursor.json"
+    cursor.write_text(json.dumps({"position": 7, "reorg": 0, "models": ["chain"]}))
+    async with AsyncClient("http://127.0.0.1:9") as api:
+        with pytest.raises(CursorFileError, match="is for models \\['chain'\\]"):
+            await anext(api.stream(["address_balances"], cursor_file=cursor))
+        cursor.write_text("{")
+        with pytest.raises(CursorFileError, match="unreadable"):
+            await anext(api.stream(["chain"], cursor_file=cursor))

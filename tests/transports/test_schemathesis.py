@@ -8,13 +8,15 @@ from pathlib import Path
 
 import pytest
 
+from chaincrawler.examples.balances import AddressBalances
+from chaincrawler.examples.stored_balances import StoredAddressBalances
 from tests.transports.conftest import Serve
 
 
 @pytest.mark.parametrize("store_url", ["sqlite", "postgresql"], indirect=True)
 async def test_generated_requests_get_no_5xx_and_responses_match_the_schema(
         serve: Serve, tmp_path: Path) -> None:
-    served = await serve(blocks=1)
+    served = await serve(blocks=1, models=[AddressBalances(), StoredAddressBalances()])
     await served.gen.reorg(1, 2)  # so reorg routes have something to serve
     await served.synced()
     process = await asyncio.create_subprocess_exec(
