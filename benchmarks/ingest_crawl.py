@@ -1,13 +1,13 @@
 """One crawl of the ingest benchmark, in a process of its own; prints its figures as JSON.
 
 Run by ``benchmarks/ingest.py`` as ``python benchmarks/ingest_crawl.py URL STORE FIRST
-LAST [--worker] [--model balances|totals]`` with ``PYTHONPATH`` at the tree to measure
+LAST [--worker] [totals] [--prevout-cache N]`` with ``PYTHONPATH`` at the tree to measure
 (this one, or an older commit's: the imports below also find the node client where older
 trees kept it). STORE is ``sqlite:///path`` or ``postgresql://...#schema``. The crawl runs
-the example ``AddressBalances`` model (or ``totals``: :class:`TypeTotals`, whose state does
-not grow) over blocks FIRST..LAST into a fresh store; the process's peak RSS is the
+the example ``AddressBalances`` model (or with ``totals`` :class:`TypeTotals`, whose state
+does not grow) over blocks FIRST..LAST into a fresh store; the process's peak RSS is the
 crawl's own. ``--worker`` derives addresses in a worker process (the default from
-3 cores on; this tree only).
+3 cores on; this tree only); ``--prevout-cache`` bounds the prevout cache.
 """
 
 from __future__ import annotations
@@ -72,7 +72,8 @@ class TypeTotals(Model):
             self.totals[kind] = self.totals.get(kind, 0) - value
 
 
-async def crawl(url: str, target: str, first: int, last: int, model: Model) -> dict[str, Any]:
+async def crawl(url: str, target: str, first: int, last: int, model: Model,
+                **options: Any) -> dict[str, Any]:
     """Crawl ``first..last`` into the store ``target`` names; its figures."""
     dsn, _, schema = target.partition("#")
     store = open_store(dsn, schema=schema) if schema else open_store(dsn)
@@ -88,8 +89,8 @@ async def crawl(url: str, target: str, first: int, last: int, model: Model) -> d
         async with NodeClient(url, rest=True, timeout=600) as rpc:
             hashes = await rpc.get_block_hashes(range(first, last + 1))
             counts["txs"] = sum([(await rpc.get_block_header(h))["nTx"] for h in hashes])
-            options = CrawlerOptions(start_height=first, snapshot_interval=1000)
-            crawler = Crawler(rpc, store, [model], REGTEST, options)
+            settings = CrawlerOptions(start_height=first, snapshot_interval=1000, **options)
+            crawler = Crawler(rpc, store, [model], REGTEST, settings)
             crawler.subscribe(count)
             cpu = _cpu_seconds()
             started = time.perf_counter()
@@ -116,7 +117,10 @@ def main() -> None:
     if "--worker" in options:  # the default on 3 cores and more
         source.BlockSource.__init__.__kwdefaults__["derive_in_worker"] = True
     model = TypeTotals() if "totals" in options else AddressBalances()
-    print(json.dumps(asyncio.run(crawl(url, target, first, last, model))))
+    settings = {}
+    if "--prevout-cache" in options:
+        settings["prevout_cache_entries"] = int(options[options.index("--prevout-cache") + 1])
+    print(json.dumps(asyncio.run(crawl(url, target, first, last, model, **settings))))
 
 
 if __name__ == "__main__":
