@@ -6,8 +6,9 @@ LAST [--worker] [totals] [--prevout-cache N]`` with ``PYTHONPATH`` at the tree t
 trees kept it). STORE is ``sqlite:///path`` or ``postgresql://...#schema``. The crawl runs
 the example ``AddressBalances`` model (or with ``totals`` :class:`TypeTotals`, whose state
 does not grow) over blocks FIRST..LAST into a fresh store; the process's peak RSS is the
-crawl's own. ``--worker`` derives addresses in a worker process (the default from
-3 cores on; this tree only); ``--prevout-cache`` bounds the prevout cache.
+crawl's own. ``--worker`` derives addresses in a worker process (``BlockSource``'s
+``derive_in_worker``, which the crawler leaves off; this tree only); ``--prevout-cache``
+bounds the prevout cache.
 """
 
 from __future__ import annotations
@@ -114,7 +115,7 @@ def _cpu_seconds() -> list[float]:
 def main() -> None:
     url, target, first, last = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
     options = sys.argv[5:]
-    if "--worker" in options:  # the default on 3 cores and more
+    if "--worker" in options:
         source.BlockSource.__init__.__kwdefaults__["derive_in_worker"] = True
     model = TypeTotals() if "totals" in options else AddressBalances()
     settings = {}

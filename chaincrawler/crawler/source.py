@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 
@@ -18,9 +17,6 @@ from chaincrawler.node.errors import RESTError, RPCError, RpcErrorCode
 # (hash, raw block, raw spent outputs or None, what the worker derives from it or None)
 _Fetched = tuple[str, bytes, bytes | None, "asyncio.Future[Derived] | None"]
 _Chunk = tuple[int, int, list[_Fetched]]
-
-WORKER_MIN_CORES = 3
-"""Usable cores from which :class:`BlockSource` derives addresses in a worker by default."""
 
 
 class PrunedBelowStartError(CrawlerError):
@@ -75,9 +71,10 @@ class BlockSource:
     ``derive_in_worker``, a range of at least ``derive_min_blocks`` blocks (catching up)
     has its txids, merkle check and output addresses derived in a worker process as the
     blocks arrive (:class:`~chaincrawler.crawler.derive.BlockDeriver`); otherwise inline,
-    when first read. ``derive_in_worker=None`` decides by the machine: on with at least
-    :data:`WORKER_MIN_CORES` usable cores (on 2 cores, shared with the node, the worker's
-    extra CPU costs more time than it takes off the models' path). On a
+    when first read (the default: on 2 cores, shared with the node, the worker's extra CPU
+    costs about as much time as it takes off the models' path; and a worker process is
+    spawned, so it re-imports the main module, which must guard what it runs with
+    ``if __name__ == "__main__"``). On a
     pruned node a start below its prune height is refused before anything is fetched,
     and a block or undo data the node lacks is a :class:`BlockUnavailableError`.
     However the iteration ends (done, closed early, or an error), every prefetch task is
@@ -93,12 +90,10 @@ class BlockSource:
         concurrency: int = 4,
         max_bytes: int = 256 * 1024 * 1024,
         spent_outputs: bool = False,
-        derive_in_worker: bool | None = None,
+        derive_in_worker: bool = False,
         derive_min_blocks: int = 16,
     ) -> None:
         self._node = node
-        if derive_in_worker is None:
-            derive_in_worker = len(os.sched_getaffinity(0)) >= WORKER_MIN_CORES
         self._derive_min = derive_min_blocks if derive_in_worker else None
         self._deriver: BlockDeriver | None = None
         self._want_spent = spent_outputs
