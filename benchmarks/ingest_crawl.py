@@ -115,8 +115,9 @@ def _cpu_seconds() -> list[float]:
 def main() -> None:
     url, target, first, last = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
     options = sys.argv[5:]
-    if "--worker" in options:
-        source.BlockSource.__init__.__kwdefaults__["derive_in_worker"] = True
+    if "--worker" in options:  # for every range, however short
+        defaults = source.BlockSource.__init__.__kwdefaults__
+        defaults["derive_in_worker"], defaults["derive_min_blocks"] = True, 1
     model = TypeTotals() if "totals" in options else AddressBalances()
     settings = {}
     if "--prevout-cache" in options:
