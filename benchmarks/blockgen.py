@@ -1,15 +1,18 @@
 """Deterministic realistic blocks for benchmarks: mixed input/output types with witnesses
-(assembled by :mod:`chaincrawler.testing.blocks`)."""
+(assembled by :mod:`chaincrawler.testing.blocks`), and the address-heavy chain generator
+of the ingest benchmark."""
 
 from __future__ import annotations
 
 import hashlib
 import random
 
+from chaincrawler.chain.consensus import dust_threshold
 from chaincrawler.chain.networks import MAINNET
-from chaincrawler.chain.script import push_data
+from chaincrawler.chain.script import ScriptType, push_data
 from chaincrawler.chain.types import OutPoint, Transaction, TxIn, TxOut
 from chaincrawler.testing.blocks import block
+from chaincrawler.testing.chaingen import ChainGenerator, Payment, RpcClient
 
 
 def _rand(rng: random.Random, n: int) -> bytes:
@@ -63,3 +66,33 @@ def realistic_block(n_txs: int = 2500, seed: int = 7) -> bytes:
         txs.append(Transaction(ins, outs, version=2, locktime=locktime, network=MAINNET))
     prev = hashlib.sha256(b"prev").digest()
     return block(840_000, txs, prev, pays=payout, time=1_700_000_000, network=MAINNET).serialize()
+
+
+# The address mix of the ingest benchmark's chain (issue 13): every transaction spends
+# one coin to two destinations drawn with these weights, plus the P2WSH change.
+INGEST_MIX: dict[ScriptType, int] = {
+    ScriptType.P2WPKH: 40, ScriptType.P2PKH: 20, ScriptType.P2SH: 15, ScriptType.P2TR: 15,
+    ScriptType.P2WSH: 10,
+}  # fmt: skip
+INGEST_POOL = 1_000_000
+"""Destinations per type: 400k payments of a 100 x 2,000 chain rarely reuse one, so
+nearly every output is an address to derive (as with the random destinations of the
+real-node measurement in issue 13)."""
+
+
+class AddressHeavyGenerator(ChainGenerator):
+    """The chain generator paying :data:`INGEST_MIX` destinations, never an OP_RETURN: one
+    input and three outputs per transaction with ``fill(..., outputs=2)``."""
+
+    def __init__(self, rpc: RpcClient, seed: int | str = "ingest") -> None:
+        super().__init__(rpc, seed, address_pool=INGEST_POOL)
+        self._kinds = list(INGEST_MIX)
+        self._weights = list(INGEST_MIX.values())
+
+    def random_payments(self, n: int = 2, *, op_return: bool | None = None) -> list[Payment]:
+        rng = self._rng
+        payments: list[Payment] = []
+        for kind in rng.choices(self._kinds, self._weights, k=n):
+            script = self.destination(kind, rng.randrange(INGEST_POOL))
+            payments.append((script, rng.randrange(dust_threshold(script), 50_000)))
+        return payments

@@ -1,28 +1,41 @@
-"""Crawl speed, memory and reorg cost on a chain of 100 blocks x 2,000 transactions.
+"""Crawl speed, memory and reorg cost on an address-heavy chain of 100 blocks x 2,000 txs.
 
-Run: ``python benchmarks/ingest.py [--blocks 100] [--txs 2000] [--store sqlite|postgresql]``.
-The chain is made once by the generator on simnode (a subprocess) and kept in
-``benchmarks/.cache/`` for later runs. Then, with a fresh store:
+Run: ``python benchmarks/ingest.py [--blocks 100] [--txs 2000] [--store sqlite postgresql]
+[--old-tree DIR] [--etl BITCOINETL] [--bitcoind BITCOIND]``.
 
-1. ingest: crawl it with the example ``AddressBalances`` model; blocks/s, tx/s,
-   events/s and peak RSS (and RSS after the first half, to show it stays flat);
-2. history: crawl it again with ``AddressBalances`` plus ``OutputLog`` (one event per
-   output, one per input): about 1M events for the whole chain;
-3. reorg: the node replaces its last 6 blocks; the rollback transaction and the rebuild
+The chain is made once by :class:`~benchmarks.blockgen.AddressHeavyGenerator` (every
+transaction: one input, two destinations 40% P2WPKH, 20% P2PKH, 15% P2SH, 15% P2TR,
+10% P2WSH, and a P2WSH change) and kept in ``benchmarks/.cache/``. Then, in one sitting:
+
+1. ingest: each crawl of the filled blocks with the example ``AddressBalances`` model
+   runs in a process of its own (``benchmarks/ingest_crawl.py``), with a fresh store:
+   this tree (addresses derived inline, and in a worker process), and with ``--old-tree``
+   an older commit's tree (``git archive``) on the same chain; tx/s, the crawl
+   process's CPU seconds (the critical path) and its workers', peak RSS;
+2. memory: this tree crawls the first half of the chain, then all of it, with a model of
+   constant state; peak RSS of each;
+3. bitcoin-etl (``--etl``, the ``bitcoinetl`` of a virtualenv of its own):
+   ``export_blocks_and_transactions`` with its defaults over the same blocks;
+4. with ``--bitcoind``, 1 and 3 again against a real Bitcoin Core on a chain made the
+   same way (its own cache directory);
+5. reorg: the node replaces its last 6 blocks; the rollback transaction and the rebuild
    of every model's state are timed in a store holding the last 30 blocks and in one
    holding all of them (>= 1M events), to show the cost does not grow with history.
 
-Writes ``benchmarks/results/ingest.md``.
+``--crawl-blocks N`` crawls only the first N filled blocks (quick iterations). Writes
+``benchmarks/results/ingest.md``.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import platform
 import resource
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -31,14 +44,15 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.blockgen import AddressHeavyGenerator
 from benchmarks.models import OutputLog
 from chaincrawler.chain.networks import REGTEST
-from chaincrawler.crawler.pipeline import Committed, Crawler, CrawlerOptions, RolledBack
+from chaincrawler.crawler.pipeline import Crawler, CrawlerOptions, RolledBack
 from chaincrawler.eventstore import EventStore, open_store
 from chaincrawler.examples.balances import AddressBalances
 from chaincrawler.models import Model
 from chaincrawler.node.client import NodeClient, RetryPolicy
-from chaincrawler.testing.chaingen import ChainGenerator
+from chaincrawler.testing import nodeproc
 from chaincrawler.testing.nodeproc import NodeHandle
 
 HERE = Path(__file__).parent
@@ -47,24 +61,90 @@ RESULTS = HERE / "results" / "ingest.md"
 PG_DSN = os.environ.get("CHAINCRAWLER_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
 
 
+MEMORY_PREVOUT_CACHE = 100_000
+"""The memory runs' prevout cache bound: full within the first quarter of the chain (each
+transaction leaves two outputs unspent), so both runs hold it full."""
+
+
 def rss_mib() -> float:
     """Peak resident set size of this process so far, in MiB."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def current_rss_mib() -> float:
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
 async def make_chain(node: NodeHandle, blocks: int, txs: int) -> None:
     async with NodeClient(node.url_with_auth, timeout=600) as rpc:
         if await rpc.get_block_count() >= 101 + blocks:
             return
-        gen = ChainGenerator(rpc, seed="ingest")
+        gen = AddressHeavyGenerator(rpc)
         t0 = time.perf_counter()
-        await gen.fill(blocks, txs)
+        await gen.fill(blocks, txs, outputs=2)
         print(f"chain made in {time.perf_counter() - t0:.1f}s")
+
+
+def start_node(kind: str, datadir: Path, blocks: int, txs: int, binary: str | None) -> NodeHandle:
+    """The node on its cached chain (made first when missing)."""
+    if not (datadir / "regtest").exists() and datadir.exists():
+        shutil.rmtree(datadir)
+    datadir.mkdir(parents=True, exist_ok=True)
+    node = NodeHandle(kind, datadir, binary=binary)
+    node.start()
+    try:
+        asyncio.run(make_chain(node, blocks, txs))
+    except BaseException:
+        node.stop()
+        raise
+    return node
+
+
+async def _drop_schema(name: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(PG_DSN)
+    try:
+        await conn.execute(f"DROP SCHEMA IF EXISTS {name} CASCADE")
+    finally:
+        await conn.close()
+
+
+def store_target(kind: str, name: str) -> str:
+    """An empty store for one crawl process, as ``ingest_crawl.py`` takes it."""
+    if kind == "postgresql":
+        asyncio.run(_drop_schema(name))
+        return f"{PG_DSN}#{name}"
+    path = CACHE / f"{name}.db"
+    for suffix in ("", "-wal", "-shm", ".lock"):
+        path.with_name(path.name + suffix).unlink(missing_ok=True)
+    return f"sqlite:///{path}"  # the default durability: FULL
+
+
+def crawl_process(tree: Path, node: NodeHandle, kind: str, first: int, last: int,
+                  *options: str) -> dict[str, Any]:
+    """Crawl ``first..last`` with the code of ``tree`` in a process of its own."""
+    target = store_target(kind, "bench_ingest")
+    env = {**os.environ, "PYTHONPATH": str(tree)}
+    out = subprocess.run(
+        [sys.executable, str(HERE / "ingest_crawl.py"), node.url_with_auth, target,
+         str(first), str(last), *options],
+        env=env, check=True, capture_output=True, text=True,
+    ).stdout
+    return dict(json.loads(out.strip().splitlines()[-1]))
+
+
+def etl_process(etl: str, node: NodeHandle, first: int, last: int) -> dict[str, Any]:
+    """bitcoin-etl's export_blocks_and_transactions (its defaults) over ``first..last``."""
+    with tempfile.TemporaryDirectory(prefix="chaincrawler-etl-") as tmp:
+        started = time.perf_counter()
+        subprocess.run(
+            [etl, "export_blocks_and_transactions", "--start-block", str(first),
+             "--end-block", str(last), "--provider-uri", node.url_with_auth,
+             "--chain", "bitcoin", "--blocks-output", f"{tmp}/blocks.json",
+             "--transactions-output", f"{tmp}/transactions.json"],
+            check=True, capture_output=True,
+        )
+        seconds = time.perf_counter() - started
+        with open(f"{tmp}/transactions.json") as f:
+            txs = sum(1 for _ in f)
+    return {"seconds": seconds, "txs": txs}
 
 
 async def new_store(kind: str, name: str) -> EventStore:
@@ -92,38 +172,6 @@ async def crawl(node: NodeHandle, store: EventStore, models: list[Model],
         t0 = time.perf_counter()
         await crawler.run(follow=False, until_height=until)
         return crawler, time.perf_counter() - t0
-
-
-async def ingest(node: NodeHandle, kind: str, first: int, tip: int) -> dict[str, Any]:
-    """Crawl blocks first..tip (the filled ones) with the balance model."""
-    store = await new_store(kind, "bench_ingest")
-    counts = {"blocks": 0, "events": 0}
-    half = first + (tip - first) // 2
-    rss_half: list[float] = []
-
-    def count(note: object) -> None:
-        if isinstance(note, Committed):
-            counts["blocks"] += len(note.blocks)
-            counts["events"] += len(note.positions)
-            if not rss_half and note.blocks[-1].height >= half:
-                rss_half.append(current_rss_mib())
-
-    try:
-        async with NodeClient(node.url_with_auth, rest=True, timeout=600) as rpc:
-            crawler = Crawler(rpc, store, [AddressBalances()], REGTEST,
-                              CrawlerOptions(start_height=first, snapshot_interval=1000))
-            crawler.subscribe(count)
-            t0 = time.perf_counter()
-            await crawler.run(follow=False)
-            seconds = time.perf_counter() - t0
-            hashes = await rpc.get_block_hashes(range(first, tip + 1))
-            txs = sum([(await rpc.get_block_header(h))["nTx"] for h in hashes])
-    finally:
-        await store.close()
-    return {
-        "seconds": seconds, "blocks": counts["blocks"], "txs": txs, "events": counts["events"],
-        "rss_half": rss_half[0] if rss_half else float("nan"), "rss_end": current_rss_mib(),
-    }
 
 
 async def reorg_cost(node: NodeHandle, kind: str, first: int, tip: int) -> list[dict[str, Any]]:
@@ -170,27 +218,54 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--blocks", type=int, default=100)
     parser.add_argument("--txs", type=int, default=2000)
+    parser.add_argument("--crawl-blocks", type=int, default=None,
+                        help="crawl only the first N filled blocks")
     parser.add_argument("--store", choices=["sqlite", "postgresql"], nargs="+",
                         default=["sqlite", "postgresql"])
+    parser.add_argument("--old-tree", type=Path, default=None,
+                        help="an older commit's tree to crawl the same chain with")
+    parser.add_argument("--etl", default=None, help="bitcoin-etl's bitcoinetl executable")
+    parser.add_argument("--bitcoind", default=None, help="also measure against this bitcoind")
     parser.add_argument("--skip-reorg", action="store_true")
+    parser.add_argument("--skip-memory", action="store_true")
     args = parser.parse_args()
     CACHE.mkdir(exist_ok=True)
-    datadir = CACHE / f"chain-{args.blocks}x{args.txs}"
-    if not (datadir / "regtest").exists() and datadir.exists():
-        shutil.rmtree(datadir)
-    datadir.mkdir(exist_ok=True)
-    node = NodeHandle("simnode", datadir)
-    node.start()
-    try:
-        asyncio.run(make_chain(node, args.blocks, args.txs))
-        tip = node.call("getblockcount")
-        first = tip - args.blocks + 1
-        results: dict[str, Any] = {}
-        for kind in args.store:
-            results[kind] = asyncio.run(ingest(node, kind, first, tip))
-            print(kind, results[kind])
-    finally:
-        node.stop()
+    nodeproc.STARTUP_TIMEOUT = 600  # simnode reads the whole chain at start: slow when loaded
+    codes: list[tuple[str, Path, list[str]]] = [
+        ("this tree", HERE.parent, []),
+        ("this tree, worker process", HERE.parent, ["--worker"]),
+    ]
+    if args.old_tree is not None:
+        codes.append(("old tree", args.old_tree.resolve(), []))
+    nodes: list[tuple[str, str | None]] = [("simnode", None)]
+    if args.bitcoind:
+        nodes.append(("bitcoind", args.bitcoind))
+    results: dict[str, Any] = {"runs": [], "memory": [], "etl": [], "reorgs": {}}
+    datadir = CACHE / f"chain-{args.blocks}x{args.txs}-mix13"
+    for kind, binary in nodes:
+        node_dir = datadir if kind == "simnode" else datadir.with_name(datadir.name + "-core")
+        node = start_node(kind, node_dir, args.blocks, args.txs, binary)
+        try:
+            tip = node.call("getblockcount")
+            first = tip - args.blocks + 1
+            last = tip if args.crawl_blocks is None else first + args.crawl_blocks - 1
+            for store in args.store:
+                for code, tree, options in codes:
+                    run = crawl_process(tree, node, store, first, last, *options)
+                    results["runs"].append({"node": kind, "code": code, "store": store, **run})
+                    print(results["runs"][-1])
+            if args.etl:
+                results["etl"].append({"node": kind, **etl_process(args.etl, node, first, last)})
+                print(results["etl"][-1])
+            if kind == "simnode" and not args.skip_memory:
+                half = first + (last - first + 1) // 2 - 1
+                for end in (half, last):
+                    run = crawl_process(HERE.parent, node, args.store[0], first, end, "totals",
+                                        "--prevout-cache", str(MEMORY_PREVOUT_CACHE))
+                    results["memory"].append({"store": args.store[0], **run})
+                    print(results["memory"][-1])
+        finally:
+            node.stop()
     for kind in [] if args.skip_reorg else args.store:
         # The reorg changes the node's chain: run it on a copy, keep the cache as made.
         with tempfile.TemporaryDirectory(prefix="chaincrawler-ingest-") as tmp:
@@ -198,31 +273,81 @@ def main() -> None:
             copy = NodeHandle("simnode", Path(tmp))
             copy.start()
             try:
-                results[kind]["reorgs"] = asyncio.run(reorg_cost(copy, kind, first, tip))
-                print(kind, results[kind]["reorgs"])
+                tip = copy.call("getblockcount")
+                first = tip - args.blocks + 1
+                results["reorgs"][kind] = asyncio.run(reorg_cost(copy, kind, first, tip))
+                print(kind, results["reorgs"][kind])
             finally:
                 copy.stop()
     write_report(args, results)
 
 
 def write_report(args: argparse.Namespace, results: dict[str, Any]) -> None:
+    crawled = args.crawl_blocks or args.blocks
     lines = [
         "# Ingest benchmark (`python benchmarks/ingest.py`)",
         "",
-        f"{args.blocks} blocks x {args.txs:,} transactions made by the generator on simnode "
-        f"(a subprocess on the same 2-core machine, serving REST binary blocks). "
-        f"{platform.machine()}, Python {platform.python_version()}.",
+        f"{crawled} blocks x {args.txs:,} transactions (one input, two destinations 40% "
+        f"P2WPKH / 20% P2PKH / 15% P2SH / 15% P2TR / 10% P2WSH and a P2WSH change each) made "
+        f"by the address-heavy generator; the node is a subprocess on the same machine, "
+        f"serving REST binary blocks and `spenttxouts`. {platform.machine()}, "
+        f"{os.cpu_count()} cores shared with other jobs (figures are noisy), Python "
+        f"{platform.python_version()}.",
         "",
         "## Ingest with the example AddressBalances model (prevouts resolved)",
         "",
-        "| store | blocks/s | tx/s | events/s | RSS at half (MiB) | RSS at end (MiB) |",
-        "| --- | ---: | ---: | ---: | ---: | ---: |",
+        "Each crawl is a process of its own with a fresh store. *crawl CPU* is the crawl "
+        "process's own CPU time (the critical path), *worker CPU* its worker processes'; "
+        "*tx per crawl CPU s* is what the crawl would do with a core to itself.",
+        "",
+        "| node | code | store | seconds | tx/s | crawl CPU s | tx per crawl CPU s "
+        "| worker CPU s | peak RSS MiB |",
+        "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
-    for kind, r in results.items():
-        s = r["seconds"]
-        lines.append(f"| {kind} | {r['blocks'] / s:,.1f} | {r['txs'] / s:,.0f} | "
-                     f"{r['events'] / s:,.0f} | {r['rss_half']:,.0f} | {r['rss_end']:,.0f} |")
-    if any("reorgs" in r for r in results.values()):
+    for r in results["runs"]:
+        lines.append(
+            f"| {r['node']} | {r['code']} | {r['store']} | {r['seconds']:.1f} | "
+            f"{r['txs'] / r['seconds']:,.0f} | {r.get('cpu_main', float('nan')):.1f} | "
+            f"{r['txs'] / r.get('cpu_main', float('nan')):,.0f} | "
+            f"{r.get('cpu_workers', float('nan')):.1f} | {r['peak_rss_mib']:,.0f} |")
+    if results["etl"]:
+        lines += [
+            "",
+            "## bitcoin-etl `export_blocks_and_transactions` (its defaults) on the same blocks",
+            "",
+            "Against simnode this measures simnode's JSON (`getblock <hash> 2`) speed as "
+            "much as bitcoin-etl's own: the ratio that counts is against bitcoind.",
+            "",
+            "| node | seconds | tx/s | this tree (SQLite) / bitcoin-etl |",
+            "| --- | ---: | ---: | ---: |",
+        ]
+        for e in results["etl"]:
+            ours = [r for r in results["runs"]
+                    if r["node"] == e["node"] and r["code"] == "this tree"
+                    and r["store"] == "sqlite"]
+            ratio = (ours[0]["txs"] / ours[0]["seconds"]) / (e["txs"] / e["seconds"]) if ours \
+                else float("nan")
+            lines.append(f"| {e['node']} | {e['seconds']:.1f} | {e['txs'] / e['seconds']:,.0f} | "
+                         f"{ratio:.2f}x |")
+    if results["memory"]:
+        lines += [
+            "",
+            "## Memory: the first half of the chain, then all of it",
+            "",
+            "Model: `TypeTotals` (`benchmarks/ingest_crawl.py`), which reads every address "
+            "and prevout like the balance model but keeps a state that does not grow, so "
+            "what grows is the framework's. (The balance model's state grows with the "
+            "addresses it has seen: on this chain two new ones per transaction.) The prevout "
+            f"cache is bounded at {MEMORY_PREVOUT_CACHE:,} outputs (the default, 300,000, "
+            "fills only after 150,000 transactions of this chain).",
+            "",
+            "| store | blocks | transactions | peak RSS MiB |",
+            "| --- | ---: | ---: | ---: |",
+        ]
+        for m in results["memory"]:
+            lines.append(f"| {m['store']} | {m['blocks']} | {m['txs']:,} | "
+                         f"{m['peak_rss_mib']:,.0f} |")
+    if results["reorgs"]:
         lines += [
             "",
             "## Depth-6 reorg: rollback transaction and state rebuild",
@@ -233,12 +358,12 @@ def write_report(args: argparse.Namespace, results: dict[str, Any]) -> None:
             "| store | history | events stored | events rolled back | rollback ms | rebuild ms |",
             "| --- | --- | ---: | ---: | ---: | ---: |",
         ]
-        for kind, r in results.items():
-            for row in r.get("reorgs", []):
+        for kind, rows in results["reorgs"].items():
+            for row in rows:
                 lines.append(f"| {kind} | {row['history']} | {row['events']:,} | "
                              f"{row['rolled_back']:,} | {row['rollback_ms']:,.0f} | "
                              f"{row['restore_ms']:,.0f} |")
-    lines += ["", f"Peak RSS of the whole run: {rss_mib():,.0f} MiB."]
+    lines += ["", f"Peak RSS of the benchmark's own process: {rss_mib():,.0f} MiB."]
     text = "\n".join(lines) + "\n"
     RESULTS.parent.mkdir(exist_ok=True)
     RESULTS.write_text(text)

@@ -807,3 +807,32 @@ def _from_hex(hex_str: str) -> bytes:
         return bytes.fromhex(hex_str)
     except ValueError as exc:
         raise ChainDataError(f"not hex: {exc}") from None
+
+
+Derived = tuple[bytes, bool, list[str | None]]
+"""What a worker derived from a serialised block: its txids (32 bytes each, internal
+order, concatenated), whether its header's merkle root commits to them, and the address
+of every output (transactions in order)."""
+
+
+def preset_derived(block: Block, derived: Derived) -> None:
+    """Give ``block`` the txids and output addresses ``derived`` from the same bytes
+    elsewhere (:mod:`chaincrawler.crawler.derive`), so reading them costs nothing more.
+
+    Raises ChainDataError when ``derived`` does not fit the block (another block's).
+    """
+    txids, _merkle_ok, addresses = derived
+    txs = block.transactions
+    if len(txids) != 32 * len(txs):
+        raise ChainDataError(
+            f"{len(txids) // 32} derived txids for a block of {len(txs)} transactions"
+        )
+    outputs = [out for tx in txs for out in tx.outputs]
+    if len(addresses) != len(outputs):
+        raise ChainDataError(
+            f"{len(addresses)} derived addresses for a block of {len(outputs)} outputs"
+        )
+    for i, tx in enumerate(txs):
+        tx._txid = txids[32 * i : 32 * i + 32]
+    for out, address in zip(outputs, addresses, strict=True):
+        out._address = address

@@ -7,14 +7,15 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 
 from chaincrawler.chain.networks import Network
-from chaincrawler.chain.types import Block
+from chaincrawler.chain.types import Block, Derived
+from chaincrawler.crawler.derive import BlockDeriver
 from chaincrawler.crawler.errors import CrawlerError, InconsistentNodeError
 from chaincrawler.errors import ChainDataError
 from chaincrawler.node.client import NodeClient
 from chaincrawler.node.errors import RESTError, RPCError, RpcErrorCode
 
-# (hash, raw block, raw spent outputs or None)
-_Fetched = tuple[str, bytes, bytes | None]
+# (hash, raw block, raw spent outputs or None, what the worker derives from it or None)
+_Fetched = tuple[str, bytes, bytes | None, "asyncio.Future[Derived] | None"]
 _Chunk = tuple[int, int, list[_Fetched]]
 
 
@@ -66,7 +67,14 @@ class BlockSource:
     tasks (one batched ``getblockhash`` plus batched ``getblock 0`` or REST per chunk).
     With ``spent_outputs`` and a node that serves REST ``spenttxouts``, each block's
     spent outputs are fetched alongside it. Fetching pauses while fetched-but-unconsumed
-    data holds more than ``max_bytes``. Blocks are parsed as they are consumed. On a
+    data holds more than ``max_bytes``. Blocks are parsed as they are consumed. With
+    ``derive_in_worker``, a range of at least ``derive_min_blocks`` blocks (catching up)
+    has its txids, merkle check and output addresses derived in a worker process as the
+    blocks arrive (:class:`~chaincrawler.crawler.derive.BlockDeriver`); otherwise inline,
+    when first read (the default: on 2 cores, shared with the node, the worker's extra CPU
+    costs about as much time as it takes off the models' path; and a worker process is
+    spawned, so it re-imports the main module, which must guard what it runs with
+    ``if __name__ == "__main__"``). On a
     pruned node a start below its prune height is refused before anything is fetched,
     and a block or undo data the node lacks is a :class:`BlockUnavailableError`.
     However the iteration ends (done, closed early, or an error), every prefetch task is
@@ -82,8 +90,12 @@ class BlockSource:
         concurrency: int = 4,
         max_bytes: int = 256 * 1024 * 1024,
         spent_outputs: bool = False,
+        derive_in_worker: bool = False,
+        derive_min_blocks: int = 16,
     ) -> None:
         self._node = node
+        self._derive_min = derive_min_blocks if derive_in_worker else None
+        self._deriver: BlockDeriver | None = None
         self._want_spent = spent_outputs
         self._with_spent = False  # decided when iteration starts
         self._network = network
@@ -97,6 +109,8 @@ class BlockSource:
         """Yield blocks ``start..stop`` in height order; stops fetching when closed early."""
         await self._check_not_pruned(start)
         self._with_spent = self._want_spent and await self._node.serves_spent_txouts()
+        if self._derive_min is not None and stop - start + 1 >= self._derive_min:
+            self._deriver = BlockDeriver(self._network)
         chunks: asyncio.Queue[asyncio.Task[_Chunk] | None] = asyncio.Queue(
             self._concurrency
         )
@@ -110,9 +124,9 @@ class BlockSource:
                     break
                 unconsumed.discard(task)
                 first, last, fetched = await task
-                for block_hash, raw, raw_spent in fetched:
+                for block_hash, raw, raw_spent, derived in fetched:
                     size = len(raw) + (len(raw_spent) if raw_spent is not None else 0)
-                    block = self._parse(raw, block_hash, height)
+                    block = await self._parse(raw, block_hash, height, derived)
                     await self._release(size)
                     yield FetchedBlock(height, block_hash, block, size, raw_spent)
                     height += 1
@@ -127,8 +141,13 @@ class BlockSource:
             # unretrieved one would be logged as "Task exception was never retrieved".
             await asyncio.gather(producer, *unconsumed, return_exceptions=True)
             self._buffered = 0
+            if self._deriver is not None:
+                await self._deriver.close()
+                self._deriver = None
 
-    def _parse(self, raw: bytes, block_hash: str, height: int) -> Block:
+    async def _parse(
+        self, raw: bytes, block_hash: str, height: int, derived: asyncio.Future[Derived] | None
+    ) -> Block:
         """Parse the block the node sent for ``height`` and check it is the one asked for."""
         try:
             block = Block.from_bytes(raw, network=self._network, height=height)
@@ -136,7 +155,11 @@ class BlockSource:
             raise InconsistentNodeError(
                 self._node.nodes, f"block {block_hash} (height {height}) does not parse: {exc}"
             ) from exc
-        self._check(block, block_hash, height)
+        if derived is not None and self._deriver is not None:
+            merkle_ok = await self._deriver.apply(block, derived)
+        else:
+            merkle_ok = block.check_merkle_root()
+        self._check(block, block_hash, height, merkle_ok)
         return block
 
     async def _check_not_pruned(self, start: int) -> None:
@@ -146,14 +169,14 @@ class BlockSource:
             if start < prune_height:
                 raise PrunedBelowStartError(self._node.nodes, start, prune_height)
 
-    def _check(self, block: Block, block_hash: str, height: int) -> None:
+    def _check(self, block: Block, block_hash: str, height: int, merkle_ok: bool) -> None:
         """The block must be the one asked for, with the transactions its header commits to."""
         if block.hash != block_hash:
             raise InconsistentNodeError(
                 self._node.nodes,
                 f"asked for block {block_hash} (height {height}), got block {block.hash}",
             )
-        if not block.check_merkle_root():
+        if not merkle_ok:
             raise InconsistentNodeError(
                 self._node.nodes,
                 f"block {block_hash} (height {height}): its transactions do not match the "
@@ -199,7 +222,9 @@ class BlockSource:
             raise missing from exc
         async with self._space:
             self._buffered += sum(len(r) for r in raws) + sum(len(s or b"") for s in spent)
-        return first, last, list(zip(hashes, raws, spent, strict=True))
+        deriver = self._deriver
+        derived = [deriver.submit(r) if deriver else None for r in raws]
+        return first, last, list(zip(hashes, raws, spent, derived, strict=True))
 
     def _unavailable(
         self, exc: RESTError | RPCError, first: int, hashes: Sequence[str]
