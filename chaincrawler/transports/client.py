@@ -11,7 +11,8 @@
 
 Results are the API's own pydantic models (``EventsPage``, ``QueryResult`` ...); a
 refused request raises ``ApiError`` with the server's code, message and details.
-The stream yields ``EventsFrame``, ``RollbackFrame`` and ``CaughtUp`` messages and,
+The stream yields ``EventsFrame``, ``RollbackFrame`` and ``CaughtUp`` messages (and,
+with ``mempool=``, ``MempoolEventsFrame`` and ``MempoolCaughtUp``) and,
 when the connection drops or the server closes it as too slow, reconnects and
 resumes from the last cursor seen: nothing is lost, duplicates (same position) may
 arrive; with ``cursor_file=`` the cursor is kept in a file, so a restarted program
@@ -36,6 +37,7 @@ from websockets.asyncio.client import connect as connect_async
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
 from chaincrawler.transports.errors import ApiError, StreamClosed, TransportError
+from chaincrawler.transports.mempool_api import MempoolEventOut, MempoolEventsPage
 from chaincrawler.transports.schemas import (
     At,
     ChainOut,
@@ -61,6 +63,8 @@ __all__ = [
     "Cursor",
     "CursorFileError",
     "EventsFrame",
+    "MempoolCaughtUp",
+    "MempoolEventsFrame",
     "RollbackFrame",
     "StreamClosed",
     "StreamMessage",
@@ -100,9 +104,28 @@ class CaughtUp(pydantic.BaseModel):
     reorg: int
 
 
-StreamMessage = EventsFrame | RollbackFrame | CaughtUp
+class MempoolEventsFrame(pydantic.BaseModel):
+    """Stored mempool events (positions of the mempool log); ``upto`` is the new mempool
+    position."""
+
+    type: Literal["mempool_events"]
+    at: At
+    upto: int
+    events: list[MempoolEventOut]
+
+
+class MempoolCaughtUp(pydantic.BaseModel):
+    """Every stored mempool event up to ``upto`` was sent; new ones follow."""
+
+    type: Literal["mempool_caught_up"]
+    at: At
+    upto: int
+
+
+StreamMessage = EventsFrame | RollbackFrame | CaughtUp | MempoolEventsFrame | MempoolCaughtUp
 _MESSAGE: pydantic.TypeAdapter[StreamMessage] = pydantic.TypeAdapter(
-    EventsFrame | RollbackFrame | CaughtUp)
+    EventsFrame | RollbackFrame | CaughtUp | MempoolEventsFrame | MempoolCaughtUp)
+_KINDS = frozenset({"events", "rollback", "caught_up", "mempool_events", "mempool_caught_up"})
 
 
 class StreamView:
@@ -129,10 +152,13 @@ class _Cursoring:
     """The stream's cursor, what one frame does to it, and its cursor file if any."""
 
     def __init__(self, models: list[str] | None, after: Cursor | int | Literal["now"],
-                 cursor_file: str | os.PathLike[str] | None) -> None:
+                 cursor_file: str | os.PathLike[str] | None,
+                 mempool: int | Literal["now"] | None = None) -> None:
         self.models = models
         self.cursor: Cursor | None = (
             None if after == "now" else after if isinstance(after, Cursor) else Cursor(after, 0))
+        self.mempool = mempool
+        """The last mempool position seen ("now": none yet; None: mempool not asked)."""
         self._file = None if cursor_file is None else Path(cursor_file)
         if self._file is not None and self._file.exists():
             self.cursor = self._load(self._file)
@@ -142,6 +168,8 @@ class _Cursoring:
             saved = json.loads(path.read_text())
             cursor = Cursor(int(saved["position"]), int(saved["reorg"]))
             models = saved["models"]
+            if self.mempool is not None and saved.get("mempool") is not None:
+                self.mempool = int(saved["mempool"])
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise CursorFileError(f"cursor file {path} is unreadable ({exc}): delete it to "
                                   "start from `after` again") from None
@@ -157,12 +185,17 @@ class _Cursoring:
             return
         models = None if self.models is None else sorted(self.models)
         temporary = self._file.with_name(self._file.name + ".tmp")
-        temporary.write_text(json.dumps({**self.cursor.as_json(), "models": models}))
+        mempool = self.mempool if isinstance(self.mempool, int) else None
+        temporary.write_text(json.dumps({**self.cursor.as_json(), "models": models,
+                                         "mempool": mempool}))
         os.replace(temporary, self._file)
 
     def subscribe_message(self) -> str:
         after: Any = "now" if self.cursor is None else self.cursor.as_json()
-        return json.dumps({"op": "subscribe", "models": self.models, "after": after})
+        request: dict[str, Any] = {"op": "subscribe", "models": self.models, "after": after}
+        if self.mempool is not None:
+            request["mempool"] = {"after": self.mempool, "models": self.models}
+        return json.dumps(request)
 
     def read(self, text: str | bytes) -> StreamMessage | None:
         frame = json.loads(text)
@@ -170,9 +203,13 @@ class _Cursoring:
         if kind == "error":
             error = frame["error"]
             raise ApiError(400, error["code"], error["message"], error.get("details"))
-        if kind not in ("events", "rollback", "caught_up"):
+        if kind not in _KINDS:
             return None  # hello, heartbeat
         message = _MESSAGE.validate_python(frame)
+        if isinstance(message, MempoolEventsFrame | MempoolCaughtUp):
+            seen = self.mempool if isinstance(self.mempool, int) else 0
+            self.mempool = max(seen, message.upto)
+            return message
         cursor = self.cursor or Cursor(0, 0)
         if isinstance(message, EventsFrame):
             self.cursor = Cursor(max(cursor.position, message.upto), cursor.reorg)
@@ -287,6 +324,11 @@ class AsyncClient:
                 return
             filters = {**filters, "cursor": page.next_cursor}
 
+    async def mempool_events(self, **filters: Any) -> MempoolEventsPage:
+        """One page of stored mempool events (``after``, ``model``, ``txid``, ``limit`` as
+        in ``GET /v1/mempool/events``)."""
+        return await self._get("/v1/mempool/events", MempoolEventsPage, filters)
+
     async def chain(self, reorgs: int = 10) -> ChainOut:
         return await self._get("/v1/chain", ChainOut, {"reorgs": reorgs})
 
@@ -321,6 +363,7 @@ class AsyncClient:
     async def stream(self, models: list[str] | None = None,
                      after: Cursor | int | Literal["now"] = "now", *, resume: bool = True,
                      cursor_file: str | os.PathLike[str] | None = None,
+                     mempool: int | Literal["now"] | None = None,
                      ) -> AsyncGenerator[StreamMessage, None]:
         """Stored events after ``after``, then live ones, with rollback notices.
 
@@ -331,8 +374,11 @@ class AsyncClient:
         the file does not exist yet). A message's cursor is written when you ask for the
         next one, i.e. once you handled it: a process killed at any point loses nothing
         (the message being handled may come again: drop duplicates by position).
+        With ``mempool`` (a mempool position, or "now") the stream also carries the stored
+        mempool events of ``models`` after it, with their own positions, kept and resumed
+        (and saved in the cursor file) beside the block cursor.
         """
-        state = _Cursoring(models, after, cursor_file)
+        state = _Cursoring(models, after, cursor_file, mempool)
         while True:
             try:
                 async with await self._connect() as ws:
@@ -448,6 +494,10 @@ class Client:
         """Every event the filters select, following the pages' cursors."""
         return self._iterate(self._client.iter_events(**filters))
 
+    def mempool_events(self, **filters: Any) -> MempoolEventsPage:
+        """As ``AsyncClient.mempool_events``, blocking."""
+        return self._run(self._client.mempool_events(**filters))
+
     def chain(self, reorgs: int = 10) -> ChainOut:
         return self._run(self._client.chain(reorgs))
 
@@ -471,10 +521,11 @@ class Client:
 
     def stream(self, models: list[str] | None = None,
                after: Cursor | int | Literal["now"] = "now", *, resume: bool = True,
-               cursor_file: str | os.PathLike[str] | None = None) -> Iterator[StreamMessage]:
+               cursor_file: str | os.PathLike[str] | None = None,
+               mempool: int | Literal["now"] | None = None) -> Iterator[StreamMessage]:
         """As ``AsyncClient.stream``, blocking."""
         return self._iterate(self._client.stream(models, after, resume=resume,
-                                                 cursor_file=cursor_file))
+                                                 cursor_file=cursor_file, mempool=mempool))
 
     def live(self, model: str, query: str, /, **params: Any) -> Iterator[Any]:
         """As ``AsyncClient.live``, blocking."""

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+from pathlib import Path
 from typing import Any
 
 import httpx
 from websockets.asyncio.client import ClientConnection, connect
 
+from chaincrawler.client import AsyncClient, MempoolCaughtUp, MempoolEventsFrame
 from chaincrawler.eventstore import PendingMempoolEvent
 from tests.transports.conftest import Serve, Served
 
@@ -102,3 +104,34 @@ async def test_a_bad_mempool_request_is_refused(serve: Serve) -> None:
             await ws.send(json.dumps({"op": "subscribe", "mempool": bad}))
             frame = json.loads(await ws.recv())
             assert frame["type"] == "error" and frame["error"]["code"] == code, bad
+
+
+async def test_the_client_streams_mempool_events_and_keeps_their_position(
+    serve: Serve, tmp_path: Path
+) -> None:
+    served = await serve(blocks=1)
+    await append(served, "address_balances", *TXIDS[:2])
+    cursor_file = tmp_path / "cursor.json"
+    async with AsyncClient(served.url) as api:
+        page = await api.mempool_events(after=1)
+        assert [e.txid for e in page.events] == [TXIDS[1]]
+
+        async def mempool_until(upto: int) -> list[str | None]:
+            seen: list[str | None] = []
+            async with asyncio.timeout(20):
+                async for message in api.stream(["address_balances"], after=0, mempool=0,
+                                                cursor_file=cursor_file):
+                    if isinstance(message, MempoolEventsFrame):
+                        seen += [e.txid for e in message.events]
+                    # A message's position is saved once the next one is asked for.
+                    if isinstance(message, MempoolCaughtUp) and message.upto >= upto:
+                        return seen
+            raise AssertionError("unreachable")
+
+        assert await mempool_until(2) == TXIDS[:2]
+        await append(served, "address_balances", TXIDS[2])
+        await append(served, "chain", TXIDS[3])
+        # Started again with its cursor file, the stream resumes after position 2.
+        assert await mempool_until(4) == [TXIDS[2]]
+    # The file holds a position past the last event handled: it is not sent again.
+    assert json.loads(cursor_file.read_text())["mempool"] >= 3
