@@ -18,6 +18,7 @@ from typing import Annotated, Any, Literal, TypeVar
 
 import structlog
 from fastapi import APIRouter, Depends, FastAPI, Query, Request, WebSocket
+from fastapi import Path as FastApiPath
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
@@ -32,7 +33,7 @@ from chaincrawler.transports.auth import TokenCheck
 from chaincrawler.transports.errors import ApiError
 from chaincrawler.transports.history import History
 from chaincrawler.transports.live import check_query, find_model, run_query
-from chaincrawler.transports.mempool_api import mempool_router
+from chaincrawler.transports.mempool_api import MAX_POSITION, mempool_router
 from chaincrawler.transports.metrics import Metrics, active_event_count
 from chaincrawler.transports.openapi import query_operation
 from chaincrawler.transports.options import ApiOptions
@@ -195,7 +196,7 @@ def _encode_cursor(order: str, position: int) -> str:
     return base64.urlsafe_b64encode(f"{order}:{position}".encode()).decode().rstrip("=")
 
 
-NonNegative = Annotated[int | None, Query(ge=0)]
+NonNegative = Annotated[int | None, Query(ge=0, le=MAX_POSITION)]
 
 
 def _event_routes(api: APIRouter, source: StateSource) -> None:
@@ -279,7 +280,7 @@ def _chain_routes(api: APIRouter, source: StateSource) -> None:
                          reorgs=[ReorgOut.of(r) for r in await source.store.reorgs(limit)])
 
     @api.get("/chain/reorgs/{reorg_id}", response_model=ReorgDetail, tags=["chain"])
-    async def reorg(reorg_id: int) -> ReorgDetail:
+    async def reorg(reorg_id: Annotated[int, FastApiPath(ge=0, le=MAX_POSITION)]) -> ReorgDetail:
         """One reorg and its orphaned blocks; its events: ``/v1/events?reorg_id=``."""
         at = _at(source)
         found = [r for r in await source.store.reorgs(limit=10_000) if r.id == reorg_id]

@@ -133,6 +133,13 @@ async def test_state_chain_models_and_a_reorg_with_its_rolled_back_events(serve:
     ("/v1/models/nope/state", 404, "unknown_model"),
     ("/v1/chain/reorgs/999", 404, "unknown_reorg"),
     ("/v1/chain/reorgs/abc", 400, "invalid_request"),
+    # Past a 64-bit integer: a 4xx, never the database's overflow as a 5xx.
+    (f"/v1/events?from_position={2**64}", 400, "invalid_request"),
+    (f"/v1/events?to_height={2**64}", 400, "invalid_request"),
+    (f"/v1/events?reorg_id={2**64}", 400, "invalid_request"),
+    (f"/v1/models/address_balances/events?from_height={2**64}", 400, "invalid_request"),
+    (f"/v1/chain/reorgs/{2**64}", 400, "invalid_request"),
+    (f"/v1/models/address_balances/state?height={2**64}", 400, "invalid_request"),
     ("/v1/no/such/path", 404, "not_found"),
 ])
 async def test_bad_requests_get_a_4xx_with_the_error_shape(serve: Serve, path: str, status: int,
