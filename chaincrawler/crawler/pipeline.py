@@ -56,6 +56,10 @@ from chaincrawler.node.errors import NodeError
 
 log = structlog.get_logger(__name__)
 
+IDLE_GRACE = 0.2
+"""Seconds caught up, with no new block, before the idle work (snapshots, garbage
+collection) starts: the last commit's listeners (stream clients...) are served first."""
+
 
 @dataclass(frozen=True, slots=True)
 class CrawlerOptions:
@@ -328,8 +332,7 @@ class Crawler:
             if caught_up:
                 if not follow:
                     break
-                await self._while_idle()
-                await self._follower.wait(self._stopping)
+                await self._wait_while_idle()
 
     def _nothing_done(self, reason: str) -> None:
         """Say once why a run that has committed nothing has nothing to do."""
@@ -487,7 +490,7 @@ class Crawler:
                       defer_snapshots: bool = False) -> None:
         """Commit ``batch``; ``state_matches``: the models hold exactly its state (so due
         snapshots are taken and the state is clean afterwards). ``defer_snapshots`` (at
-        the tip): leave due snapshots to ``_while_idle``, unless one is twice overdue."""
+        the tip): leave due snapshots to ``_wait_while_idle``, unless one is twice overdue."""
         if not batch:
             return
         records = [p.record for p in batch]
@@ -537,13 +540,24 @@ class Crawler:
             for m in models
         )
 
-    async def _while_idle(self) -> None:
-        """Caught up, before waiting for the next block: write the snapshots the tip's
-        commits left due, and collect garbage (off the next block's path)."""
-        tip = self._tip
-        if tip is not None and self._clean:
-            await self._snapshot(tip, [m for m in self.models if self._snapshot_due(tip.height, m)])
-        self._heap.settle()
+    async def _wait_while_idle(self) -> None:
+        """Wait for the follower; if no block came within ``IDLE_GRACE``, meanwhile write the
+        snapshots the tip's commits left due and collect garbage (off any block's path)."""
+        waiting = asyncio.ensure_future(self._follower.wait(self._stopping))
+        try:
+            done, _ = await asyncio.wait({waiting}, timeout=IDLE_GRACE)
+            if not done:
+                tip = self._tip
+                if tip is not None and self._clean:
+                    await self._snapshot(
+                        tip, [m for m in self.models if self._snapshot_due(tip.height, m)])
+                self._heap.settle()
+            await waiting
+        finally:
+            if not waiting.done():
+                waiting.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await waiting
 
     async def _snapshot_all(self) -> None:
         """Snapshot every model at the committed tip (clean shutdown).

@@ -15,9 +15,15 @@ import pytest
 
 from chaincrawler.chain.networks import REGTEST
 from chaincrawler.chain.types import Block
-from chaincrawler.crawler.follow import TipFollower
+from chaincrawler.crawler.follow import TipFollower, pause
 from chaincrawler.crawler.heap import IdleCollector
-from chaincrawler.crawler.pipeline import Crawler, CrawlerOptions
+from chaincrawler.crawler.pipeline import (
+    IDLE_GRACE,
+    Committed,
+    Crawler,
+    CrawlerOptions,
+    Notification,
+)
 from chaincrawler.crawler.restore import restore_model
 from chaincrawler.eventstore import (
     BlockRecord,
@@ -64,7 +70,8 @@ class RecordingStore(SQLiteEventStore):
 
 
 class MiningFollower(TipFollower):
-    """Each wait mines one block, until ``blocks`` were mined; then stops the crawler."""
+    """Each wait mines one block after the idle grace, until ``blocks`` were mined; then
+    stops the crawler."""
 
     def __init__(self, rpc: NodeClient, blocks: int, crawler: list[Crawler]) -> None:
         self.rpc = rpc
@@ -76,6 +83,7 @@ class MiningFollower(TipFollower):
             self.crawler[0].stop()
             return
         self.left -= 1
+        await pause(stopping, IDLE_GRACE + 0.1)  # the crawler idles meanwhile
         desc = (await self.rpc.call("getdescriptorinfo", "raw(51)"))["descriptor"]
         await self.rpc.call("generatetodescriptor", 1, desc)
 
@@ -110,6 +118,27 @@ async def test_a_due_snapshot_at_the_tip_is_its_own_commit_after_the_block(
     rebuilt = Heights()
     restored = await restore_model(rebuilt, store, await store.tip())
     assert restored.snapshot_height == 7 and rebuilt.heights == list(range(8))
+    await store.close()
+
+
+async def test_a_snapshot_put_off_by_blocks_back_to_back_goes_in_once_twice_overdue(
+    rpc: NodeClient, tmp_path: Path
+) -> None:
+    store = RecordingStore(tmp_path / "store.db")
+    await store.open(network=REGTEST.name, genesis_hash=REGTEST.genesis_hash)
+    crawler = Crawler(rpc, store, [Heights()], REGTEST, CrawlerOptions(snapshot_interval=2))
+    desc = (await rpc.call("getdescriptorinfo", "raw(51)"))["descriptor"]
+
+    async def mine_next(note: Notification) -> None:  # a new block before every idle moment
+        if isinstance(note, Committed) and note.blocks[-1].height < 9:
+            await rpc.call("generatetodescriptor", 1, desc)
+
+    crawler.subscribe(mine_next)
+    await crawler.run(follow=False)
+    inline = [(blocks, height, json.loads(state)["heights"]) for blocks, snaps in store.commits
+              for m, height, state in snaps if blocks and m == "heights"]
+    assert [(blocks, height) for blocks, height, _ in inline] == [([3], 3), ([7], 7)]
+    assert all(state == list(range(h + 1)) for _, h, state in inline)
     await store.close()
 
 
