@@ -8,7 +8,7 @@ crawler is caught up and waiting: it collects what is new, then freezes the surv
 (``gc.freeze``) so the automatic passes during the next block scan only the objects
 allocated since. A frozen object is still freed when its reference count drops to zero;
 only a reference cycle that dies after being frozen waits, for the next full pass, which
-the collector makes (also when idle) once the frozen objects grew by a quarter since the
+the collector makes (also when idle) once the frozen objects doubled since the
 last one, or after a restore replaced the models' state.
 """
 
@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import gc
 
-FULL_PASS_GROWTH = 0.25
+FULL_PASS_GROWTH = 1.0
 """Growth of the frozen objects since the last full pass that calls for another one."""
 
 

@@ -56,7 +56,7 @@ from chaincrawler.node.errors import NodeError
 
 log = structlog.get_logger(__name__)
 
-IDLE_GRACE = 0.2
+IDLE_GRACE = 0.05
 """Seconds caught up, with no new block, before the idle work (snapshots, garbage
 collection) starts: the last commit's listeners (stream clients...) are served first."""
 
