@@ -209,7 +209,8 @@ def show_config(config_file: Path | None) -> None:
 
 
 @main.command()
-@click.option("--follow", is_flag=True, help="Keep mining and crawling until Ctrl-C.")
+@click.option("--follow", is_flag=True,
+              help="Keep mining, crawling and serving the dashboard until Ctrl-C.")
 @click.option("--db", type=click.Path(dir_okay=False, path_type=Path),
               default=Path("chaincrawler-demo.db"), show_default=True,
               help="SQLite file the demo crawls into (replaced at start).")
