@@ -1,16 +1,21 @@
-"""Tip latency: from a block mined on simnode to its events committed, ZMQ vs polling.
+"""Tip latency: from a block mined on simnode to its events committed and streamed.
 
 Run: ``python benchmarks/latency.py [--blocks 200] [--txs 100]``.
 A simnode subprocess (with ZMQ publishers) is funded by the chain generator; then, for
 each follower -- :class:`ZmqFollower` and :class:`PollingFollower` at the default
 ``poll_interval`` -- a crawler with the example ``AddressBalances`` model follows the
-node (fresh SQLite store, default snapshot interval) while, ``--blocks`` times, the
-generator sends ``--txs`` transactions, lets the crawler idle 0.1 to 1.1 s (at random,
-so blocks fall at any phase of a poll) and mines a block.
+node (fresh SQLite store, default snapshot interval), serving its API on 127.0.0.1
+with one WebSocket client on ``/v1/stream`` (all models, from now on), while,
+``--blocks`` times, the generator sends ``--txs`` transactions, lets the crawler idle 0.1
+to 1.1 s (at random, so blocks fall at any phase of a poll) and mines a block.
 A block's latency runs from the moment ``generatetodescriptor`` returned its hash (the
 node has connected it) to the crawler's ``Committed`` notification for it (its events
-are in the store); the next block is mined after that. Crawler and generator share one
-process, and the machine's cores with the node.
+are in the store), and to the stream client's receipt of the ``events`` frame holding the
+block's last event (``upto`` reaching it); the next block is mined after that. Crawler,
+server, stream client and generator share one process, and the machine's cores with the
+node. On a loaded machine wall-clock figures mostly measure the load, so the CPU time the
+process spent from mined to committed (``time.process_time``: the crawler's own work, the
+garbage collector's included) is reported too.
 
 Writes ``benchmarks/results/latency.md``.
 """
@@ -19,13 +24,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import json
 import platform
 import random
 import statistics
 import sys
 import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
+
+import websockets
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -39,9 +49,19 @@ from chaincrawler.node.client import NodeClient
 from chaincrawler.node.zmq import ZmqSubscriber
 from chaincrawler.testing.chaingen import WALLET_SCRIPT_PUBKEY, ChainGenerator
 from chaincrawler.testing.nodeproc import NodeHandle
+from chaincrawler.transports.server import serve_crawler
 
 RESULTS = Path(__file__).parent / "results" / "latency.md"
 COIN = 100_000_000
+
+
+@dataclass(slots=True)
+class Latencies:
+    """Seconds from mined to committed (wall and process CPU), and to streamed, per block."""
+
+    committed: list[float] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)
+    streamed: list[float] = field(default_factory=list)
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -62,23 +82,66 @@ async def make_coins(gen: ChainGenerator, count: int, value: int) -> None:
     await gen.mine(1)
 
 
+class StreamClient:
+    """A ``/v1/stream`` client subscribed to every model: when each ``upto`` arrived."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url.replace("http://", "ws://") + "/v1/stream"
+        self.received: list[tuple[int, float]] = []  # (upto, perf_counter) per events frame
+        self.arrived = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        ready = asyncio.Event()
+        self._task = asyncio.create_task(self._run(ready))
+        await ready.wait()
+
+    async def _run(self, ready: asyncio.Event) -> None:
+        async with websockets.connect(self.url, max_size=None) as ws:
+            await ws.send(json.dumps({"op": "subscribe", "models": None, "after": "now"}))
+            async for text in ws:
+                frame = json.loads(text)
+                if frame["type"] == "caught_up":
+                    ready.set()
+                elif frame["type"] == "events":
+                    self.received.append((frame["upto"], time.perf_counter()))
+                    self.arrived.set()
+
+    async def delivered(self, position: int) -> float:
+        """When the frame reaching ``position`` arrived (waits for it)."""
+        while True:
+            for upto, at in self.received:
+                if upto >= position:
+                    return at
+            self.arrived.clear()
+            await self.arrived.wait()
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+
 async def measure(
     node: NodeHandle, gen: ChainGenerator, follower: TipFollower, blocks: int, txs: int,
     workdir: Path,
-) -> list[float]:
-    """Latencies (seconds) of ``blocks`` blocks of ``txs`` transactions, one at a time."""
+) -> Latencies:
+    """Latencies of ``blocks`` blocks of ``txs`` transactions, mined one at a time."""
     store = open_store(f"sqlite:///{workdir / f'{type(follower).__name__}.db'}")
     await store.open(network="regtest", genesis_hash=REGTEST.genesis_hash)
-    committed: dict[str, float] = {}
+    # block hash -> (when, process CPU time then, its last position)
+    committed: dict[str, tuple[float, float, int]] = {}
     arrived = asyncio.Event()
 
     def note(change: object) -> None:
         if isinstance(change, Committed):
-            now = time.perf_counter()
-            committed.update((b.hash, now) for b in change.blocks)
+            now, cpu = time.perf_counter(), time.process_time()
+            committed.update((b.hash, (now, cpu, change.positions.stop - 1))
+                             for b in change.blocks)
             arrived.set()
 
-    latencies: list[float] = []
+    result = Latencies()
     rng = random.Random(blocks)
     async with NodeClient(node.url_with_auth, rest=True) as rpc:
         crawler = Crawler(rpc, store, [AddressBalances()], REGTEST,
@@ -86,6 +149,10 @@ async def measure(
                           follower=follower)
         crawler.subscribe(note)
         run = asyncio.create_task(crawler.run())
+        serving = serve_crawler(crawler)
+        server = await serving.__aenter__()
+        client = StreamClient(server.url)
+        await client.start()
         descriptor = await gen.descriptor()
         for _ in range(blocks):
             coins = sorted((c for c in gen.coins() if c.height is not None),
@@ -99,16 +166,21 @@ async def measure(
                 await asyncio.sleep(0.05)
             arrived.clear()
             (mined,) = await gen.rpc.call("generatetodescriptor", 1, descriptor)
-            t0 = time.perf_counter()
+            t0, cpu0 = time.perf_counter(), time.process_time()
             while mined not in committed:
                 await arrived.wait()
                 arrived.clear()
-            latencies.append(committed[mined] - t0)
+            at, cpu, last_position = committed[mined]
+            result.committed.append(at - t0)
+            result.cpu.append(cpu - cpu0)
+            result.streamed.append(await client.delivered(last_position) - t0)
             await gen.sync()
+        await client.close()
+        await serving.__aexit__(None, None, None)
         crawler.stop()
         await run
     await store.close()
-    return latencies
+    return result
 
 async def main(blocks: int, txs: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
@@ -134,21 +206,26 @@ async def main(blocks: int, txs: int) -> None:
         finally:
             node.stop()
     rows = [
-        f"| {name} | {len(v)} | {percentile(v, 0.5) * 1000:.1f} | {percentile(v, 0.99) * 1000:.1f}"
-        f" | {max(v) * 1000:.1f} | {statistics.fmean(v) * 1000:.1f} |"
-        for name, v in results.items()
+        f"| {name} | {what} | {len(v)} | {percentile(v, 0.5) * 1000:.1f} | "
+        f"{percentile(v, 0.99) * 1000:.1f} | {max(v) * 1000:.1f} | "
+        f"{statistics.fmean(v) * 1000:.1f} |"
+        for name, r in results.items()
+        for what, v in (("committed", r.committed), ("committed, CPU time", r.cpu),
+                        ("streamed", r.streamed))
     ]
     text = "\n".join([
-        "# Tip latency: block mined on simnode -> its events committed",
+        "# Tip latency: block mined on simnode -> its events committed, and streamed",
         "",
         f"`python benchmarks/latency.py --blocks {blocks} --txs {txs}`: {blocks} blocks of "
         f"{txs} transactions mined one at a time on an idle crawler (idle 0.1-1.1 s at "
         "random), example `AddressBalances` model, SQLite store, default crawler options "
         "(snapshot every 100 blocks). From `generatetodescriptor` returning to "
-        "`Committed`, milliseconds.",
+        "`Committed` (committed), and to a `/v1/stream` client (all models, same process) "
+        "receiving the frame with the block's last event (streamed), milliseconds; "
+        "\"CPU time\": the process's CPU time over the same span as committed.",
         "",
-        "| follower | blocks | p50 | p99 | max | mean |",
-        "|---|---:|---:|---:|---:|---:|",
+        "| follower | until | blocks | p50 | p99 | max | mean |",
+        "|---|---|---:|---:|---:|---:|---:|",
         *rows,
         "",
         f"Python {platform.python_version()}, {platform.machine()}; generator, crawler and "

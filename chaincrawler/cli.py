@@ -209,18 +209,23 @@ def show_config(config_file: Path | None) -> None:
 
 
 @main.command()
-@click.option("--follow", is_flag=True, help="Keep mining and crawling until Ctrl-C.")
+@click.option("--follow", is_flag=True,
+              help="Keep mining, crawling and serving the dashboard until Ctrl-C.")
 @click.option("--db", type=click.Path(dir_okay=False, path_type=Path),
               default=Path("chaincrawler-demo.db"), show_default=True,
               help="SQLite file the demo crawls into (replaced at start).")
 @click.option("--blocks", default=30, show_default=True, help="Blocks with transactions to mine.")
 @click.option("--txs", default=20, show_default=True, help="Transactions per block.")
-def demo(follow: bool, db: Path, blocks: int, txs: int) -> None:
-    """Start a simulated node, mine, crawl with a balance model, survive a reorg."""
+@click.option("--port", default=0, show_default=True,
+              help="Port of the dashboard and API on 127.0.0.1 (0: a free one).")
+def demo(follow: bool, db: Path, blocks: int, txs: int, port: int) -> None:
+    """Start a simulated node, follow it by ZMQ with a balance model, time the tip,
+    survive a reorg, serve the dashboard."""
     from chaincrawler.demo import run_demo
 
     configure_logging("WARNING", "auto")
-    _run(lambda: run_demo(db, blocks=blocks, txs_per_block=txs, follow=follow, echo=click.echo))
+    _run(lambda: run_demo(db, blocks=blocks, txs_per_block=txs, follow=follow, port=port,
+                          echo=click.echo))
 
 
 @main.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True,

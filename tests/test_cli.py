@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -12,6 +13,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 
 from chaincrawler.chain.networks import REGTEST
@@ -34,6 +36,10 @@ def test_demo_mines_crawls_survives_a_reorg_and_verifies(tmp_path: Path) -> None
     result = cli("demo", "--db", str(db), "--blocks", "5", "--txs", "5", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     out = result.stdout
+    assert "ZMQ sequence on tcp://127.0.0.1:" in out
+    assert re.search(r"tip latency, following the node by ZMQ: .* committed \d+ ms after it "
+                     r"was mined", out)
+    assert re.search(r"dashboard at http://127\.0\.0\.1:\d+/", out)
     assert "reorg on the node" in out
     assert "rolled back" in out and "reorg #1" in out
     assert "equals the live state: yes" in out
@@ -43,6 +49,30 @@ def test_demo_mines_crawls_survives_a_reorg_and_verifies(tmp_path: Path) -> None
     report = json.loads(status.stdout)
     assert report["tip"]["height"] > 100
     assert report["reorgs"][0]["depth"] == 3
+
+
+def test_demo_follow_serves_the_dashboard_while_it_follows(tmp_path: Path) -> None:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("CHAINCRAWLER_")}
+    demo = subprocess.Popen(
+        [sys.executable, "-m", "chaincrawler", "demo", "--follow", "--db", str(tmp_path / "d.db"),
+         "--blocks", "3", "--txs", "3"],
+        cwd=tmp_path, env={**clean, "PYTHONUNBUFFERED": "1"}, stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL, text=True)
+    try:
+        assert demo.stdout is not None
+        lines = iter(demo.stdout.readline, "")
+        following = next(line for line in lines if line.startswith("following:"))
+        found = re.search(r"http://127\.0\.0\.1:\d+/", following)
+        assert found, following
+        page = httpx.get(found[0], timeout=10)
+        assert page.status_code == 200 and "<title>chaincrawler</title>" in page.text
+        first = next(line for line in lines if line.startswith("  tip "))
+        tip = httpx.get(found[0] + "v1/chain", timeout=10).json()["at"]["tip"]["height"]
+        assert tip >= int(first.split()[1])  # the page's API serves the followed tip
+    finally:
+        demo.send_signal(signal.SIGINT)
+        code = demo.wait(timeout=60)
+    assert code == 0
 
 
 def test_bad_setting_is_named_with_its_env_var(tmp_path: Path) -> None:

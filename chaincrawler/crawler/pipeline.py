@@ -3,6 +3,9 @@
 For each block: check it links to the stored tip (else handle a reorg), run every
 model's ``process_block``, and commit the block with its events (and due snapshots)
 in one store transaction -- one block at the tip, a batch of blocks while catching up.
+At the tip, a due snapshot is left out of the block's commit and written in a commit of
+its own once the crawler is caught up (the models then hold exactly the committed state),
+and garbage is collected then too (``heap``): neither delays the next tip block.
 Listeners hear of commits and rollbacks only after the store has them.
 
 Its parts live apart: how the next tip is awaited in ``follow``, how state is rebuilt
@@ -30,6 +33,7 @@ from chaincrawler.crawler.errors import (
     NodeNetworkMismatchError,
 )
 from chaincrawler.crawler.follow import NodeOutage, PollingFollower, TipFollower, is_outage, pause
+from chaincrawler.crawler.heap import IdleCollector
 from chaincrawler.crawler.mempool_models import MempoolFeed
 from chaincrawler.crawler.prevouts import PrevoutResolver
 from chaincrawler.crawler.progress import Progress
@@ -52,6 +56,10 @@ from chaincrawler.node.client import NodeClient
 from chaincrawler.node.errors import NodeError
 
 log = structlog.get_logger(__name__)
+
+IDLE_GRACE = 0.05
+"""Seconds caught up, with no new block, before the idle work (snapshots, garbage
+collection) starts: the last commit's listeners (stream clients...) are served first."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,6 +229,7 @@ class Crawler:
         )
         self._progress = progress
         self._outage = NodeOutage()
+        self._heap = IdleCollector()
         self._blocks_committed = 0
         self._idle: str | None = None
 
@@ -297,6 +306,7 @@ class Crawler:
             async with self._follower:
                 await self._crawl(follow, until_height)
         finally:
+            self._heap.release()
             await self._snapshot_all()
             if not self._clean:
                 async with self._state:
@@ -326,7 +336,7 @@ class Crawler:
             if caught_up:
                 if not follow:
                     break
-                await self._follower.wait(self._stopping)
+                await self._wait_while_idle()
 
     def _nothing_done(self, reason: str) -> None:
         """Say once why a run that has committed nothing has nothing to do."""
@@ -369,7 +379,7 @@ class Crawler:
             at_tip = fetched.height == target
             full = len(batch) >= self.options.catchup_batch_blocks
             if full or at_tip or self._snapshot_due(fetched.height):
-                await self._commit(batch)
+                await self._commit(batch, defer_snapshots=at_tip)
                 batch = []
             if self._stopping.is_set():
                 break
@@ -482,9 +492,11 @@ class Crawler:
         await asyncio.sleep(min(30.0, 0.5 * 2**attempt))
         return attempt + 1
 
-    async def _commit(self, batch: list[_Processed], *, state_matches: bool = True) -> None:
+    async def _commit(self, batch: list[_Processed], *, state_matches: bool = True,
+                      defer_snapshots: bool = False) -> None:
         """Commit ``batch``; ``state_matches``: the models hold exactly its state (so due
-        snapshots are taken and the state is clean afterwards)."""
+        snapshots are taken and the state is clean afterwards). ``defer_snapshots`` (at
+        the tip): leave due snapshots to ``_wait_while_idle``, unless one is twice overdue."""
         if not batch:
             return
         records = [p.record for p in batch]
@@ -493,10 +505,11 @@ class Crawler:
         # Models with stored collections were snapshotted after each block (their state
         # then is exact even when a later block failed); the others when due.
         snapshots = [s for p in batch for s in p.snapshots]
+        slack = 2 if defer_snapshots else 1
         snapshots += [
             PendingSnapshot(m.name, last.height, last.hash, m.snapshot_state())
             for m in self.models
-            if state_matches and self._snapshot_due(last.height, m)
+            if state_matches and self._snapshot_due(last.height, m, slack=slack)
         ]
         writes = [w for p in batch for w in p.writes]
         mempool_events = self._mempool.take(records) if self._mempool is not None else ()
@@ -518,19 +531,40 @@ class Crawler:
                                    len(events))
         await self._notify(Committed(tuple(records), result.positions, commit_seconds))
 
-    def _snapshot_due(self, height: int, model: Model | None = None) -> bool:
-        """True when ``model`` (or any model) is due a snapshot at ``height``.
+    def _snapshot_due(self, height: int, model: Model | None = None, *, slack: int = 1) -> bool:
+        """True when ``model`` (or any model) is due a snapshot at ``height`` (``slack``
+        times its interval after its last one).
 
         A catch-up batch ends at such a height, so snapshots keep their spacing and a
-        reorg never replays more than ``snapshot_interval`` blocks of events.
+        reorg never replays more than ``snapshot_interval`` blocks of events (at the tip,
+        where a snapshot waits for the crawler to be idle, at most twice that).
         """
         models = self.models if model is None else [model]
         return any(
             not m.has_stored_collections()  # snapshotted with every block
             and height - self._last_snapshot.get(m.name, -1)
-            >= (m.snapshot_interval or self.options.snapshot_interval)
+            >= slack * (m.snapshot_interval or self.options.snapshot_interval)
             for m in models
         )
+
+    async def _wait_while_idle(self) -> None:
+        """Wait for the follower; if no block came within ``IDLE_GRACE``, meanwhile write the
+        snapshots the tip's commits left due and collect garbage (off any block's path)."""
+        waiting = asyncio.ensure_future(self._follower.wait(self._stopping))
+        try:
+            done, _ = await asyncio.wait({waiting}, timeout=IDLE_GRACE)
+            if not done:
+                tip = self._tip
+                if tip is not None and self._clean:
+                    await self._snapshot(
+                        tip, [m for m in self.models if self._snapshot_due(tip.height, m)])
+                self._heap.settle()
+            await waiting
+        finally:
+            if not waiting.done():
+                waiting.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await waiting
 
     async def _snapshot_all(self) -> None:
         """Snapshot every model at the committed tip (clean shutdown).
@@ -541,10 +575,16 @@ class Crawler:
         tip = self._tip
         if tip is None or not self._clean:
             return
-        due = [m for m in self.models if self._last_snapshot.get(m.name) != tip.height]
-        if not due:
+        await self._snapshot(tip, [m for m in self.models
+                                   if self._last_snapshot.get(m.name) != tip.height])
+
+    async def _snapshot(self, tip: BlockRecord, models: list[Model]) -> None:
+        """Commit snapshots of ``models`` at ``tip``; the caller checked the state is clean
+        (exactly the committed state at ``tip``)."""
+        if not models:
             return
-        snapshots = [PendingSnapshot(m.name, tip.height, tip.hash, m.snapshot_state()) for m in due]
+        snapshots = [PendingSnapshot(m.name, tip.height, tip.hash, m.snapshot_state())
+                     for m in models]
         await self.store.commit([], [], snapshots, retention=self._retention)
         for s in snapshots:
             self._last_snapshot[s.model] = s.block_height
@@ -586,6 +626,7 @@ class Crawler:
         every model is restored, so a failed restore is never snapshotted."""
         await self._dirty()
         self._last_snapshot.clear()
+        self._heap.replaced_state()
         for model in self.models:
             restored = await restore_model(model, self.store, self._tip)
             if restored.snapshot_height is not None:

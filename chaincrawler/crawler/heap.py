@@ -1,0 +1,55 @@
+"""Keeping the garbage collector's full passes off the tip's critical path.
+
+CPython's cyclic collector now and then runs a full pass over every object of the process
+(the models' state, caches...): at a few hundred thousand objects that is 50-150 ms of
+CPU, and it runs at whatever allocation happens to trigger it -- often while a new tip
+block is being processed. :class:`IdleCollector` moves that work to the moments the
+crawler is caught up and waiting: it collects what is new, then freezes the survivors
+(``gc.freeze``) so the automatic passes during the next block scan only the objects
+allocated since. A frozen object is still freed when its reference count drops to zero;
+only a reference cycle that dies after being frozen waits, for the next full pass, which
+the collector makes (also when idle) once the frozen objects doubled since the
+last one, or after a restore replaced the models' state.
+"""
+
+from __future__ import annotations
+
+import gc
+
+FULL_PASS_GROWTH = 1.0
+"""Growth of the frozen objects since the last full pass that calls for another one."""
+
+
+class IdleCollector:
+    """Collects garbage when the crawler is idle, so blocks seldom meet a full pass."""
+
+    def __init__(self) -> None:
+        self._frozen_after_full: int | None = None  # None: a full pass is due
+        self._frozen_since = 0  # objects frozen since (an upper bound: some died since)
+        self.full_passes = 0
+        """Full passes made (each scans every object of the process)."""
+
+    def settle(self) -> None:
+        """Collect now (the crawler is idle), then freeze what survived."""
+        baseline = self._frozen_after_full
+        if baseline is None or self._frozen_since > baseline * FULL_PASS_GROWTH:
+            gc.unfreeze()
+            gc.collect()
+            gc.freeze()
+            # Counting walks every frozen object: done only here, after a full pass.
+            self._frozen_after_full = gc.get_freeze_count()
+            self._frozen_since = 0
+            self.full_passes += 1
+        else:
+            gc.collect()
+            self._frozen_since += len(gc.get_objects(generation=2))  # the new survivors
+            gc.freeze()
+
+    def replaced_state(self) -> None:
+        """The models' state was rebuilt: the old one may be cycles only a full pass frees."""
+        self._frozen_after_full = None
+
+    def release(self) -> None:
+        """Hand the frozen objects back to the collector (the crawl is over)."""
+        gc.unfreeze()
+        self._frozen_after_full = None
