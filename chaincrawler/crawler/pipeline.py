@@ -381,6 +381,8 @@ class Crawler:
             if full or at_tip or self._snapshot_due(fetched.height):
                 await self._commit(batch, defer_snapshots=at_tip)
                 batch = []
+                if not at_tip:  # catching up: the next batch's collections skip this one's
+                    self._heap.settle()
             if self._stopping.is_set():
                 break
         await self._commit(batch)
