@@ -208,6 +208,10 @@ def _event_routes(api: APIRouter, source: StateSource) -> None:
     ) -> EventsPage:
         if model is not None:
             find_model(source, model)
+        if event_type and any("\x00" in t for t in event_type):
+            # No stored type holds one, and PostgreSQL refuses the character outright.
+            raise ApiError(400, "invalid_request", "an event_type holds a NUL character",
+                           {"event_type": event_type})
         view = source.view()
         top = view.position if to_position is None else min(to_position, view.position)
         if cursor is not None:

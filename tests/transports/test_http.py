@@ -134,6 +134,7 @@ async def test_state_chain_models_and_a_reorg_with_its_rolled_back_events(serve:
     ("/v1/chain/reorgs/999", 404, "unknown_reorg"),
     ("/v1/chain/reorgs/abc", 400, "invalid_request"),
     # Past a 64-bit integer: a 4xx, never the database's overflow as a 5xx.
+    ("/v1/events?event_type=Block%00Connected", 400, "invalid_request"),
     (f"/v1/events?from_position={2**64}", 400, "invalid_request"),
     (f"/v1/events?to_height={2**64}", 400, "invalid_request"),
     (f"/v1/events?reorg_id={2**64}", 400, "invalid_request"),
