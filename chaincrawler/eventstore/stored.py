@@ -202,7 +202,9 @@ def get_many_steps(
     """``EventStore.get_many``."""
     row = yield Row(sql.TIP)
     tip = None if row is None else sql.block_from_row(row)
-    names = list(dict.fromkeys(keys))
+    # A key holding NUL is never stored (StoredDict refuses to write one; PostgreSQL text
+    # cannot hold it): it is absent without asking.
+    names = [key for key in dict.fromkeys(keys) if "\x00" not in key]
     rows = yield _values_of(dialect, model, collection, names)
     found: dict[str, str] = {row[0]: row[1] for row in rows}
     if at_height is not None:

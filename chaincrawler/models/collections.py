@@ -208,6 +208,10 @@ class StoredDict(Generic[K, V]):
         )
 
     def _write(self, key: str, value: Any) -> None:
+        if "\x00" in key:  # PostgreSQL text cannot hold it: refused on both backends
+            raise StoredValueError(
+                f"model {self.model!r}: collection {self.collection!r}: key {key!r} holds a "
+                "NUL character, which no store can keep")
         self._block[key] = value
 
     def _end_block(self) -> None:

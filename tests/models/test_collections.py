@@ -122,3 +122,9 @@ async def test_a_value_that_cannot_be_json_is_an_error_naming_the_key() -> None:
     model.counts["k"] = object()  # type: ignore[assignment]
     with pytest.raises(StoredValueError, match=r"key 'k'"):
         model.take_block_writes()
+
+
+async def test_a_key_holding_nul_is_refused_on_write_naming_model_and_collection() -> None:
+    model, _ = counters({})
+    with pytest.raises(StoredValueError, match=r"'counters'.*'counts'.*NUL"):
+        model.counts["a\x00b"] = 1

@@ -27,6 +27,7 @@ from chaincrawler.client import (
 )
 from chaincrawler.eventstore import EventQuery
 from chaincrawler.examples.balances import AddressBalances
+from chaincrawler.examples.stored_balances import StoredAddressBalances
 from chaincrawler.models import Event, Model, on, query
 from chaincrawler.transports.options import ApiOptions
 from tests.transports.conftest import Serve
@@ -392,3 +393,11 @@ async def test_a_cursor_file_of_other_models_is_refused_before_connecting(
         cursor.write_text("{")
         with pytest.raises(CursorFileError, match="unreadable"):
             await anext(api.stream(["chain"], cursor_file=cursor))
+
+
+async def test_a_stored_query_for_a_key_no_store_can_hold_answers_it_is_absent(
+        serve: Serve) -> None:
+    served = await serve(blocks=1, models=[AddressBalances(), StoredAddressBalances()])
+    async with AsyncClient(served.url) as api:
+        result = await api.query("stored_address_balances", "balance", address="bc\x00rt1")
+    assert result.result == {"address": "bc\x00rt1", "balance": 0, "tx_count": 0}
