@@ -8,7 +8,9 @@ statement: SQLite gets ``executemany`` and a list of keys as one JSON array
 Undo records: for each block, the value every key it changed had before it
 (NULL when the key was absent). Rolling back to a fork restores each key from
 its record of the lowest block above the fork, then drops the records used:
-cost O(keys the orphaned blocks changed). The store reads the old values itself,
+cost O(keys the orphaned blocks changed). The restore is two statements that
+read the undo records inside the database (no row travels to Python and back),
+writing keys in index order. The store reads the old values itself,
 in the commit's transaction (one batched read per (model, collection) of the
 commit), so undo records never depend on what a caller believes is stored.
 
@@ -78,9 +80,21 @@ _DELETE = {
     ),
 }
 
-UNDO_ABOVE = (
-    "SELECT model, collection, key, old_value FROM collection_undo WHERE block_height > ? "
-    "ORDER BY block_height DESC"
+# Per key changed above a height, its undo record of the lowest block: its value there.
+_FIRST_UNDO_ABOVE = (
+    "SELECT model, collection, key, old_value FROM (SELECT model, collection, key, old_value, "
+    "ROW_NUMBER() OVER (PARTITION BY model, collection, key ORDER BY block_height) AS n "
+    "FROM collection_undo WHERE block_height > ?) AS first_undo WHERE n = 1"
+)
+RESTORE_PUT = (
+    "INSERT INTO collection_values (model, collection, key, value) "
+    f"SELECT model, collection, key, old_value FROM ({_FIRST_UNDO_ABOVE}) AS u "
+    "WHERE old_value IS NOT NULL ORDER BY model, collection, key "
+    "ON CONFLICT (model, collection, key) DO UPDATE SET value = excluded.value"
+)
+RESTORE_DELETE = (
+    "DELETE FROM collection_values WHERE (model, collection, key) IN "
+    f"(SELECT model, collection, key FROM ({_FIRST_UNDO_ABOVE}) AS u WHERE old_value IS NULL)"
 )
 DROP_UNDO_ABOVE = "DELETE FROM collection_undo WHERE block_height > ?"
 PRUNE_UNDO = "DELETE FROM collection_undo WHERE block_height <= ?"
@@ -175,7 +189,7 @@ def apply_steps(
             yield Execute(sql.UPSERT_META, (PRUNED_THROUGH, str(horizon)))
 
 
-def restore_steps(dialect: str, fork_height: int) -> Steps[None]:
+def restore_steps(fork_height: int) -> Steps[None]:
     """Restore every collection to its state at ``fork_height`` (part of a rollback)."""
     pruned = yield from _pruned_through()
     if pruned is not None and fork_height < pruned:
@@ -184,10 +198,8 @@ def restore_steps(dialect: str, fork_height: int) -> Steps[None]:
             f"collections are kept only above height {pruned} (the reorg window); "
             "rebuild the store from the node"
         )
-    restored: dict[Key, str | None] = {}
-    for model, collection, key, old_value in (yield Rows(UNDO_ABOVE, (fork_height,))):
-        restored[(model, collection, key)] = old_value  # the lowest block above the fork last
-    yield from _set_values(dialect, restored)
+    yield Execute(RESTORE_PUT, (fork_height,))
+    yield Execute(RESTORE_DELETE, (fork_height,))
     yield Execute(DROP_UNDO_ABOVE, (fork_height,))
 
 

@@ -205,7 +205,7 @@ def rollback_steps(
         (fork_height, fork_hash, tip.height, tip.hash, new_tip_hash, tip.height - fork_height,
          last + 1 if first is None else first, last, now),
     )
-    yield from stored.restore_steps(dialect, fork_height)
+    yield from stored.restore_steps(fork_height)
     rolled_back = yield Execute(sql.ROLL_BACK_EVENTS, (reorg_id, fork_height))
     yield Execute(sql.SET_REORG_COUNT, (rolled_back, reorg_id))
     yield Execute(sql.DROP_SNAPSHOTS, (fork_height,))

@@ -590,6 +590,23 @@ class EventStoreConformance:
         finally:
             await fresh.close()
 
+    async def test_rollback_restores_each_collection_of_a_shared_key_apart(
+        self, store: EventStore
+    ) -> None:
+        blocks = make_chain(1, 3)
+        places = [("m", "c"), ("m", "d"), ("n", "c")]
+        await store.commit(blocks[:1], [], writes=[
+            put(blocks[0], "k", f'"{m}{c}1"', m, c) for m, c in places])
+        await store.commit(blocks[1:], [], writes=[
+            put(blocks[1], "k", '"mc2"', "m", "c"), put(blocks[1], "k", None, "m", "d"),
+            put(blocks[2], "k", '"mc3"', "m", "c"), put(blocks[2], "k", '"md3"', "m", "d"),
+            put(blocks[2], "j", '"nc3"', "n", "c"),
+        ])
+        await store.rollback(1)
+        for model, collection in places:
+            found = (await store.get_many(model, collection, ["k", "j"])).result
+            assert found == {"k": f'"{model}{collection}1"'}, (model, collection)
+
     async def test_values_at_a_height_within_the_window(self, store: EventStore) -> None:
         blocks = make_chain(1, 6)
         history = await commit_random_writes(store, blocks, seed=7)
