@@ -358,6 +358,14 @@ class CrawlerSettings(_Section):
             "used dropped first); keys a block prefetches stay loaded for that block."
         ),
     )
+    address_worker: bool = Field(
+        default=_CRAWLER_DEFAULTS["address_worker"],
+        description=(
+            "While catching up (16 blocks or more), derive txids, merkle checks and output "
+            "addresses in a worker process, off the models' path: a third less CPU for the "
+            "crawl process, more in all; pays with a core to spare."
+        ),
+    )
 
     def options(self) -> CrawlerOptions:
         """The crawler's options from these settings."""

@@ -79,9 +79,12 @@ class CrawlerOptions:
     model_error_retries: int = 3
     prevout_cache_entries: int = 300_000
     snapshots_kept: int = 2
+    """Snapshots kept per model besides those restoring within ``max_reorg_depth`` needs."""
     collection_cache_entries: int = 100_000
     """Clean values each stored collection keeps in memory (an LRU)."""
-    """Snapshots kept per model besides those restoring within ``max_reorg_depth`` needs."""
+    address_worker: bool = False
+    """Derive txids, merkle checks and output addresses of catch-up ranges in a worker
+    process (see :class:`~chaincrawler.crawler.source.BlockSource`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -365,6 +368,7 @@ class Crawler:
             concurrency=self.options.fetch_concurrency,
             max_bytes=self.options.prefetch_bytes,
             spent_outputs=self._resolver is not None,
+            derive_in_worker=self.options.address_worker,
         )
         if self._progress:
             self._progress.target(target)

@@ -148,7 +148,8 @@ async def _process(
                 if any(m.needs_prevouts for m in models) else None)
     source = BlockSource(node, network, chunk_blocks=options.fetch_chunk_blocks,
                          concurrency=options.fetch_concurrency, max_bytes=options.prefetch_bytes,
-                         spent_outputs=resolver is not None)
+                         spent_outputs=resolver is not None,
+                         derive_in_worker=options.address_worker)
     counts = {m.name: 0 for m in models}
     batch: list[PendingEvent] = []
     writes: list[CollectionWrite] = []

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import random
 import signal
+from typing import Any
 
 import pytest
 
@@ -14,8 +15,12 @@ from chaincrawler.chain.script import address_from_script
 from chaincrawler.chain.types import Block, OutPoint, Transaction, TxIn, TxOut
 from chaincrawler.crawler.derive import BlockDeriver, DeriverError
 from chaincrawler.crawler.errors import InconsistentNodeError
+from chaincrawler.crawler.pipeline import Crawler, CrawlerOptions
 from chaincrawler.crawler.source import BlockSource
+from chaincrawler.eventstore import open_store
+from chaincrawler.models import Event, Model, on
 from chaincrawler.testing.blocks import block
+from chaincrawler.testing.simnode.node import regtest_genesis
 from tests.crawler.fakes import FakeNode
 from tests.crawler.test_source import LyingNode
 
@@ -29,12 +34,11 @@ def _script(rng: random.Random) -> bytes:
     return prefix + rng.randbytes(20 if prefix == b"\x00\x14" else 32)
 
 
-def _chain(n: int) -> list[Block]:
+def _chain(n: int, prev: bytes = b"\x00" * 32, first: int = 0) -> list[Block]:
     """``n`` linked blocks of a few transactions paying assorted scripts (and OP_RETURN)."""
     rng = random.Random(13)
     blocks: list[Block] = []
-    prev = b"\x00" * 32
-    for height in range(n):
+    for height in range(first, first + n):
         txs = [
             Transaction(
                 [TxIn(OutPoint(rng.randbytes(32), 0), b"", 0xFFFFFFFD, [b"\x51"])],
@@ -90,3 +94,50 @@ async def test_a_worker_that_dies_is_an_error_not_a_block_without_addresses() ->
             await deriver.apply(parsed, pending)
     finally:
         await deriver.close()
+
+
+class Paid(Event):
+    addresses: list[str | None]
+
+
+class Payees(Model):
+    """The address of every output, in order (what the worker derives)."""
+
+    addresses: list[str | None] = []  # noqa: RUF012
+
+    def process_block(self, block: Block) -> None:
+        self.apply(Paid(addresses=[o.address for tx in block.transactions for o in tx.outputs]))
+
+    @on(Paid)
+    def _paid(self, event: Paid) -> None:
+        self.addresses.extend(event.addresses)
+
+
+@pytest.mark.parametrize("worker", [False, True])
+async def test_the_crawler_setting_address_worker_crawls_the_same_state(
+    worker: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    started: list[BlockDeriver] = []
+
+    class Counted(BlockDeriver):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            started.append(self)
+
+    monkeypatch.setattr("chaincrawler.crawler.source.BlockDeriver", Counted)
+    genesis = regtest_genesis()
+    # A catch-up range long enough for the worker, on a known network (the worker's).
+    chain = [genesis, *_chain(40, genesis.hash_bytes, first=1)]
+    store = open_store("sqlite://")
+    await store.open(network="regtest", genesis_hash=REGTEST.genesis_hash)
+    try:
+        crawler = Crawler(FakeNode(chain), store, [Payees()], REGTEST,  # type: ignore[arg-type]
+                          CrawlerOptions(poll_interval=0.01, address_worker=worker))
+        await crawler.run(follow=False)
+        model = next(m for m in crawler.models if isinstance(m, Payees))
+        expected = [address_from_script(o.script_pubkey, REGTEST)
+                    for b in chain for tx in b.transactions for o in tx.outputs]
+        assert model.addresses == expected and any(expected)
+        assert len(started) == (1 if worker else 0)  # the setting decides
+    finally:
+        await store.close()
