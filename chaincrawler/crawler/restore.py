@@ -141,17 +141,6 @@ class ReadAt:
         return await self._store.get_many(model, collection, keys, at_height=self._height())
 
 
-def side_copy(model: Model) -> Model:
-    """A new instance of ``model``'s class sharing its configuration (the attributes its
-    ``__init__`` set), with default state and stored collections of its own."""
-    cls = type(model)
-    side = cls.__new__(cls)
-    own = {*model.state_dict(), *model.stored_collections(), "_pending", "_current_block",
-           "_tip"}
-    side.__dict__.update({k: v for k, v in vars(model).items() if k not in own})
-    return side
-
-
 async def state_at(model: Model, store: EventStore, block: BlockRecord) -> Model:
     """A side copy of ``model`` holding its committed state at ``block`` (a canonical block
     the store still has history for); the live ``model`` is not touched.
@@ -160,7 +149,7 @@ async def state_at(model: Model, store: EventStore, block: BlockRecord) -> Model
     collections read at the block's height (``fetch``) from the undo records, and
     their plain attributes from the block's snapshot. Raises as ``restore_model``.
     """
-    side = side_copy(model)
+    side = model.side_copy()
     for collection in side.stored_collections().values():
         collection.attach(ReadAt(store, lambda: block.height), 0)
     await restore_model(side, store, block, in_thread=True)

@@ -364,6 +364,19 @@ class Model:
         self._pending = []
         self._current_block = None
 
+    def side_copy(self) -> Self:
+        """A new instance of this model's class sharing its configuration (the attributes
+        its ``__init__`` set), with default state and stored collections of its own.
+
+        Framework API: the transports restore such a copy to answer at a past height.
+        """
+        cls = type(self)
+        side = cls.__new__(cls)
+        own = {*self.state_dict(), *self.stored_collections(), "_pending", "_current_block",
+               "_tip"}
+        side.__dict__.update({k: v for k, v in vars(self).items() if k not in own})
+        return side
+
     def reset(self) -> None:
         """Put the state back to its defaults (before any block) and drop pending events.
 
