@@ -7,6 +7,7 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -53,16 +54,19 @@ def test_demo_mines_crawls_survives_a_reorg_and_verifies(tmp_path: Path) -> None
 
 def test_demo_follow_serves_the_dashboard_while_it_follows(tmp_path: Path) -> None:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("CHAINCRAWLER_")}
+    with socket.socket() as probe:  # a port free now, for --port
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
     demo = subprocess.Popen(
         [sys.executable, "-m", "chaincrawler", "demo", "--follow", "--db", str(tmp_path / "d.db"),
-         "--blocks", "3", "--txs", "3"],
+         "--blocks", "3", "--txs", "3", "--port", str(port)],
         cwd=tmp_path, env={**clean, "PYTHONUNBUFFERED": "1"}, stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL, text=True)
     try:
         assert demo.stdout is not None
         lines = iter(demo.stdout.readline, "")
         following = next(line for line in lines if line.startswith("following:"))
-        found = re.search(r"http://127\.0\.0\.1:\d+/", following)
+        found = re.search(rf"http://127\.0\.0\.1:{port}/", following)
         assert found, following
         page = httpx.get(found[0], timeout=10)
         assert page.status_code == 200 and "<title>chaincrawler</title>" in page.text
