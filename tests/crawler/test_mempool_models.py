@@ -4,6 +4,7 @@ what they emit is stored, a confirmation with its block's commit."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -12,7 +13,9 @@ from pathlib import Path
 import pytest
 import structlog
 
+from chaincrawler.app import start_mempool
 from chaincrawler.chain.networks import REGTEST
+from chaincrawler.config import load_settings
 from chaincrawler.crawler.mempool import (
     MempoolChange,
     MempoolLoaded,
@@ -25,6 +28,8 @@ from chaincrawler.crawler.mempool_models import MempoolFeed, MempoolModel
 from chaincrawler.eventstore import BlockRecord, EventStore, SQLiteEventStore
 from chaincrawler.models import Event
 from chaincrawler.testing.blocks import block
+from chaincrawler.testing.chaingen import ChainGenerator
+from tests.crawler.registry_kit import simnode_client
 from tests.crawler.test_mempool_watcher import Feed, Node, started, tx
 
 
@@ -166,3 +171,29 @@ async def test_a_confirmation_goes_into_the_blocks_commit_once(store: EventStore
     assert [(e.event_type, e.txid, e.block_height) for e in gone] == [("Gone", late.txid, None)]
     assert feed.deliver(TxAdded(held)) != []  # a reorg returning it: seen again
     await watcher.__aexit__()
+
+
+async def test_run_reconciles_and_prunes_mempool_events_as_the_settings_say(
+    tmp_path: Path, store: EventStore
+) -> None:
+    # No ZMQ: new transactions are found by reconciling, every reconcile_interval seconds
+    # (the default, 30 s, would outlast the waits below).
+    settings = load_settings(network="regtest",
+                             mempool={"retention": 0.2, "reconcile_interval": 0.1},
+                             crawler={"poll_interval": 0.05})
+    async with simnode_client(tmp_path / "node", 0) as rpc, contextlib.AsyncExitStack() as stack:
+        gen = ChainGenerator(rpc, seed="retention")
+        await gen.mine_until_mature()
+        await start_mempool(stack, rpc, store, settings, [Recorder()])
+        first = await gen.send()
+
+        async def stored(txid: str) -> None:
+            async with asyncio.timeout(10):
+                while txid not in {e.txid for e in await store.read_mempool_events()}:
+                    await asyncio.sleep(0.02)
+
+        await stored(first)
+        await asyncio.sleep(0.3)  # the first event is now past the retention
+        second = await gen.send()
+        await stored(second)
+        assert [e.txid for e in await store.read_mempool_events()] == [second]
