@@ -28,7 +28,7 @@ import os
 import threading
 from collections.abc import AsyncGenerator, Coroutine, Iterator, Mapping
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, TypeVar, get_args
 
 import httpx
 import pydantic
@@ -123,9 +123,10 @@ class MempoolCaughtUp(pydantic.BaseModel):
 
 
 StreamMessage = EventsFrame | RollbackFrame | CaughtUp | MempoolEventsFrame | MempoolCaughtUp
-_MESSAGE: pydantic.TypeAdapter[StreamMessage] = pydantic.TypeAdapter(
-    EventsFrame | RollbackFrame | CaughtUp | MempoolEventsFrame | MempoolCaughtUp)
-_KINDS = frozenset({"events", "rollback", "caught_up", "mempool_events", "mempool_caught_up"})
+_MESSAGE: pydantic.TypeAdapter[StreamMessage] = pydantic.TypeAdapter(StreamMessage)
+#: The ``type`` of each frame of the union (others, like hello and heartbeat, are skipped).
+_KINDS = frozenset(kind for frame in get_args(StreamMessage)
+                   for kind in get_args(frame.model_fields["type"].annotation))
 
 
 class StreamView:
