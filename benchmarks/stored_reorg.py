@@ -269,11 +269,11 @@ def main() -> None:
                     result = _run_phase(code, kind, where, size, n == 0, n + 1)
                     rows.append((label, kind, size, result))
                     print(label, kind, _fmt_size(size), json.dumps(result), flush=True)
+                    _write(rows, args, started)  # so far: a long run keeps what it measured
             finally:
                 shutil.rmtree(tmp, ignore_errors=True)
                 if kind == "postgresql":
                     asyncio.run(_drop_schema(args.pg_dsn, schema))
-    _write(rows, args, started)
 
 
 def _write(rows: list[tuple[str, str, int, dict[str, Any]]], args: argparse.Namespace,

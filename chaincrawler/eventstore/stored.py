@@ -86,16 +86,19 @@ _DELETE = {
 }
 
 LOWEST_RECENT = "SELECT MIN(block_height) FROM collection_recent"
-# Per key of the overlay, its row of the highest block at or below a height.
+# Per key of the overlay rows at or below a height, the row of the highest block: the
+# rows found by a range of the primary key, each checked by one probe of the key index
+# (so the cost is that of the rows settled, not of the whole window).
 _NEWEST_AT_OR_BELOW = (
-    "SELECT model, collection, key, value FROM (SELECT model, collection, key, value, "
-    "ROW_NUMBER() OVER (PARTITION BY model, collection, key ORDER BY block_height DESC) AS n "
-    "FROM collection_recent WHERE block_height <= ?) AS newest WHERE n = 1"
+    "SELECT model, collection, key, value FROM collection_recent r WHERE block_height <= ? "
+    "AND NOT EXISTS (SELECT 1 FROM collection_recent n WHERE n.model = r.model "
+    "AND n.collection = r.collection AND n.key = r.key AND n.block_height > r.block_height "
+    "AND n.block_height <= ?)"
 )
 SETTLE_PUT = (
     "INSERT INTO collection_values (model, collection, key, value) "
     f"SELECT model, collection, key, value FROM ({_NEWEST_AT_OR_BELOW}) AS r "
-    "WHERE value IS NOT NULL ORDER BY model, collection, key "
+    "WHERE value IS NOT NULL "
     "ON CONFLICT (model, collection, key) DO UPDATE SET value = excluded.value"
 )
 SETTLE_DELETE = (
@@ -202,8 +205,8 @@ def apply_steps(
         if lowest is not None and lowest <= horizon:
             # Overlay rows are of blocks below this commit's: the commit's own writes
             # to the base come after them.
-            yield Execute(SETTLE_PUT, (horizon,))
-            yield Execute(SETTLE_DELETE, (horizon,))
+            yield Execute(SETTLE_PUT, (horizon, horizon))
+            yield Execute(SETTLE_DELETE, (horizon, horizon))
             yield Execute(DROP_SETTLED, (horizon,))
             settled_any = True
         else:
