@@ -257,8 +257,8 @@ def main() -> None:
     codes = ([("before", args.baseline)] if args.baseline else []) + [("after", ROOT)]
     rows: list[tuple[str, str, int, dict[str, Any]]] = []
     started = datetime.now(UTC)
-    for kind in args.stores.split(","):
-        for size in map(parse_size, args.sizes.split(",")):
+    for size in map(parse_size, args.sizes.split(",")):
+        for kind in args.stores.split(","):
             tmp = Path(tempfile.mkdtemp(prefix="stored-reorg-"))
             schema = f"stored_reorg_{size}"
             where = str(tmp / "store.db") if kind == "sqlite" else f"{args.pg_dsn}#{schema}"
