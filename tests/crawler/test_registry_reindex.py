@@ -89,7 +89,7 @@ async def test_from_events_rebuilds_one_models_state_and_snapshot(
     before = await store.read_events(EventQuery(model="other"))
     heights_events = await store.read_events(EventQuery(model="heights"))
     other_snapshot = await store.latest_snapshot("other")
-    done = await reindex_from_events(store, [HeightsNewHandler()])
+    done = await reindex_from_events(store, [HeightsNewHandler()], OPTIONS)
     assert [(d.model, d.events) for d in done] == [("heights", 10)]
     assert (await store.model_versions())["heights"] == "2"
     assert await store.read_events(EventQuery(model="heights")) == heights_events
