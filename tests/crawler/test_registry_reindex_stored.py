@@ -2,26 +2,40 @@
 node with real transactions, on SQLite and PostgreSQL: the rebuilt collections, their
 reads at every height of the reorg window and the window's snapshots equal the original
 crawl's and a re-index from the node's; a reorg across the window after the rebuild then
-gives the answers of a fresh crawl."""
+gives the answers of a fresh crawl. A replay that fails (a key ``prefetch_events`` did not
+load, a handler bug) writes nothing of the model, and what an interrupted one left is
+cleared first."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from chaincrawler.chain.networks import REGTEST
+from chaincrawler.crawler.errors import ReindexError
 from chaincrawler.crawler.pipeline import Crawler, CrawlerOptions
 from chaincrawler.crawler.reindex import reindex_from_events, reindex_from_node
-from chaincrawler.eventstore import EventQuery, EventStore, PostgresEventStore, open_store
+from chaincrawler.eventstore import (
+    CollectionWrite,
+    EventQuery,
+    EventStore,
+    PostgresEventStore,
+    open_store,
+)
 from chaincrawler.examples import AddressBalances, BalancesChanged, StoredAddressBalances
-from chaincrawler.models import on
+from chaincrawler.models import Event, ReplayError, on
 from chaincrawler.node.client import NodeClient, RetryPolicy
 from chaincrawler.testing.chaingen import ChainGenerator
 from chaincrawler.testing.simnode import SimNode
+from tests.crawler.fakes import FakeNode
+from tests.crawler.test_reindex_stored import CHAIN, collections
+from tests.crawler.test_reindex_stored import OPTIONS as FAKE_OPTIONS
+from tests.crawler.test_reindex_stored import crawl as fake_crawl
+from tests.crawler.test_stored_collections import Mined, Mixed
 
 OPTIONS = CrawlerOptions(poll_interval=0.05, max_reorg_depth=6, catchup_batch_blocks=4,
                          collection_cache_entries=5)
@@ -73,9 +87,11 @@ def new_store(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[[str],
     return lambda name: PostgresEventStore(dsn, schema=schemas())
 
 
-async def opened(new_store: Callable[[str], EventStore], name: str) -> EventStore:
+async def opened(new_store: Callable[[str], EventStore], name: str,
+                 genesis: str = REGTEST.genesis_hash) -> EventStore:
     store = new_store(name)
-    await store.open(network=REGTEST.name, genesis_hash=REGTEST.genesis_hash)
+    await store.open(network="fake" if genesis != REGTEST.genesis_hash else REGTEST.name,
+                     genesis_hash=genesis)
     return store
 
 
@@ -129,7 +145,7 @@ async def test_from_events_equals_the_crawl_and_from_node_and_follows_a_reorg(
         events = await store.read_events(EventQuery(model=NAME))
 
         model = CountedV2()
-        done = await reindex_from_events(store, [model], OPTIONS)
+        done = await reindex_from_events(store, [model], FAKE_OPTIONS)
         assert [(d.model, d.events) for d in done] == [(NAME, len(events))]
         assert (await store.model_versions())[NAME] == "2"
         assert (await accounts(store), await window(store)) == crawled  # stored == replayed
@@ -163,5 +179,77 @@ async def test_from_events_equals_the_crawl_and_from_node_and_follows_a_reorg(
             assert await live.balance(address) == fresh_memory.balance(address)
         finally:
             await fresh.close()
+    finally:
+        await store.close()
+
+
+class Hooked(Mixed):
+    """``mixed`` with a new version whose ``prefetch_events`` loads what its handler reads."""
+
+    name = "mixed"
+    version = "2"
+
+    async def prefetch_events(self, events: Sequence[Event]) -> None:
+        mined = [e for e in events if isinstance(e, Mined)]
+        await self.per_slot.prefetch(str(e.height % 7) for e in mined)
+        await self.latest.prefetch(str(h % 5) for e in mined for h in (e.height, e.height + 1))
+
+
+class HalfHooked(Hooked):
+    """Its hook forgets the keys of ``latest`` the handler reads."""
+
+    name = "mixed"
+
+    async def prefetch_events(self, events: Sequence[Event]) -> None:
+        await self.per_slot.prefetch(str(e.height % 7) for e in events
+                                     if isinstance(e, Mined))
+
+
+class Broken(Hooked):
+    """Its handler raises at block 25 (after batches of the replay were committed)."""
+
+    name = "mixed"
+
+    @on(Mined)
+    def _mined(self, event: Mined) -> None:
+        if event.height == 25:
+            raise RuntimeError("boom")
+        super()._mined(event)
+
+
+async def stored_data(store: EventStore) -> tuple[Any, ...]:
+    """The model's collections, snapshots, version, and what is staged for a rebuild."""
+    snapshots = [await store.latest_snapshot("mixed", h) for h in range(29, 40)]  # the window
+    staged = [(await store.scan("mixed.rebuild", c)).result for c in ("per_slot", "latest")]
+    return (await collections(store), snapshots, (await store.model_versions())["mixed"],
+            staged)
+
+
+async def test_a_failed_replay_writes_nothing_and_a_leftover_is_cleared(
+    new_store: Callable[[str], EventStore]
+) -> None:
+    store = await opened(new_store, "store", CHAIN[0].hash)
+    try:
+        await fake_crawl(FakeNode(CHAIN), store, Mixed())
+        before = await stored_data(store)
+        with pytest.raises(ReindexError, match=r"'mixed' cannot be rebuilt from its events.*"
+                           r"key '1' of stored collection 'latest'.*prefetch_events.*did not "
+                           r"load that key.*Nothing of the model was written"):
+            await reindex_from_events(store, [HalfHooked()], FAKE_OPTIONS)
+        assert await stored_data(store) == before
+        with pytest.raises(ReplayError, match=r"'mixed'.*block 25.*boom"):
+            await reindex_from_events(store, [Broken()], FAKE_OPTIONS)
+        assert await stored_data(store) == before
+        # what a killed rebuild left staged is not adopted
+        await store.commit_reindexed([], [], [CollectionWrite(
+            "mixed.rebuild", "per_slot", "junk", "1", 39, CHAIN[39].hash)])
+        model = Hooked()
+        await reindex_from_events(store, [model], FAKE_OPTIONS)
+        after = await stored_data(store)
+        assert after[0] == before[0] and after[3] == before[3] == [[], []]
+        assert [(s.block_height, s.state) for s in after[1] if s] == [
+            (s.block_height, s.state) for s in before[1] if s] and all(after[1])
+        assert after[2] == "2"
+        assert model.blocks == 40
     finally:
         await store.close()
