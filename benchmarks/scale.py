@@ -412,7 +412,7 @@ class Checkpoints(TipFollower):
         )
         if isinstance(self.model, StoredAddressBalances):
             self._row["stored_keys"] = (await self.store.count(self.model.name,
-                                                               "balances")).result
+                                                               "accounts")).result
         self.node.switch(range(cp["height"] - DEPTH + 1, cp["height"] + 1))
         self._plan.appendleft(("after", cp))
 
