@@ -368,8 +368,22 @@ class Model:
         return self._state_codec().dump(self.state_dict(), fingerprint=False)
 
     def restore_state(self, state: str | bytes) -> None:
-        """Replace the state with a snapshot from ``snapshot_state``; drops pending events."""
-        values = self._state_codec().load(state)
+        """Replace the state with a snapshot from ``snapshot_state``; drops pending events.
+
+        A snapshot that no longer fits the state attributes is a StateError naming the
+        model, the attributes and the way out.
+        """
+        codec = self._state_codec()
+        try:
+            values = codec.load(state)
+        except StateError as exc:
+            if self.has_stored_collections():
+                way_out = f"re-index it: chaincrawler rebuild --model {self.name} --from-node"
+            else:
+                way_out = ("the crawler restores it from its events instead; to store a "
+                           f"fitting snapshot: chaincrawler rebuild --model {self.name} "
+                           "--from-events")
+            raise StateError(f"{exc}; {way_out}") from exc
         for name, value in values.items():
             setattr(self, name, value)
         self._pending = []

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import gc
 import json
+import operator
 import socket
 from decimal import Decimal
 from enum import Enum
@@ -14,6 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from chaincrawler.examples.balances import AddressBalances
 from chaincrawler.models import Event, Model, StateError, on
 from chaincrawler.models.state import exact_json_type
 
@@ -116,10 +119,15 @@ def test_a_value_of_the_wrong_type_fails_at_snapshot_naming_the_attribute():
         model.snapshot_state()
 
 
-def test_a_snapshot_of_another_shape_is_refused():
+def test_a_snapshot_of_another_shape_is_refused_naming_the_attributes_and_the_way_out():
     model = Rich()
-    with pytest.raises(StateError, match=r"snapshot does not match.*ints: Field required"):
+    with pytest.raises(StateError) as caught:
         model.restore_state('{"unknown": 1}')
+    message = str(caught.value)
+    assert message.startswith("model 'rich': snapshot does not match the state attributes")
+    assert "it has state attribute(s) 'unknown' the model no longer has" in message
+    assert "it lacks state attribute(s) 'ints', 'by_height'," in message
+    assert message.endswith("chaincrawler rebuild --model rich --from-events")
 
 
 class Later(Model):
@@ -203,8 +211,85 @@ def test_a_snapshot_written_before_fingerprints_still_loads():
 
 def test_a_snapshot_carries_the_fingerprint_of_the_state_types_first():
     text = Rich().snapshot_state()
-    assert json.loads(text).keys() == {"_schema", *Rich().state_dict()}
+    assert json.loads(text).keys() == {"_schema", "_format", "_keys", "_columns",
+                                       *Rich().state_dict()}
     assert text.startswith('{"_schema":"')
+
+
+class Balances(Model):
+    balances: dict[str, int] = {}  # noqa: RUF012
+    tx_counts: dict[str, int] = {}  # noqa: RUF012
+    flags: dict[int, bool] = {}  # noqa: RUF012
+    note: str = ""
+
+
+def test_dicts_of_scalars_are_columns_with_the_keys_written_once_and_shared_on_restore():
+    model = Balances()
+    model.balances = {"b": 2**70, "a": -1, "₿\n\"": 0}
+    model.tx_counts = {"b": 3, "a": 1, "₿\n\"": 2}
+    model.flags = {7: True, -2: False}
+    model.note = "n"
+    snapshot = json.loads(model.snapshot_state())
+    assert snapshot["_format"] == 2
+    assert snapshot["_keys"] == [["b", "a", "₿\n\""], [7, -2]]
+    assert snapshot["_columns"] == {"balances": 0, "tx_counts": 0, "flags": 1}
+    assert snapshot["balances"] == [2**70, -1, 0]
+    restored = Balances()
+    restored.restore_state(model.snapshot_state())
+    assert restored.state_dict() == model.state_dict()
+    assert list(restored.balances) == ["b", "a", "₿\n\""]
+    # One key object per address for both tables, as in the live model.
+    assert all(map(operator.is_, restored.balances, restored.tx_counts))
+    assert all(type(k) is int for k in restored.flags)
+    assert all(type(v) is bool for v in restored.flags.values())
+
+
+def test_a_dict_holding_a_value_of_another_type_is_written_plain_and_refused_as_before():
+    model = Balances()
+    model.balances = {"a": 1}
+    model.tx_counts = {"a": "one"}  # type: ignore[dict-item]
+    with pytest.raises(StateError, match=r"'balances'.*state attribute 'tx_counts'"):
+        model.snapshot_state()
+
+
+def test_a_dict_with_keys_in_another_order_gets_its_own_key_column():
+    model = Balances()
+    model.balances = {"a": 1, "b": 2}
+    model.tx_counts = {"b": 1, "a": 1}
+    text = model.snapshot_state()
+    assert json.loads(text)["_keys"] == [["a", "b"], ["b", "a"], []]
+    restored = Balances()
+    restored.restore_state(text)
+    assert list(restored.tx_counts) == ["b", "a"]
+    assert restored.state_dict() == model.state_dict()
+
+
+# What the previous release (main at 666e603) wrote for OLD_BALANCES: plain attributes
+# after the fingerprint, no columns.
+FINGERPRINTED_SNAPSHOT = (
+    '{"_schema":"0aacfc5f5fb65f8609621a7514b544f1","balances":{"bc1qzz":'
+    '1180591620717411303424,"1Aa":0,"bc1p₿":-5},"tx_counts":{"bc1qzz":3,"1Aa":1,"bc1p₿":2}}'
+)
+
+
+def test_a_snapshot_of_the_previous_release_still_loads():
+    model = AddressBalances()
+    model.restore_state(FINGERPRINTED_SNAPSHOT)
+    assert list(model.balances.items()) == [("bc1qzz", 2**70), ("1Aa", 0), ("bc1p₿", -5)]
+    assert list(model.tx_counts.items()) == [("bc1qzz", 3), ("1Aa", 1), ("bc1p₿", 2)]
+    again = AddressBalances()
+    again.restore_state(model.snapshot_state())
+    assert again.state_dict() == model.state_dict()
+
+
+def test_a_columns_snapshot_with_a_broken_column_is_refused_naming_the_attribute():
+    model = Balances()
+    model.balances = {"a": 1, "b": 2}
+    model.tx_counts = {"a": 1, "b": 2}
+    text = model.snapshot_state().replace('"tx_counts":[1,2]', '"tx_counts":[1]')
+    with pytest.raises(StateError, match=r"state attribute 'tx_counts': Input should be an object"):
+        Balances().restore_state(text)
+    assert gc.isenabled()
 
 
 def _retyped(counts_type: Any) -> tuple[type[Model], type[Model]]:
@@ -309,12 +394,13 @@ def test_exact_json_types(tp, exact):
     assert exact_json_type(tp) is exact
 
 
-def test_state_json_is_the_snapshot_without_its_fingerprint():
+def test_state_json_is_the_plain_state_of_the_snapshot():
     model = Rich()
     model.ints = {"b": 2, "a": 1}
     model.seen = {b"\x01"}
     snapshot = json.loads(model.snapshot_state())
     plain = json.loads(model.state_json())
     assert "_schema" in snapshot and "_schema" not in plain
-    assert plain == {k: v for k, v in snapshot.items() if k != "_schema"}
-    assert list(plain["ints"]) == ["b", "a"]  # insertion order kept
+    assert plain["ints"] == {"b": 2, "a": 1} and list(plain["ints"]) == ["b", "a"]
+    assert plain == {k: v for k, v in snapshot.items()
+                     if not k.startswith("_")} | {"ints": plain["ints"]}
