@@ -22,7 +22,8 @@ transaction: one input, two destinations 40% P2WPKH, 20% P2PKH, 15% P2SH, 15% P2
    of every model's state are timed in a store holding the last 30 blocks and in one
    holding all of them (>= 1M events), to show the cost does not grow with history.
 
-``--crawl-blocks N`` crawls only the first N filled blocks (quick iterations). Writes
+``--crawl-blocks N`` crawls only the first N filled blocks (quick iterations);
+``--skip-simnode`` with ``--bitcoind`` measures against Core alone. Writes
 ``benchmarks/results/ingest.md``.
 """
 
@@ -226,6 +227,8 @@ def main() -> None:
                         help="an older commit's tree to crawl the same chain with")
     parser.add_argument("--etl", default=None, help="bitcoin-etl's bitcoinetl executable")
     parser.add_argument("--bitcoind", default=None, help="also measure against this bitcoind")
+    parser.add_argument("--skip-simnode", action="store_true",
+                        help="with --bitcoind: measure against it only")
     parser.add_argument("--skip-reorg", action="store_true")
     parser.add_argument("--skip-memory", action="store_true")
     args = parser.parse_args()
@@ -237,7 +240,7 @@ def main() -> None:
     ]
     if args.old_tree is not None:
         codes.append(("old tree", args.old_tree.resolve(), []))
-    nodes: list[tuple[str, str | None]] = [("simnode", None)]
+    nodes: list[tuple[str, str | None]] = [] if args.skip_simnode else [("simnode", None)]
     if args.bitcoind:
         nodes.append(("bitcoind", args.bitcoind))
     results: dict[str, Any] = {"runs": [], "memory": [], "etl": [], "reorgs": {}}
@@ -266,7 +269,7 @@ def main() -> None:
                     print(results["memory"][-1])
         finally:
             node.stop()
-    for kind in [] if args.skip_reorg else args.store:
+    for kind in [] if args.skip_reorg or args.skip_simnode else args.store:
         # The reorg changes the node's chain: run it on a copy, keep the cache as made.
         with tempfile.TemporaryDirectory(prefix="chaincrawler-ingest-") as tmp:
             shutil.copytree(datadir, tmp, dirs_exist_ok=True)

@@ -6,9 +6,9 @@ LAST [--worker] [totals] [--prevout-cache N]`` with ``PYTHONPATH`` at the tree t
 trees kept it). STORE is ``sqlite:///path`` or ``postgresql://...#schema``. The crawl runs
 the example ``AddressBalances`` model (or with ``totals`` :class:`TypeTotals`, whose state
 does not grow) over blocks FIRST..LAST into a fresh store; the process's peak RSS is the
-crawl's own. ``--worker`` derives addresses in a worker process (``BlockSource``'s
-``derive_in_worker``, which the crawler leaves off; this tree only); ``--prevout-cache``
-bounds the prevout cache.
+crawl's own. ``--worker`` derives addresses in a worker process (the crawler's
+``address_worker`` option, off by default; this tree only); ``--prevout-cache`` bounds
+the prevout cache.
 """
 
 from __future__ import annotations
@@ -115,11 +115,11 @@ def _cpu_seconds() -> list[float]:
 def main() -> None:
     url, target, first, last = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
     options = sys.argv[5:]
+    settings: dict[str, Any] = {}
     if "--worker" in options:  # for every range, however short
-        defaults = source.BlockSource.__init__.__kwdefaults__
-        defaults["derive_in_worker"], defaults["derive_min_blocks"] = True, 1
+        settings["address_worker"] = True
+        source.BlockSource.__init__.__kwdefaults__["derive_min_blocks"] = 1
     model = TypeTotals() if "totals" in options else AddressBalances()
-    settings = {}
     if "--prevout-cache" in options:
         settings["prevout_cache_entries"] = int(options[options.index("--prevout-cache") + 1])
     print(json.dumps(asyncio.run(crawl(url, target, first, last, model, **settings))))

@@ -304,6 +304,7 @@ class Crawler:
         self._blocks_committed = 0
         self._idle = None
         self._failed = False
+        self._heap.hold()
         try:
             await self.start()
             async with self._follower:
