@@ -113,11 +113,12 @@ class EventStore(abc.ABC):
         gap-free global positions in the given order and per-model versions
         continuing each model's active stream.
 
-        ``writes`` change stored collections; the store reads the values they
-        replace and keeps them as per-block undo records for ``rollback``.
-        With ``retention``, the same transaction deletes what it does not keep:
-        undo records of blocks at or below ``tip - max_reorg_depth`` (in a
-        commit with writes) and, for each model snapshotted in this commit, its
+        ``writes`` change stored collections; the store keeps what each block of
+        the reorg window wrote apart (the overlay) for ``rollback``. With
+        ``retention``, the same transaction settles and deletes what it does not
+        keep: the writes of blocks at or below ``tip - max_reorg_depth`` go into
+        the collections' base (in a commit with writes) and, for each model
+        snapshotted in this commit, its
         snapshots that ``Retention`` does not keep, and mempool events older than
         ``Retention.mempool_events``. Without it, nothing is deleted.
 
@@ -133,13 +134,14 @@ class EventStore(abc.ABC):
 
         Their events are marked rolled back with the new reorg's id (never
         deleted, payloads untouched), snapshots above the fork are deleted,
-        stored collections are restored to their values at the fork from the
-        undo records (which are dropped), the blocks are kept as orphaned, and
+        stored collections lose the writes of the blocks above the fork (their
+        overlay rows are deleted), the blocks are kept as orphaned, and
         a reorg row is recorded. ``new_tip_hash`` (the tip of the winning
         branch, if known) is recorded with it. Costs O(events rolled back +
-        keys the rolled-back blocks changed). Raises StoreConflictError if
-        ``fork_height`` is not below the tip or not on the stored chain, and
-        HistoryPrunedError if undo records above ``fork_height`` were pruned.
+        keys the rolled-back blocks changed), not of the size of the state. Raises
+        StoreConflictError if ``fork_height`` is not below the tip or not on the
+        stored chain, and HistoryPrunedError if the collections' writes above
+        ``fork_height`` were settled.
         """
 
     @abc.abstractmethod
@@ -160,8 +162,9 @@ class EventStore(abc.ABC):
         (StoreConflictError otherwise). Events get the next global positions (so, unlike
         ``commit``'s, they need not follow heights across models) and versions
         continuing the model's active stream. Each snapshot replaces every stored
-        snapshot of its model. Writes are applied as ``commit`` applies them, with undo
-        records, which ``retention`` prunes below the stored tip's reorg window.
+        snapshot of its model. Writes are applied as ``commit`` applies them: those of
+        the stored tip's reorg window kept apart for a rollback, with ``retention``
+        those below it settled.
         """
 
     @abc.abstractmethod
@@ -317,8 +320,8 @@ class EventStore(abc.ABC):
         """The values of those ``keys`` that are present, in the order asked (one batch).
 
         ``at_height``: the values after the canonical block at that height, from
-        the undo records (cost O(undo records above it)); raises
-        HistoryPrunedError above the tip or below the heights the undo covers.
+        what the blocks of the reorg window wrote; raises HistoryPrunedError above
+        the tip or below the settled height (the window).
         """
 
     @abc.abstractmethod

@@ -35,7 +35,8 @@ class HistoryPrunedError(EventStoreError):
     """The state asked for is older than the history the store keeps (the reorg window).
 
     Raised by a read of stored collections "at height" outside the window, and by a
-    rollback deeper than the undo records kept; a rollback raising it wrote nothing.
+    rollback deeper than the blocks whose collection writes are kept apart; a rollback
+    raising it wrote nothing.
     """
 
 

@@ -124,7 +124,7 @@ class Retention:
     """What a commit keeps of the history it may delete (in its own transaction).
 
     Restoring within ``max_reorg_depth`` blocks of the tip stays possible: the
-    undo records of every block above ``tip - max_reorg_depth``, and per model
+    collection writes of every block above ``tip - max_reorg_depth``, and per model
     every snapshot above that height plus the newest at or below it. Besides
     those, the newest ``snapshots`` snapshots of each model are kept.
     """

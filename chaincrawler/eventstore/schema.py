@@ -13,10 +13,12 @@ Tables:
 - ``checkpoints``: the last position each named subscriber processed.
 - ``models``: every model the store has crawled for, since when, and the version
   of the model's code that wrote its history (``set_model_versions``).
-- ``collection_values``: the stored collections of models, one row per key at the
-  canonical tip (value as JSON text).
-- ``collection_undo``: per block of the reorg window, the value each key it
-  changed had before it (NULL: the key was absent); rollbacks restore from it.
+- ``collection_values``: the stored collections of models, one row per key as of
+  the settled height (``meta['collections_settled_through']``, below the reorg
+  window; value as JSON text).
+- ``collection_recent``: per block of the reorg window, the value each key it
+  wrote has after it (NULL: deleted); a rollback deletes the rows above the fork
+  (see ``stored``).
 - ``mempool_events``: the events mempool models emit, apart from the block log and
   never replayed into block state. ``position`` is their own order (gap-free as
   appended, from 1; pruning deletes from the oldest and always keeps the newest, so
@@ -52,7 +54,7 @@ from sqlalchemy.schema import CreateIndex, CreateTable
 from chaincrawler.eventstore.errors import SchemaVersionError, StoreNetworkMismatchError
 
 #: Version of the schema this code writes. Stores with a newer version are refused.
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 
 @dataclass(frozen=True)
@@ -87,6 +89,44 @@ _UNDO_TABLE = (
     "CREATE TABLE collection_undo (block_height BIGINT NOT NULL, model TEXT NOT NULL, "
     "collection TEXT NOT NULL, key TEXT{collate} NOT NULL, old_value {json}, "
     "PRIMARY KEY (block_height, model, collection, key)){rowid}"
+)
+
+_RECENT_TABLE = (
+    "CREATE TABLE collection_recent (block_height BIGINT NOT NULL, model TEXT NOT NULL, "
+    "collection TEXT NOT NULL, key TEXT{collate} NOT NULL, value {json}, "
+    "PRIMARY KEY (block_height, model, collection, key)){rowid}"
+)
+_RECENT_INDEX = (
+    "CREATE INDEX ix_collection_recent_key "
+    "ON collection_recent (model, collection, key, block_height)"
+)
+# Per key of the undo records, the record of its lowest block: its value before them.
+_FIRST_UNDO = (
+    "SELECT model, collection, key, old_value FROM (SELECT model, collection, key, "
+    "old_value, ROW_NUMBER() OVER (PARTITION BY model, collection, key "
+    "ORDER BY block_height) AS n FROM collection_undo) AS first_undo WHERE n = 1"
+)
+_UNDO_TO_RECENT = (
+    # The value a block left a key: the old value of the key's next undo record, or the
+    # key's current value (NULL: deleted) after its last one.
+    "INSERT INTO collection_recent (block_height, model, collection, key, value) "
+    "SELECT u.block_height, u.model, u.collection, u.key, "
+    "CASE WHEN u.next_height IS NULL THEN v.value ELSE u.next_value END FROM "
+    "(SELECT block_height, model, collection, key, "
+    "LEAD(block_height) OVER (PARTITION BY model, collection, key ORDER BY block_height) "
+    "AS next_height, "
+    "LEAD(old_value) OVER (PARTITION BY model, collection, key ORDER BY block_height) "
+    "AS next_value FROM collection_undo) AS u LEFT JOIN collection_values v "
+    "ON v.model = u.model AND v.collection = u.collection AND v.key = u.key",
+    # The base: each key's value before its undo records.
+    "INSERT INTO collection_values (model, collection, key, value) "
+    f"SELECT model, collection, key, old_value FROM ({_FIRST_UNDO}) AS u "
+    "WHERE old_value IS NOT NULL "
+    "ON CONFLICT (model, collection, key) DO UPDATE SET value = excluded.value",
+    "DELETE FROM collection_values WHERE (model, collection, key) IN "
+    f"(SELECT model, collection, key FROM ({_FIRST_UNDO}) AS u WHERE old_value IS NULL)",
+    "DROP TABLE collection_undo",
+    "UPDATE meta SET key = 'collections_settled_through' WHERE key = 'undo_pruned_through'",
 )
 
 _MEMPOOL_EVENTS_TABLE = (
@@ -143,6 +183,14 @@ MIGRATIONS: Mapping[int, Migration] = {
             _MEMPOOL_FAILURES_TABLE.format(time="TIMESTAMP WITH TIME ZONE"),
         ],
         both=_MEMPOOL_INDEXES,
+    ),
+    # 4: stored collections keep the reorg window as an overlay of the values each block
+    # wrote (``collection_recent``) over a base settled below it, instead of undo
+    # records: the base goes back to each key's value before its undo records.
+    3: Migration(
+        sqlite=[_RECENT_TABLE.format(json="TEXT", collate="", rowid=" WITHOUT ROWID")],
+        postgresql=[_RECENT_TABLE.format(json="JSON", collate=' COLLATE "C"', rowid="")],
+        both=[_RECENT_INDEX, *_UNDO_TO_RECENT],
     ),
 }
 
@@ -268,16 +316,21 @@ collection_values = sa.Table(
     sqlite_with_rowid=False,
 )
 
-# Keyed by height first: a rollback and a prune take a range of heights.
-collection_undo = sa.Table(
-    "collection_undo",
+# Keyed by height first: a rollback and a settle take a range of heights; reads find a
+# key's rows through the index.
+collection_recent = sa.Table(
+    "collection_recent",
     metadata,
     sa.Column("block_height", sa.BigInteger, primary_key=True),
     sa.Column("model", sa.Text, primary_key=True),
     sa.Column("collection", sa.Text, primary_key=True),
     sa.Column("key", _Key, primary_key=True),
-    sa.Column("old_value", _Json, nullable=True),
+    sa.Column("value", _Json, nullable=True),
     sqlite_with_rowid=False,
+)
+sa.Index(
+    "ix_collection_recent_key", collection_recent.c.model, collection_recent.c.collection,
+    collection_recent.c.key, collection_recent.c.block_height,
 )
 
 # Positions are assigned by the store (like ``events``); pruning walks ``created_at``.

@@ -132,7 +132,7 @@ CLEAR_MODEL = (
     "DELETE FROM events WHERE model = ?",
     "DELETE FROM snapshots WHERE model = ?",
     "DELETE FROM collection_values WHERE model = ?",
-    "DELETE FROM collection_undo WHERE model = ?",
+    "DELETE FROM collection_recent WHERE model = ?",
 )
 HOLDS_CHAIN = "SELECT EXISTS (SELECT 1 FROM blocks) OR EXISTS (SELECT 1 FROM events)"
 META = "SELECT key, value FROM meta"

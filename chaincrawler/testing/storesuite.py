@@ -36,6 +36,7 @@ import pytest
 
 from chaincrawler.eventstore import (
     SCHEMA_VERSION,
+    AtTip,
     BlockRecord,
     BlockStatus,
     CollectionWrite,
@@ -549,11 +550,11 @@ class EventStoreConformance:
         await backend.execute("DROP INDEX inject_dup")
         assert await store.tip() == first[0]
         assert (await store.get_many("m", "c", ["k", "new"])).result == {"k": "1"}
-        assert await backend.fetchval("SELECT COUNT(*) FROM collection_undo") == 1
+        assert await backend.fetchval("SELECT COUNT(*) FROM collection_recent") == 1
         await store.commit(nxt, [], writes=[put(nxt[0], "k", "2"), put(nxt[1], "k", "3")])
         assert (await store.get_many("m", "c", ["k"])).result == {"k": "3"}
 
-    async def test_rollback_restores_collections_from_undo(
+    async def test_rollback_restores_collections_exactly(
         self, backend: StoreBackend, store: EventStore
     ) -> None:
         main = make_chain(1, 8)
@@ -565,10 +566,12 @@ class EventStoreConformance:
         keys = [f"k{i}" for i in range(KEYSPACE)]
         await store.rollback(4)
         assert (await store.get_many("m", "c", keys)).result == history[4]
+        assert await store.scan("m", "c") == AtTip(main[3], sorted(history[4].items()))
+        assert (await store.count("m", "c")).result == len(history[4])
         assert await backend.fetchval(
-            "SELECT COUNT(*) FROM collection_undo WHERE block_height > 4"
+            "SELECT COUNT(*) FROM collection_recent WHERE block_height > 4"
         ) == 0
-        assert await backend.fetchval("SELECT COUNT(*) FROM collection_undo") > 0
+        assert await backend.fetchval("SELECT COUNT(*) FROM collection_recent") > 0
         branch = make_chain(5, 3, branch="b", prev_hash=main[3].hash)
         await commit_random_writes(store, branch, seed=4, start=history[4])
         await store.rollback(2)  # deeper than the first reorg: both branches' blocks
@@ -626,7 +629,7 @@ class EventStoreConformance:
         blocks = make_chain(1, 10)
         keep = Retention(max_reorg_depth=3)
         history = await commit_random_writes(store, blocks, seed=9, retention=keep)
-        lowest = await backend.fetchval("SELECT MIN(block_height) FROM collection_undo")
+        lowest = await backend.fetchval("SELECT MIN(block_height) FROM collection_recent")
         assert lowest == 8
         keys = [f"k{i}" for i in range(KEYSPACE)]
         assert (await store.get_many("m", "c", keys, at_height=7)).result == history[7]
@@ -642,7 +645,82 @@ class EventStoreConformance:
         # A commit without retention prunes nothing.
         branch = make_chain(8, 2, branch="b", prev_hash=blocks[6].hash)
         await store.commit(branch, [], writes=[put(b, "k0", str(b.height)) for b in branch])
-        assert await backend.fetchval("SELECT COUNT(*) FROM collection_undo") == 2
+        assert await backend.fetchval("SELECT COUNT(*) FROM collection_recent") == 2
+
+    async def test_retention_settles_the_window_into_the_base(
+        self, backend: StoreBackend, store: EventStore
+    ) -> None:
+        blocks = make_chain(1, 10)
+        keep = Retention(max_reorg_depth=3)
+        history = await commit_random_writes(store, blocks[:2], seed=11, retention=keep)
+        # One commit of 8 blocks: those at or below the horizon (10 - 3) go to the base.
+        history |= await commit_random_writes(
+            store, blocks[2:], seed=12, start=history[2], batch=True, retention=keep
+        )
+        # The base holds the state at the horizon, the overlay the blocks above it.
+        assert await backend.fetchval("SELECT MIN(block_height) FROM collection_recent") == 8
+        assert await backend.fetchval("SELECT COUNT(*) FROM collection_values") == len(
+            history[7])
+        keys = [f"k{i}" for i in range(KEYSPACE)]
+        for height in (7, 8, 9, 10):
+            at = await store.get_many("m", "c", keys, at_height=height)
+            assert at.result == history[height], height
+        with pytest.raises(HistoryPrunedError, match="above height 7"):
+            await store.get_many("m", "c", keys, at_height=6)
+        # Block by block: each commit settles the block leaving the window.
+        more = make_chain(11, 4, prev_hash=blocks[-1].hash)
+        for block in more:
+            history |= await commit_random_writes(
+                store, [block], seed=block.height, start=history[block.height - 1],
+                retention=keep,
+            )
+            horizon = block.height - 3
+            assert await backend.fetchval(
+                "SELECT MIN(block_height) FROM collection_recent") == horizon + 1
+            at = await store.get_many("m", "c", keys, at_height=horizon)
+            assert at.result == history[horizon]
+            assert (await store.get_many("m", "c", keys)).result == history[block.height]
+        await store.rollback(11)
+        assert (await store.get_many("m", "c", keys)).result == history[11]
+        with pytest.raises(HistoryPrunedError, match="cannot roll back to height 10"):
+            await store.rollback(10)
+
+    async def test_scan_and_count_merge_the_window_over_the_base(
+        self, store: EventStore
+    ) -> None:
+        blocks = make_chain(1, 14)
+        keep = Retention(max_reorg_depth=4)
+        history: dict[int, dict[str, str]] = {0: {}}
+        for block in blocks:
+            history |= await commit_random_writes(
+                store, [block], seed=100 + block.height, start=history[block.height - 1],
+                retention=keep,
+            )
+            want = sorted(history[block.height].items())
+            for limit in (1, 2, 5, 1000):
+                pages: list[list[tuple[str, str]]] = []
+                after = None
+                while not pages or len(pages[-1]) == limit:
+                    read = await store.scan("m", "c", after=after, limit=limit)
+                    assert read.tip == block
+                    pages.append(read.result)
+                    after = pages[-1][-1][0] if pages[-1] else None
+                assert [item for page in pages for item in page] == want, (block, limit)
+            assert (await store.count("m", "c")).result == len(want), block
+        # A key only in the window, a key of the base the window deletes, another model.
+        tip = make_chain(15, 1, prev_hash=blocks[-1].hash)[0]
+        state = history[14]
+        gone = next(iter(state))
+        await store.commit([tip], [], writes=[
+            put(tip, "zz-new", "1"), put(tip, gone, None),
+            put(tip, "zz-new", "2", collection="other"),
+        ])
+        want = sorted({**state, "zz-new": "1"}.items())
+        want.remove((gone, state[gone]))
+        assert (await store.scan("m", "c", limit=1000)).result == want
+        assert (await store.scan("m", "c", after=want[-2][0])).result == [("zz-new", "1")]
+        assert (await store.count("m", "c")).result == len(want)
+        assert (await store.count("m", "other")).result == 1
 
     async def test_snapshot_retention(self, backend: StoreBackend, store: EventStore) -> None:
         blocks = make_chain(1, 12)
@@ -705,7 +783,9 @@ class EventStoreConformance:
         assert (await store.count("a", "c")).result == 0
         assert (await store.get_many("b", "c", ["k"])).result == {"k": "2"}
         assert await backend.fetchval(
-            "SELECT COUNT(*) FROM collection_undo WHERE model = 'a'") == 0
+            "SELECT COUNT(*) FROM collection_recent WHERE model = 'a'") == 0
+        assert await backend.fetchval(
+            "SELECT COUNT(*) FROM collection_values WHERE model = 'a'") == 0
         assert await store.model_versions() == {"a": "1", "b": "1"}
         assert (await store.tip() or pytest.fail("no tip")).height == 4
         async with await open_store_at(backend, writer=False) as reader:
@@ -745,7 +825,7 @@ class EventStoreConformance:
             ("a", 4), ("a", 5), ("b", 4), ("b", 5)]
         assert [e.block_height for e in await store.read_events(EventQuery(model="a"))] == [1, 2]
 
-    async def test_commit_reindexed_applies_collection_writes_with_undo(
+    async def test_commit_reindexed_applies_collection_writes_in_the_window(
         self, backend: StoreBackend, store: EventStore
     ) -> None:
         blocks = make_chain(1, 6)
@@ -756,8 +836,8 @@ class EventStoreConformance:
                                               put(blocks[5], "k", "4", "a")],
                                      retention=Retention(2, 1))
         assert (await store.get_many("a", "c", ["k", "j"])).result == {"k": "4", "j": "3"}
-        # undo below the window (tip 6 - depth 2) is pruned; the rest restores at a rollback
-        assert await backend.fetchval("SELECT COUNT(*) FROM collection_undo") == 3
+        # writes below the window (tip 6 - depth 2) are settled; a rollback drops the rest
+        assert await backend.fetchval("SELECT COUNT(*) FROM collection_recent") == 3
         await store.rollback(4)
         assert (await store.get_many("a", "c", ["k", "j"])).result == {"k": "1"}
         with pytest.raises(StoreConflictError, match="canonical block there"):

@@ -2,11 +2,15 @@
 
 Crawling on includes what the newer versions add: stored collections, model versions
 (2), mempool events and mempool model failures (3). A version-1 store is migrated all
-the way, through every step.
+the way, through every step. A version-3 store made by a crawl with a reorg window
+(undo records of the window only) keeps its collections at every height of the window
+through the change to the window overlay (4): reads at a height, a rollback inside the
+window, and refusals below it.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import shutil
 import sqlite3
@@ -23,18 +27,20 @@ from chaincrawler.eventstore import (
     CollectionWrite,
     EventQuery,
     EventStore,
+    HistoryPrunedError,
     MempoolEventQuery,
     PendingEvent,
     PendingMempoolEvent,
     PendingSnapshot,
     PostgresEventStore,
+    Retention,
     SchemaVersionError,
     SQLiteEventStore,
 )
 from chaincrawler.testing.storesuite import GENESIS, NETWORK
 
 DATA = Path(__file__).parents[1] / "data" / "stores"
-EXPECTED = {v: json.loads((DATA / f"expected-v{v}.json").read_text()) for v in (1, 2)}
+EXPECTED = {v: json.loads((DATA / f"expected-v{v}.json").read_text()) for v in (1, 2, 3)}
 V1_MODELS = {"deposits", "balances", "quiet"}
 
 
@@ -213,3 +219,112 @@ async def postgres_columns(dsn: str, schema: str) -> list[tuple[Any, ...]]:
         return [tuple(row) for row in rows]
     finally:
         await conn.close()
+
+
+def _make_v3() -> Any:
+    """``make_v3.py``: its ``answers`` asks a store what the fixture recorded."""
+    spec = importlib.util.spec_from_file_location("make_v3", DATA / "make_v3.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+MAKE_V3 = _make_v3()
+
+
+def expected_v3(backend: str) -> dict[str, Any]:
+    facts = {key.split(".", 1)[1]: value for key, value in EXPECTED[3].items()
+             if key.startswith(backend + ".")}
+    meta = dict(facts["meta"])
+    meta["collections_settled_through"] = meta.pop("undo_pruned_through")
+    facts["meta"] = {**meta, "schema_version": str(SCHEMA_VERSION)}
+    return facts
+
+
+async def check_v3_migration(new_store: Callable[[], EventStore], backend: str) -> None:
+    """A version-3 store (tip 10, window of 3, undo pruned through 7) migrates with the
+    same answers at every height of the window, rolls back inside it, refuses below it,
+    and crawls on."""
+    store = new_store()
+    with pytest.raises(SchemaVersionError, match="older"):
+        await store.open(network=NETWORK, genesis_hash=GENESIS, writer=False)
+    await store.open(network=NETWORK, genesis_hash=GENESIS)
+    await store.close()
+    want = expected_v3(backend)
+    got = await MAKE_V3.answers(new_store())
+    got = json.loads(json.dumps(got))  # tuples as lists, as in the file
+    for key in want:
+        assert got[key] == want[key], key
+    keys = {"deposits/seen": MAKE_V3.SEEN_KEYS, "balances/by_addr": MAKE_V3.ADDR_KEYS}
+    store = new_store()
+    await store.open(network=NETWORK, genesis_hash=GENESIS)
+    try:
+        for height in (6, 5):
+            with pytest.raises(HistoryPrunedError, match="above height 7"):
+                await store.get_many("deposits", "seen", ["shared"], at_height=height)
+        with pytest.raises(HistoryPrunedError, match="cannot roll back to height 6"):
+            await store.rollback(6)
+        reorg = await store.rollback(8)  # inside the window
+        assert reorg.rolled_back_events == 4
+        for name, names in keys.items():
+            model, collection = name.split("/")
+            state = want["at_heights"]["8"][name]
+            assert (await store.get_many(model, collection, names)).result == state
+            assert (await store.scan(model, collection)).result == sorted(state.items())
+            assert (await store.count(model, collection)).result == len(state)
+            at_7 = await store.get_many(model, collection, names, at_height=7)
+            assert at_7.result == want["at_heights"]["7"][name]
+        # It crawls on with a window of 3: the migrated window settles as blocks come.
+        tip = await store.tip()
+        assert tip is not None
+        keep = Retention(max_reorg_depth=3)
+        for height in range(9, 13):
+            block = BlockRecord(height, f"{height:064x}", tip.hash, 1_700_000_000 + height)
+            await store.commit(
+                [block], [PendingEvent("deposits", "Seen", 1, "{}", height, block.hash)],
+                writes=[CollectionWrite("deposits", "seen", "shared", f"{height}", height,
+                                        block.hash),
+                        CollectionWrite("deposits", "seen", "k1", None, height, block.hash)],
+                retention=keep,
+            )
+            tip = block
+        at_9 = {**want["at_heights"]["8"]["deposits/seen"], "shared": "9"}
+        del at_9["k1"]
+        found = await store.get_many("deposits", "seen", MAKE_V3.SEEN_KEYS, at_height=9)
+        assert found.result == at_9
+        with pytest.raises(HistoryPrunedError, match="above height 9"):
+            await store.get_many("deposits", "seen", ["shared"], at_height=8)
+        assert (await store.count("deposits", "seen")).result == len(at_9)
+        assert (await store.get_many("deposits", "seen", ["shared"])).result == {
+            "shared": "12"}
+        assert [e.model for e in await store.read_mempool_events(
+            MempoolEventQuery(txid="aa"))] == ["pending", "pending"]
+    finally:
+        await store.close()
+
+
+async def test_sqlite_v3_store_is_migrated(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    shutil.copy(DATA / "sqlite-v3.db", path)
+    await check_v3_migration(lambda: SQLiteEventStore(path), "sqlite")
+    fresh = tmp_path / "fresh.db"
+    async with SQLiteEventStore(fresh) as store:
+        await store.open(network=NETWORK, genesis_hash=GENESIS)
+    assert sqlite_columns(path) == sqlite_columns(fresh)
+
+
+async def test_postgres_v3_store_is_migrated(
+    pg_dsn: str, pg_schemas: Callable[[], str]
+) -> None:
+    schema, fresh = pg_schemas(), pg_schemas()
+    dump = (DATA / "postgres-v3.sql").read_text().replace("cc_v3_fixture", schema)
+    conn = await asyncpg.connect(pg_dsn)
+    try:
+        await conn.execute(dump)
+    finally:
+        await conn.close()
+    await check_v3_migration(lambda: PostgresEventStore(pg_dsn, schema=schema), "postgresql")
+    async with PostgresEventStore(pg_dsn, schema=fresh) as store:
+        await store.open(network=NETWORK, genesis_hash=GENESIS)
+    assert await postgres_columns(pg_dsn, schema) == await postgres_columns(pg_dsn, fresh)
