@@ -20,7 +20,8 @@ Python). A follower stops the crawl at each size to measure. Each (variant, stor
 runs in its own process, so peak RSS is that configuration's alone.
 
 Per size: ingest tx/s over the last 20 growth blocks before it (20 x 2,000 txs), the
-mean store commit time per block in that window, peak RSS, the time to take and commit
+crawl process's CPU time and the mean store commit time per block in that window, the
+load average, peak RSS, the time to take and commit
 one snapshot of the model, the depth-6 reorg (rollback transaction and state restore),
 events stored and the store's size on disk.
 """
@@ -343,6 +344,7 @@ class Checkpoints(TipFollower):
             else:
                 self._plan.append(("pass", cp))
         self._t0 = 0.0
+        self._cpu0 = 0.0
         self._row: dict[str, Any] = {}
         self._next()
 
@@ -370,6 +372,7 @@ class Checkpoints(TipFollower):
               f"{tip.height if tip else None}", file=sys.stderr, flush=True)
         if step == "window":
             self._t0 = time.perf_counter()
+            self._cpu0 = time.process_time()
             self.commits = []
         elif step == "measure":
             seconds = time.perf_counter() - self._t0
@@ -378,7 +381,9 @@ class Checkpoints(TipFollower):
             self._row = {
                 "size": cp["size"], "addresses": cp["addresses"],
                 "tx_s": self.node.tx_count(first, last) / seconds,
+                "cpu_ms": 1000 * (time.process_time() - self._cpu0) / blocks,
                 "commit_ms": 1000 * sum(c.commit_seconds for c in self.commits) / blocks,
+                "load": os.getloadavg()[0],
             }
         else:
             if step == "reorg":
@@ -472,26 +477,30 @@ def report(args: argparse.Namespace, results: dict[tuple[str, str], list[dict[st
         "test kit's block builder (each growth transaction pays nine new addresses plus "
         "change; see the module docstring), fed by an in-process node serving the prebuilt "
         "blocks and their spent outputs to the real crawler pipeline. Ingest: the last "
-        f"{WINDOW} growth blocks before each size ({WINDOW * TXS:,} txs). Snapshot: "
+        f"{WINDOW} growth blocks before each size ({WINDOW * TXS:,} txs); crawler CPU: the "
+        "crawl process's CPU time per block of that window (a PostgreSQL server's is not in "
+        "it); load: the 1-minute load average at its end. Snapshot: "
         "`snapshot_state()` plus the commit of it. Reorg: depth 6 with payment blocks "
-        "(2,000 txs, one existing payee each: about 24,000 distinct keys per collection "
+        "(2,000 txs, one existing payee each: about 24,000 distinct keys of the collection "
         "changed by the orphaned blocks), rollback transaction + state restore. Crawler "
         f"options: defaults{', ' + json.dumps(args.options) if args.options else ''}. "
         f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.machine()}, Python "
         f"{platform.python_version()}, {os.cpu_count()} cores shared with other work "
         f"(load average {os.getloadavg()[0]:.1f} at the end): figures are noisy.",
         "",
-        "| model | store | addresses | ingest tx/s | commit ms/block | peak RSS MiB | "
-        "snapshot ms | rollback ms | restore ms | reorg ms | events | disk MB | bytes/event |",
+        "| model | store | addresses | ingest tx/s | crawler CPU ms/block | commit ms/block | "
+        "load | peak RSS MiB | snapshot ms | rollback ms | restore ms | reorg ms | events | "
+        "disk MB | bytes/event |",
         "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: "
-        "| ---: |",
+        "| ---: | ---: | ---: |",
     ]
     for (variant, kind), rows in results.items():
         for r in rows:
             reorg = r["rollback_ms"] + r["restore_ms"]
             lines.append(
                 f"| {variant} | {kind} | {r['addresses']:,} | {r['tx_s']:,.0f} | "
-                f"{r['commit_ms']:,.0f} | {r['peak_rss_mib']:,.0f} | {r['snapshot_ms']:,.0f} | "
+                f"{r['cpu_ms']:,.0f} | {r['commit_ms']:,.0f} | {r['load']:.1f} | "
+                f"{r['peak_rss_mib']:,.0f} | {r['snapshot_ms']:,.0f} | "
                 f"{r['rollback_ms']:,.0f} | {r['restore_ms']:,.0f} | {reorg:,.0f} | "
                 f"{r['events']:,} | {_mb(r['disk_bytes'])} | "
                 f"{r['disk_bytes'] / r['events']:,.0f} |")

@@ -302,6 +302,15 @@ class CrawlerSettings(_Section):
         ge=1,
         description="Blocks committed in one transaction while catching up (1 at the tip).",
     )
+    catchup_batch_writes: int = Field(
+        default=_CRAWLER_DEFAULTS["catchup_batch_writes"],
+        ge=1,
+        description=(
+            "Stored-collection writes that end a catch-up batch early: it commits after the "
+            "block that brings its writes to this many. Bounds the memory the batch's "
+            "uncommitted writes take (about 1 KB each at the commit)."
+        ),
+    )
     prefetch_bytes: ByteSize = Field(
         default=ByteSize(_CRAWLER_DEFAULTS["prefetch_bytes"]),
         ge=_MIB,

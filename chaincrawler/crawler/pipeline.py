@@ -70,6 +70,9 @@ class CrawlerOptions:
     max_reorg_depth: int = 100
     snapshot_interval: int = 100
     catchup_batch_blocks: int = 50
+    catchup_batch_writes: int = 200_000
+    """Stored-collection writes that end a catch-up batch early: the batch commits after
+    the block that brings its writes to this many (they are all in memory until then)."""
     prefetch_bytes: int = 64 * 1024 * 1024
     fetch_concurrency: int = 4
     fetch_chunk_blocks: int = 8
@@ -374,6 +377,7 @@ class Crawler:
         if self._progress:
             self._progress.target(target)
         batch: list[_Processed] = []
+        writes = 0  # stored-collection writes of the batch
         async for fetched in source.blocks(next_height, target):
             expected = batch[-1].record.hash if batch else (tip.hash if tip else None)
             if expected is not None and fetched.block.prev_hash != expected:
@@ -381,11 +385,14 @@ class Crawler:
                 await self._unlinked()
                 return False  # the next step sees the stale tip and handles the reorg
             batch.append(await self._process(fetched, batch))
+            writes += len(batch[-1].writes)
             at_tip = fetched.height == target
-            full = len(batch) >= self.options.catchup_batch_blocks
+            full = (len(batch) >= self.options.catchup_batch_blocks
+                    or writes >= self.options.catchup_batch_writes)
             if full or at_tip or self._snapshot_due(fetched.height):
                 await self._commit(batch, defer_snapshots=at_tip)
                 batch = []
+                writes = 0
                 if not at_tip:  # catching up: the next batch's collections skip this one's
                     self._heap.settle()
             if self._stopping.is_set():

@@ -60,9 +60,12 @@ _RECENT_OF = {
         "AND key IN (SELECT value FROM json_each(?)) AND block_height <= ? "
         "ORDER BY block_height"
     ),
+    # LATERAL ... OFFSET 0: one probe of the key index per key, whatever the statistics
+    # (a fresh overlay without them got a plan comparing every row with every key).
     "postgresql": (
-        "SELECT r.key, r.value FROM unnest(?::text[]) AS k(key) JOIN collection_recent r "
-        "ON r.model = ? AND r.collection = ? AND r.key = k.key AND r.block_height <= ? "
+        "SELECT k.key, r.value FROM unnest(?::text[]) AS k(key) CROSS JOIN LATERAL "
+        "(SELECT value, block_height FROM collection_recent WHERE model = ? "
+        "AND collection = ? AND key = k.key AND block_height <= ? OFFSET 0) AS r "
         "ORDER BY r.block_height"
     ),
 }
