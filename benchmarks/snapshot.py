@@ -17,7 +17,7 @@ crawler did). Last, ``Event.to_json()`` and ``EventRegistry.load`` for
 ``BalancesChanged`` events (three outputs, one input).
 
 With ``--reorg-sizes``, also what restoring a model after a reorg costs at each state size
-(this code only, one fresh process per size): the model that took the snapshot at block
+(this code only, ``--reps`` fresh processes per size): the model that took the snapshot at block
 0 restored at block 0 (from the snapshot it keeps in memory) and at block
 ``REPLAYED_BLOCKS`` (plus the replay of that many committed blocks of
 ``EVENTS_PER_BLOCK`` events), and a new model restored at block 0 from the store
@@ -346,12 +346,13 @@ def reorg_report(rows: list[dict[str, float]]) -> list[str]:
         "",
         f"`AddressBalances` restored at the snapshot's block ({REPLAYED_BLOCKS} blocks of "
         f"{EVENTS_PER_BLOCK:,} `BalancesChanged` events committed above it), wall / CPU "
-        "seconds, one fresh process per size. \"From the kept snapshot\": the crawler's "
-        "own last snapshot, when the reorg left its block canonical (SQLite store; "
-        "PostgreSQL's is the same). \"From the store\": a reorg below it, a restart, a "
-        "reader process. \"Replay\": the events of one block after the snapshot, read from "
-        "the SQLite store and applied; a reorg replays those of every block between the "
-        "snapshot and the fork (fewer than `snapshot_interval`, at most twice that at the tip).",
+        "seconds, medians of the repetitions, each in a fresh process. \"From the kept "
+        "snapshot\": the crawler's own last snapshot, when the reorg left its block "
+        "canonical (SQLite store; PostgreSQL's is the same). \"From the store\": a reorg "
+        "below it, a restart, a reader process. \"Replay\": the events of one block after "
+        "the snapshot, read from the SQLite store and applied; a reorg replays those of "
+        "every block between the snapshot and the fork (fewer than `snapshot_interval`, at "
+        "most twice that at the tip).",
         "",
         "| addresses | " + " | ".join(t for t, _ in columns) + " |",
         "| ---: |" + " ---: |" * len(columns),
@@ -445,8 +446,9 @@ def main() -> None:
             print(f"rep {rep + 1} {label}: {result}", flush=True)
     reorg_rows = []
     for count in args.reorg_sizes:
-        reorg_rows.append(run_worker(ROOT, count, args.pg_dsn, reorg=True))
-        print(f"reorg at {count:,}: {reorg_rows[-1]}", flush=True)
+        reps = [run_worker(ROOT, count, args.pg_dsn, reorg=True) for _ in range(args.reps)]
+        print(f"reorg at {count:,}: {reps}", flush=True)
+        reorg_rows.append({k: statistics.median(r[k] for r in reps) for k in reps[0]})
     text = report(args, runs, reorg_rows)
     print(text)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)

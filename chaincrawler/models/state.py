@@ -353,7 +353,8 @@ class StateCodec:
 @contextmanager
 def _collector_paused() -> Iterator[None]:
     """The cyclic garbage collector off while a snapshot's objects are allocated (millions
-    of containers would trigger pass after pass over them, finding nothing to free)."""
+    of containers would trigger pass after pass over them, finding nothing to free).
+    Process-wide: other threads meanwhile allocate without collections too."""
     enabled = gc.isenabled()
     gc.disable()
     try:
