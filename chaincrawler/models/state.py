@@ -12,10 +12,10 @@ big tables: balances, counters) is written as columns (``"_format": 2``): its va
 as a JSON array under its name, its keys as an array in ``"_keys"``, shared by the
 attributes whose keys are the same in the same order (``"_columns"`` names each one's
 key array). The other attributes are their plain JSON. Loading a snapshot whose
-fingerprint matches reads columns and every attribute whose type msgspec reads
-exactly as pydantic does (see :func:`exact_json_type`) with msgspec, several times
-faster than pydantic for large dicts (the framework wrote them: they are not
-re-validated), and the others with pydantic. A snapshot without the fingerprint or
+fingerprint matches reads the columns and every attribute whose type msgspec reads
+exactly as pydantic does (see :func:`exact_json_type`) with msgspec, in one pass when
+it can, several times faster than pydantic for large dicts (the framework wrote them:
+they are not re-validated), and the others with pydantic. A snapshot without the fingerprint or
 the format (older code), or with another fingerprint (the state's types changed), is
 validated whole by pydantic, as before; one that does not fit is a StateError naming
 the model and attribute.
@@ -67,11 +67,9 @@ _FORMAT_NUMBER = msgspec.json.Decoder(int)
 _COLUMN_INDEX = msgspec.json.Decoder(dict[str, int])
 _RAWS = msgspec.json.Decoder(list[msgspec.Raw])
 _COLUMN_KEYS = frozenset({str, int})
-_LISTS: dict[type, msgspec.json.Decoder[list[Any]]] = {  # column items
-    str: msgspec.json.Decoder(list[str]),
-    int: msgspec.json.Decoder(list[int]),
-    bool: msgspec.json.Decoder(list[bool]),
-}
+_COLUMN_TYPES: dict[type, Any] = {str: list[str], int: list[int], bool: list[bool]}
+_KEY_COLUMNS_TYPES: dict[type, Any] = {str: list[list[str]], int: list[list[int]]}
+_LISTS = {tp: msgspec.json.Decoder(items) for tp, items in _COLUMN_TYPES.items()}
 _SCALARS = frozenset({str, int, bool, type(None), Decimal})
 _CONTAINERS = frozenset({list, set, frozenset})
 _DUMP_ERRORS = (pydantic_core.PydanticSerializationError, TypeError, ValueError)
@@ -128,7 +126,7 @@ class StateCodec:
     """Serialises one model class's state attributes to JSON and back."""
 
     __slots__ = ("_columns", "_copiers", "_decoders", "_field_of", "_fields", "_fingerprint",
-                 "_schema", "_singles", "model", "types")
+                 "_schema", "_singles", "_whole", "model", "types")
 
     def __init__(self, model: str, types: Mapping[str, Any]) -> None:
         self.model = model
@@ -153,6 +151,7 @@ class StateCodec:
         self._columns = {
             name: kv for name, tp in self.types.items() if (kv := _column_types(tp)) is not None
         }
+        self._whole = self._whole_decoder()
         self._fingerprint = _fingerprint(self._schema, self.types)
         self._copiers = {
             name: copier for name, tp in self.types.items()
@@ -176,7 +175,9 @@ class StateCodec:
     def load(self, text: str | bytes) -> dict[str, Any]:
         """The state of a snapshot; missing, extra or mistyped attributes are an error."""
         with _collector_paused():
-            values = self._load_fingerprinted(text, self.types.keys())
+            values = self._load_whole(text)
+            if values is None:  # some dict written plain, or written by older code
+                values = self._load_fingerprinted(text, self.types.keys())
             # Written before snapshots carried the fingerprint, or for other state types.
             return self._validate(text) if values is None else values
 
@@ -240,6 +241,52 @@ class StateCodec:
         for name in self.types:
             out[name] = arrays[name] if name in columns else plain[name]
         return msgspec.json.encode(out).decode()
+
+    def _whole_decoder(self) -> msgspec.json.Decoder[Any] | None:
+        """A decoder reading, in one pass, a snapshot whose dicts of scalars all are
+        columns (as ``dump`` writes them), when they have keys of one type."""
+        key_types = {key_type for key_type, _ in self._columns.values()}
+        if len(key_types) != 1:
+            return None
+        (key_type,) = key_types
+        fields: list[tuple[str, Any]] = [
+            ("schema", str), ("format", int), ("keys", _KEY_COLUMNS_TYPES[key_type]),
+            ("columns", dict[str, int]),
+        ]
+        rename = dict(zip(("schema", "format", "keys", "columns"), _HEAD, strict=True))
+        for field, name in self._fields:
+            column = self._columns.get(name)
+            if column is not None:
+                fields.append((field, _COLUMN_TYPES[column[1]]))
+            elif isinstance(self._decoders[name], msgspec.json.Decoder):
+                fields.append((field, self.types[name]))
+            else:
+                fields.append((field, msgspec.Raw))  # decoded by pydantic
+            rename[field] = name
+        struct = msgspec.defstruct(f"{self.model}_snapshot", fields, rename=rename,
+                                   forbid_unknown_fields=True)
+        return msgspec.json.Decoder(struct)
+
+    def _load_whole(self, text: str | bytes) -> dict[str, Any] | None:
+        """The state of a snapshot ``_whole`` reads with this state's fingerprint; else None."""
+        if self._whole is None:
+            return None
+        try:
+            snapshot = self._whole.decode(text)
+            if (snapshot.schema != self._fingerprint or snapshot.format != _COLUMNAR
+                    or snapshot.columns.keys() != self._columns.keys()):
+                return None
+            values = {}
+            for field, name in self._fields:
+                value = getattr(snapshot, field)
+                if name in self._columns:
+                    value = _table(snapshot.keys[snapshot.columns[name]], value)
+                elif isinstance(value, msgspec.Raw):
+                    value = self._decode(name, value)
+                values[name] = value
+            return values
+        except (msgspec.MsgspecError, pydantic.ValidationError, IndexError, ValueError):
+            return None
 
     def _load_fingerprinted(self, text: str | bytes, names: Iterable[str]) -> dict[str, Any] | None:
         """Attributes ``names`` of a snapshot with this state's fingerprint; else None."""
@@ -306,7 +353,8 @@ class StateCodec:
 @contextmanager
 def _collector_paused() -> Iterator[None]:
     """The cyclic garbage collector off while a snapshot's objects are allocated (millions
-    of containers would trigger pass after pass over them, finding nothing to free)."""
+    of containers would trigger pass after pass over them, finding nothing to free).
+    Process-wide: other threads meanwhile allocate without collections too."""
     enabled = gc.isenabled()
     gc.disable()
     try:

@@ -404,3 +404,15 @@ def test_state_json_is_the_plain_state_of_the_snapshot():
     assert plain["ints"] == {"b": 2, "a": 1} and list(plain["ints"]) == ["b", "a"]
     assert plain == {k: v for k, v in snapshot.items()
                      if not k.startswith("_")} | {"ints": plain["ints"]}
+
+
+def test_a_dict_written_plain_beside_columns_restores_as_pydantic_wrote_it():
+    model = AddressBalances()
+    model.balances = {"a": True, "b": 2}  # a bool is no int: this dict is written plain
+    model.tx_counts = {"a": 1, "b": 1}
+    text = model.snapshot_state()
+    assert json.loads(text)["_columns"] == {"tx_counts": 0}
+    restored = AddressBalances()
+    restored.restore_state(text)
+    assert restored.state_dict() == {"balances": {"a": 1, "b": 2}, "tx_counts": {"a": 1, "b": 1}}
+    assert type(restored.balances["a"]) is int
