@@ -12,8 +12,11 @@ state), 6 measured blocks each changing 4,000 keys per collection spread over th
 whole key space (24,000 distinct per collection over the 6 blocks: 90% updates, 5%
 deletes, 5% new keys) plus one event per 2 writes, then ``rollback`` to the fork
 below them (the whole store call, timed) and a re-commit of a 6-block branch of
-the same shape (timed). After the rollback every changed key is read back and
-compared with its value before the 6 blocks (the benchmark fails otherwise).
+the same shape (timed). After the rollback every changed key is read back (timed:
+the read a crawler's prefetch does, one ``get_many`` per collection) and compared
+with its value before the 6 blocks (the benchmark fails otherwise). The cycle
+(6 blocks, rollback, re-commit) runs ``--reps`` times on top of each other; the
+table gives medians.
 
 With ``--baseline DIR`` (``git archive <commit> | tar -x -C DIR``) each store is
 built and measured first by that code, then opened by this code (migrating it in
@@ -47,6 +50,7 @@ MODEL = "bench"
 COLLECTIONS = ("balances", "tx_counts")
 DEPTH = 6
 PER_BLOCK = 4_000  # keys changed per collection per measured block
+REPS = 3
 BUILD_BLOCK = 50_000  # keys created per collection per build block
 NETWORK, GENESIS = "regtest", "00" * 32
 
@@ -166,7 +170,9 @@ async def _commit_blocks(
     return times
 
 
-async def measure(kind: str, where: str, size: int, fresh: bool, seed: int) -> dict[str, Any]:
+async def measure(
+    kind: str, where: str, size: int, fresh: bool, seed: int, reps: int
+) -> dict[str, Any]:
     """One phase, in this process, with whatever chaincrawler is importable."""
     from chaincrawler.eventstore import Retention
 
@@ -187,40 +193,45 @@ async def measure(kind: str, where: str, size: int, fresh: bool, seed: int) -> d
         keys = size // 2
         fresh_keys = 10**9 + seed * 10**7
         await _commit_blocks(store, chain, _plan(rng, keys, fresh_keys), 1, retention)  # warm-up
-        fork = Chain(chain.height, chain.hash)
-        plans = _plan(rng, keys, fresh_keys + 10**5)
-        changed = {c: sorted({k for p in plans for k in p[c]}) for c in COLLECTIONS}
-        before = {c: (await store.get_many(MODEL, c, ks)).result for c, ks in changed.items()}
-        commits = await _commit_blocks(store, chain, plans, 2, retention)
-        clock = _Clock()
-        await store.rollback(fork.height)
-        rollback = clock.read()
-        after = {c: (await store.get_many(MODEL, c, ks)).result for c, ks in changed.items()}
-        if after != before:
-            raise SystemExit("the rollback did not restore the collections exactly")
-        clock = _Clock()
-        recommit = await _commit_blocks(store, fork, _plan(rng, keys, fresh_keys + 2 * 10**5),
-                                        3, retention)
-        recommit_total = clock.read()
+        commits, rollbacks, reads, recommits = [], [], [], []
+        for rep in range(reps):
+            fork = Chain(chain.height, chain.hash)
+            plans = _plan(rng, keys, fresh_keys + (2 * rep + 1) * 10**5)
+            changed = {c: sorted({k for p in plans for k in p[c]}) for c in COLLECTIONS}
+            before = {c: (await store.get_many(MODEL, c, ks)).result for c, ks in changed.items()}
+            commits += await _commit_blocks(store, chain, plans, 2 + 2 * rep, retention)
+            clock = _Clock()
+            await store.rollback(fork.height)
+            rollbacks.append(clock.read())
+            clock = _Clock()
+            after = {c: (await store.get_many(MODEL, c, ks)).result for c, ks in changed.items()}
+            reads.append(clock.read())
+            if after != before:
+                raise SystemExit("the rollback did not restore the collections exactly")
+            clock = _Clock()
+            await _commit_blocks(store, fork, _plan(rng, keys, fresh_keys + (2 * rep + 2) * 10**5),
+                                 3 + 2 * rep, retention)
+            recommits.append(clock.read())
+            chain = fork
     finally:
         await store.close()
+
+    def ms(times: list[tuple[float, float]]) -> list[list[float]]:
+        return [[wall * 1000, cpu * 1000] for wall, cpu in times]
+
     return {
-        "open_s": open_wall, "build_s": build_wall,
-        "commit_wall_ms": [w * 1000 for w, _ in commits],
-        "commit_cpu_ms": [c * 1000 for _, c in commits],
-        "rollback_ms": [v * 1000 for v in rollback],
-        "recommit_ms": [v * 1000 for v in recommit_total],
-        "recommit_block_ms": [w * 1000 for w, _ in recommit],
+        "open_s": open_wall, "build_s": build_wall, "commit_ms": ms(commits),
+        "rollback_ms": ms(rollbacks), "read_ms": ms(reads), "recommit_ms": ms(recommits),
         "load": os.getloadavg()[0],
     }
 
 
 def _run_phase(
-    code: Path, kind: str, where: str, size: int, fresh: bool, seed: int
+    code: Path, kind: str, where: str, size: int, fresh: bool, seed: int, reps: int
 ) -> dict[str, Any]:
     env = {**os.environ, "PYTHONPATH": str(code)}
     command = [sys.executable, str(Path(__file__).resolve()), "--phase", kind, where, str(size),
-               "1" if fresh else "0", str(seed)]
+               "1" if fresh else "0", str(seed), str(reps)]
     done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise SystemExit(f"phase failed ({code}):\n{done.stderr[-3000:]}")
@@ -248,11 +259,13 @@ def main() -> None:
     parser.add_argument("--stores", default="sqlite,postgresql")
     parser.add_argument("--pg-dsn", default="postgresql://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--baseline", type=Path, help="a checkout of the code to compare with")
-    parser.add_argument("--phase", nargs=5, help=argparse.SUPPRESS)
+    parser.add_argument("--reps", type=int, default=REPS, help="cycles per phase")
+    parser.add_argument("--phase", nargs=6, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.phase:
-        kind, where, size, fresh, seed = args.phase
-        print(json.dumps(asyncio.run(measure(kind, where, int(size), fresh == "1", int(seed)))))
+        kind, where, size, fresh, seed, reps = args.phase
+        result = measure(kind, where, int(size), fresh == "1", int(seed), int(reps))
+        print(json.dumps(asyncio.run(result)))
         return
     codes = ([("before", args.baseline)] if args.baseline else []) + [("after", ROOT)]
     rows: list[tuple[str, str, int, dict[str, Any]]] = []
@@ -266,7 +279,7 @@ def main() -> None:
                 asyncio.run(_drop_schema(args.pg_dsn, schema))
             try:
                 for n, (label, code) in enumerate(codes):
-                    result = _run_phase(code, kind, where, size, n == 0, n + 1)
+                    result = _run_phase(code, kind, where, size, n == 0, n + 1, args.reps)
                     rows.append((label, kind, size, result))
                     print(label, kind, _fmt_size(size), json.dumps(result), flush=True)
                     _write(rows, args, started)  # so far: a long run keeps what it measured
@@ -286,26 +299,33 @@ def _write(rows: list[tuple[str, str, int, dict[str, Any]]], args: argparse.Name
         "See the module docstring for the workload: per collection 24,000 distinct keys "
         "changed by the 6 orphaned blocks (4,000 per block per collection, 2 collections, "
         "plus 4,000 events per block). *rollback*: the whole `rollback(fork)` call; "
-        "*re-commit*: the 6 blocks of the new branch, one commit each; *commit*: median "
-        "of the 6 orphaned blocks' commits (ingest). Wall ms, with the crawler process's "
-        "CPU ms after the slash (PostgreSQL's server CPU is not in it). "
+        "*read*: `get_many` of the 24,000 keys of each collection after it; *re-commit*: "
+        "the 6 blocks of the new branch, one commit each; *commit*: a block's commit "
+        "(ingest). Medians over the "
+        f"{args.reps} cycles of each phase (commit: over their {6 * args.reps} blocks); "
+        "wall ms, with the crawler process's CPU ms after the slash (PostgreSQL's server "
+        "CPU is not in it). *open*: opening the store, with the migration of the schema "
+        "when the previous code made it. "
         f"{started:%Y-%m-%d %H:%M} UTC, {platform.machine()}, Python "
         f"{platform.python_version()}, 2 cores shared with other work: figures are noisy.",
         "",
-        "| code | store | keys | rollback ms | re-commit ms (6 blocks) | commit ms/block "
-        "| commit CPU ms/block | load avg |",
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| code | store | keys | rollback ms | read ms (2 x 24k keys) | re-commit ms "
+        "(6 blocks) | commit ms/block | open s | load avg |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
+
+    def median(times: list[list[float]]) -> str:
+        return " / ".join(f"{statistics.median(t[i] for t in times):,.0f}" for i in (0, 1))
+
     for label, kind, size, r in rows:
-        rb_wall, rb_cpu = r["rollback_ms"]
-        rc_wall, rc_cpu = r["recommit_ms"]
         lines.append(
-            f"| {label} | {kind} | {_fmt_size(size)} | {rb_wall:,.0f} / {rb_cpu:,.0f} "
-            f"| {rc_wall:,.0f} / {rc_cpu:,.0f} | {statistics.median(r['commit_wall_ms']):,.0f} "
-            f"| {statistics.median(r['commit_cpu_ms']):,.0f} | {r['load']:.1f} |"
+            f"| {label} | {kind} | {_fmt_size(size)} | {median(r['rollback_ms'])} "
+            f"| {median(r['read_ms'])} | {median(r['recommit_ms'])} | {median(r['commit_ms'])} "
+            f"| {r['open_s']:.1f} | {r['load']:.1f} |"
         )
     for kind in args.stores.split(","):
-        after = [r["rollback_ms"][0] for label, k, _, r in rows if label == "after" and k == kind]
+        after = [statistics.median(t[0] for t in r["rollback_ms"])
+                 for label, k, _, r in rows if label == "after" and k == kind]
         if len(after) > 1:
             lines.append("")
             lines.append(

@@ -205,17 +205,15 @@ def apply_steps(
             )
     if horizon is not None:
         lowest = yield Value(LOWEST_RECENT)
-        if lowest is not None and lowest <= horizon:
+        leaving = lowest is not None and lowest <= horizon
+        if leaving:
             # Overlay rows are of blocks below this commit's: the commit's own writes
             # to the base come after them.
             yield Execute(SETTLE_PUT, (horizon, horizon))
             yield Execute(SETTLE_DELETE, (horizon, horizon))
             yield Execute(DROP_SETTLED, (horizon,))
-            settled_any = True
-        else:
-            settled_any = bool(settled)
         yield from _set_values(dialect, settled)
-        if settled_any:
+        if leaving or settled:
             through = yield from _settled_through()
             if through is None or through < horizon:
                 yield Execute(sql.UPSERT_META, (SETTLED_THROUGH, str(horizon)))

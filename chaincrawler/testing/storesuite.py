@@ -623,7 +623,7 @@ class EventStoreConformance:
         with pytest.raises(HistoryPrunedError):
             await store.get_many("m", "c", keys, at_height=7)
 
-    async def test_retention_prunes_undo_and_refuses_what_it_pruned(
+    async def test_retention_settles_and_refuses_what_it_settled(
         self, backend: StoreBackend, store: EventStore
     ) -> None:
         blocks = make_chain(1, 10)
@@ -642,7 +642,7 @@ class EventStoreConformance:
         assert (await store.get_many("m", "c", keys)).result == history[10]
         await store.rollback(7)
         assert (await store.get_many("m", "c", keys)).result == history[7]
-        # A commit without retention prunes nothing.
+        # A commit without retention settles nothing.
         branch = make_chain(8, 2, branch="b", prev_hash=blocks[6].hash)
         await store.commit(branch, [], writes=[put(b, "k0", str(b.height)) for b in branch])
         assert await backend.fetchval("SELECT COUNT(*) FROM collection_recent") == 2
