@@ -8,7 +8,7 @@ Two ways, by what changed in the model's code (``Model.version`` says that it ch
   A model with stored collections is replayed block by block, streaming its events:
   per block ``Model.prefetch_events`` loads the keys the block's handlers read, then
   they run, and the block's collection writes are committed in batches of
-  ``catchup_batch_blocks`` blocks, with undo records within the reorg window and its
+  ``catchup_batch_blocks`` blocks, the reorg window's writes kept as window rows, and its
   plain attributes snapshotted at every block of the window, as the crawler does. The
   writes go to collections staged under another name (``<model>.rebuild``, no model's
   name), which replace the model's collections, snapshots and version in one
@@ -21,7 +21,7 @@ Two ways, by what changed in the model's code (``Model.version`` says that it ch
   blocks already stored (``commit_reindexed``), no block is added. A fetched block whose
   hash is not the stored one (the node's chain changed) stops it with ReindexError.
   A model with stored collections has its collection writes committed with its events
-  (undo records kept for the reorg window), and its plain attributes snapshotted at
+  (the reorg window's writes kept as window rows), and its plain attributes snapshotted at
   every block of the window, as the crawler does.
 
 While a re-index from the node is unfinished the store records the model's version as

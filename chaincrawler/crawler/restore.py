@@ -6,13 +6,13 @@ each model with :func:`restore_model`, then applies newly committed events with
 :func:`replay_events` and restores again after a rollback.
 
 A model with stored collections is never replayed: its collections are in the store at
-every committed block (restored from undo records by a rollback), and replaying would
+every committed block (a rollback drops the window rows of the orphaned blocks), and replaying would
 apply their writes twice. The crawler snapshots its plain attributes with every block,
 so its state at a committed block is that block's snapshot alone.
 
 :func:`state_at` builds a model's state at a past block of the reorg window on a side
 copy (the live model is never touched): snapshot plus replay for plain attributes, and
-stored collections read at that height through the store's undo records.
+stored collections read at that height through the store's window rows.
 """
 
 from __future__ import annotations
@@ -130,7 +130,7 @@ async def _restore_stored(
 
 class ReadAt:
     """A stored collections' reader answering every read at one height (``height()``,
-    asked at each read) from the store's values and undo records."""
+    asked at each read) from the store's settled values and window rows."""
 
     def __init__(self, store: EventStore, height: Callable[[], int]) -> None:
         self._store = store
@@ -146,7 +146,7 @@ async def state_at(model: Model, store: EventStore, block: BlockRecord) -> Model
     the store still has history for); the live ``model`` is not touched.
 
     Plain attributes: the newest snapshot at or below the block plus replay; stored
-    collections read at the block's height (``fetch``) from the undo records, and
+    collections read at the block's height (``fetch``) through the window rows, and
     their plain attributes from the block's snapshot. Raises as ``restore_model``.
     """
     side = model.side_copy()

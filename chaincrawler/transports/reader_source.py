@@ -8,7 +8,7 @@ queries work unchanged. It only ever holds committed state.
 
 A model with stored collections is never replayed: at each new tip its plain attributes
 are restored from the tip's snapshot, and its collections are read from the store at the
-reader's tip height (values plus undo records), so a query answers at the tip the
+reader's tip height (settled values plus window rows), so a query answers at the tip the
 reader reports even while the writer is ahead. A read the writer's reorg overtook (the
 reader's tip block replaced under it) is refused with 503 ``state_moved``: ask again.
 """
