@@ -424,7 +424,7 @@ async def reindex_models(
     if not from_node:
         async with opened_store(settings, writer=True, create=False) as store:
             await _check_reindexable(store, models)
-            return await reindex_from_events(store, models)
+            return await reindex_from_events(store, models, settings.crawler.options())
     async with settings.node.client() as node:
         await check_node_network(node, settings.network_params)
         async with opened_store(settings, writer=True, create=False) as store:

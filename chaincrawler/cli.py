@@ -129,7 +129,8 @@ def status(config_file: Path | None) -> None:
 @click.option("--model", "model_names", multiple=True, metavar="NAME",
               help="Re-index only this model (repeatable); the others' data stays.")
 @click.option("--from-events", is_flag=True,
-              help="With --model: rebuild its state from its stored events (handlers changed).")
+              help="With --model: rebuild its state from its stored events (handlers changed; "
+                   "a model with stored collections loads their keys in prefetch_events).")
 @click.option("--from-node", is_flag=True,
               help="With --model: replace its events by re-processing the blocks from the node "
                    "(process_block changed).")

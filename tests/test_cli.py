@@ -368,3 +368,60 @@ async def test_rebuild_of_one_model_keeps_the_others(node: Node, tmp_path: Path)
         await store.close()
     run = await acli("run", MODEL, "--no-follow", cwd=tmp_path, env=env)
     assert run.returncode == 0, run.stderr
+
+
+STORED_MODEL = "chaincrawler.examples.stored_balances:StoredAddressBalances"
+FORGETFUL = '''
+from chaincrawler.examples import StoredAddressBalances
+from chaincrawler.models import Model
+
+
+class Forgetful(StoredAddressBalances):
+    """The stored example whose prefetch_events is the default one, loading nothing."""
+
+    name = "stored_address_balances"
+    version = "2"
+    prefetch_events = Model.prefetch_events
+'''
+
+
+async def stored_accounts(url: str) -> tuple[list[tuple[str, str]], dict[str, str | None]]:
+    """The stored example's collection and the store's model versions."""
+    store = open_store(url)
+    await store.open(network="regtest", genesis_hash=REGTEST.genesis_hash, writer=False)
+    try:
+        return ((await store.scan("stored_address_balances", "accounts")).result,
+                await store.model_versions())
+    finally:
+        await store.close()
+
+
+async def test_rebuild_from_events_of_a_model_with_stored_collections(
+    node: Node, tmp_path: Path
+) -> None:
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    env = {**node.env, "CHAINCRAWLER_STORE__URL": url}
+    first = await acli("run", MODEL, STORED_MODEL, "--no-follow", cwd=tmp_path, env=env)
+    assert first.returncode == 0, first.stderr
+    crawled, versions = await stored_accounts(url)
+    assert crawled and versions["stored_address_balances"] == "1"
+    (tmp_path / "mymodels.py").write_text(FORGETFUL, encoding="utf-8")
+    refused = await acli("rebuild", MODEL, "mymodels:Forgetful", "--model",
+                         "stored_address_balances", "--from-events", cwd=tmp_path, env=env)
+    assert refused.returncode == 1
+    assert refused.stderr.startswith("error: ") and "Traceback" not in refused.stderr
+    assert "'stored_address_balances' cannot be rebuilt from its events" in refused.stderr
+    assert re.search(r"key '\w+' of stored collection 'accounts'", refused.stderr)
+    assert "prefetch_events" in refused.stderr and "does not implement it" in refused.stderr
+    assert await stored_accounts(url) == (crawled, versions)  # nothing written
+    height, _ = await node.best()
+    done = await acli("rebuild", MODEL, STORED_MODEL, "--model", "stored_address_balances",
+                      "--from-events", cwd=tmp_path, env=env)
+    assert done.returncode == 0, done.stderr
+    assert re.search(rf"re-indexed stored_address_balances: \d+ event\(s\), state at tip "
+                     rf"{height}\n", done.stdout)
+    assert (await stored_accounts(url))[0] == crawled
+    await ChainGenerator(node.rpc, seed="cli").mine(2)
+    run = await acli("run", MODEL, STORED_MODEL, "--no-follow", cwd=tmp_path, env=env)
+    assert run.returncode == 0, run.stderr  # the rebuilt model rejoins at the tip
+    assert f"committed up to height {height + 2}" in run.stdout

@@ -176,6 +176,19 @@ class EventStore(abc.ABC):
         model stays registered; blocks and every other model's data are untouched.
         """
 
+    @abc.abstractmethod
+    async def clear_collections(self, name: str) -> None:
+        """Delete one model's snapshots and stored collections (values and undo records);
+        its events stay. One transaction; every other model's data is untouched."""
+
+    @abc.abstractmethod
+    async def adopt_collections(self, name: str, staged: str,
+                                snapshots: Sequence[PendingSnapshot], version: str) -> None:
+        """Replace model ``name``'s collections by those written under the name ``staged``
+        (values and undo records), its snapshots by ``snapshots`` (of canonical blocks,
+        StoreConflictError otherwise) and record its ``version``: one transaction, so a
+        model rebuilt from its events under another name takes its place all at once."""
+
     # -- mempool events -----------------------------------------------------------
     #
     # A log of their own, apart from block events: positions of their own (from 1, in

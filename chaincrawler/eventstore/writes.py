@@ -236,6 +236,40 @@ def clear_model_steps(name: str) -> Steps[None]:
     yield Notify()
 
 
+def clear_collections_steps(name: str) -> Steps[None]:
+    """``EventStore.clear_collections``: one model's snapshots and collections."""
+    yield LockLog()
+    for statement in sql.CLEAR_COLLECTIONS:
+        yield Execute(statement, (name,))
+    yield Notify()
+
+
+def adopt_collections_steps(
+    name: str, staged: str, snapshots: Sequence[PendingSnapshot], version: str, now: Any
+) -> Steps[None]:
+    """``EventStore.adopt_collections``: the staged collections, snapshots and version
+    replace the model's."""
+    yield LockLog()
+    for snapshot in snapshots:
+        block = _block((yield Row(sql.CANONICAL_AT, (snapshot.block_height,))))
+        if snapshot.model != name or block is None or block.hash != snapshot.block_hash:
+            raise StoreConflictError(
+                f"a snapshot adopted for model {name!r} is of model {snapshot.model!r} at "
+                f"block {snapshot.block_height} {snapshot.block_hash}, which is not a "
+                "canonical block of that model")
+    for statement in sql.CLEAR_COLLECTIONS:
+        yield Execute(statement, (name,))
+    for statement in sql.ADOPT_COLLECTIONS:
+        yield Execute(statement, (name, staged))
+    if snapshots:
+        yield ExecuteMany(
+            sql.UPSERT_SNAPSHOT,
+            [(s.model, s.block_height, s.block_hash, s.state, now) for s in snapshots],
+        )
+    yield from model_versions_steps({name: version}, now)
+    yield Notify()
+
+
 def reindexed_steps(
     dialect: str,
     events: Sequence[PendingEvent],
@@ -396,6 +430,16 @@ class SqlWrites(SqlReads):
     async def clear_model(self, name: str) -> None:
         self._check_writer()
         await self._transact(clear_model_steps(name), "writer")
+
+    async def clear_collections(self, name: str) -> None:
+        self._check_writer()
+        await self._transact(clear_collections_steps(name), "writer")
+
+    async def adopt_collections(self, name: str, staged: str,
+                                snapshots: Sequence[PendingSnapshot], version: str) -> None:
+        self._check_writer()
+        await self._transact(
+            adopt_collections_steps(name, staged, snapshots, version, self._now()), "writer")
 
     async def set_checkpoint(self, subscriber: str, position: int) -> None:
         self._check_open()

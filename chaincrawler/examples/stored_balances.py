@@ -5,15 +5,18 @@ transaction), but each address's balance and transaction count live in the event
 in one collection whose value holds both (``[balance, tx_count]`` as JSON: one key, one
 row and one read per address), so the model's memory is bounded by the collection's
 cache, not by the number of addresses. ``process_block`` builds the block's events
-first, prefetches every address they touch in one batched read, then applies them; the
+first, prefetches every address they touch in one batched read (``prefetch_events``,
+which a rebuild from the stored events calls per block too), then applies them; the
 handler reads only those.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from chaincrawler.chain.types import Block
 from chaincrawler.examples.balances import AddressBalance, BalancesChanged
-from chaincrawler.models import Model, StoredDict, on, query
+from chaincrawler.models import Event, Model, StoredDict, on, query
 
 
 def balance_changes(block: Block) -> list[BalancesChanged]:
@@ -44,9 +47,15 @@ class StoredAddressBalances(Model):
 
     async def process_block(self, block: Block) -> None:
         changes = balance_changes(block)
-        await self.accounts.prefetch({a for c in changes for a in (*c.credited, *c.debited)})
+        await self.prefetch_events(changes)
         for change in changes:
             self.apply(change)
+
+    async def prefetch_events(self, events: Sequence[Event]) -> None:
+        """Load every address the block's ``BalancesChanged`` events touch, in one read
+        (``process_block`` and a rebuild from stored events both call it)."""
+        await self.accounts.prefetch({a for e in events if isinstance(e, BalancesChanged)
+                                      for a in (*e.credited, *e.debited)})
 
     @on(BalancesChanged)
     def _changed(self, event: BalancesChanged) -> None:

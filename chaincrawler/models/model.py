@@ -57,7 +57,7 @@ import inspect
 import re
 import sys
 import typing
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Self, TypeVar
 
@@ -216,6 +216,17 @@ class Model:
             )
         handler(self, event)
         self._pending.append(event)
+
+    async def prefetch_events(self, events: Sequence[Event]) -> None:
+        """Load the stored-collection keys the handlers of ``events`` (one block's, in
+        order) read, before they run: ``await self.coll.prefetch(keys)``.
+
+        Handlers are synchronous and read only keys in memory. A rebuild from stored
+        events (``chaincrawler rebuild --model NAME --from-events``) calls this per block
+        before replaying the block's events; a model whose handlers read its stored
+        collections implements it (its ``process_block`` can call it too: one code
+        path). The default loads nothing.
+        """
 
     @property
     def current_block(self) -> Block | None:

@@ -1,4 +1,5 @@
-"""What the registry and re-index tests share: their models, a simulated node, a store."""
+"""What the registry and re-index tests share: their models, a simulated node, a store
+(the ``store`` fixture: import it into the test module), a crawl."""
 
 from __future__ import annotations
 
@@ -6,8 +7,11 @@ import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import pytest
+
 from chaincrawler.chain.networks import REGTEST
 from chaincrawler.chain.types import Block
+from chaincrawler.crawler.pipeline import Crawler, CrawlerOptions
 from chaincrawler.eventstore import EventStore, SQLiteEventStore
 from chaincrawler.models import Event, Model, on
 from chaincrawler.node.client import NodeClient, RetryPolicy
@@ -77,3 +81,19 @@ async def opened_store(path: Path) -> AsyncIterator[EventStore]:
         yield store
     finally:
         await store.close()
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[EventStore]:
+    """A regtest SQLite store in ``tmp_path``, open as the writer."""
+    async with opened_store(tmp_path / "store.db") as s:
+        yield s
+
+
+async def crawl(rpc: NodeClient, store: EventStore, *models: Model,
+                options: CrawlerOptions | None = None) -> Crawler:
+    """Crawl ``models`` up to the node's tip (``options``: polling every 50 ms)."""
+    crawler = Crawler(rpc, store, list(models), REGTEST,
+                      options or CrawlerOptions(poll_interval=0.05))
+    await crawler.run(follow=False)
+    return crawler

@@ -10,11 +10,10 @@ import pytest
 
 from chaincrawler.chain.networks import REGTEST
 from chaincrawler.crawler.errors import ModelVersionError
-from chaincrawler.crawler.pipeline import Crawler, CrawlerOptions
 from chaincrawler.eventstore import EventStore, SQLiteEventStore
-from chaincrawler.models import Model
 from chaincrawler.node.client import NodeClient
-from tests.crawler.registry_kit import Heights, opened_store, simnode_client
+from tests.crawler import registry_kit
+from tests.crawler.registry_kit import Heights, crawl, simnode_client
 
 
 class HeightsV2(Heights):
@@ -22,22 +21,13 @@ class HeightsV2(Heights):
     version = "2"
 
 
+store = registry_kit.store  # the fixture
+
+
 @pytest.fixture
 async def rpc(tmp_path: Path) -> AsyncIterator[NodeClient]:
     async with simnode_client(tmp_path / "node", 4) as client:
         yield client
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[EventStore]:
-    async with opened_store(tmp_path / "store.db") as s:
-        yield s
-
-
-async def crawl(rpc: NodeClient, store: EventStore, *models: Model) -> Crawler:
-    crawler = Crawler(rpc, store, list(models), REGTEST, CrawlerOptions(poll_interval=0.05))
-    await crawler.run(follow=False)
-    return crawler
 
 
 async def test_a_first_crawl_records_each_models_version(

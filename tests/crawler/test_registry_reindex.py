@@ -20,13 +20,13 @@ from chaincrawler.crawler.restore import restore_model
 from chaincrawler.eventstore import EventQuery, EventStore, StoredEvent
 from chaincrawler.models import Model, on
 from chaincrawler.node.client import NodeClient
+from tests.crawler import registry_kit
 from tests.crawler.registry_kit import (
     Heights,
     Other,
     Seen,
     mine,
     open_at,
-    opened_store,
     simnode_client,
 )
 
@@ -61,16 +61,11 @@ async def rpc(tmp_path: Path) -> AsyncIterator[NodeClient]:
         yield client
 
 
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[EventStore]:
-    async with opened_store(tmp_path / "store.db") as s:
-        yield s
+store = registry_kit.store  # the fixture
 
 
 async def crawl(rpc: NodeClient, store: EventStore, *models: Model) -> Crawler:
-    crawler = Crawler(rpc, store, list(models), REGTEST, OPTIONS)
-    await crawler.run(follow=False)
-    return crawler
+    return await registry_kit.crawl(rpc, store, *models, options=OPTIONS)
 
 
 def essence(events: list[StoredEvent]) -> list[tuple[object, ...]]:
@@ -94,7 +89,7 @@ async def test_from_events_rebuilds_one_models_state_and_snapshot(
     before = await store.read_events(EventQuery(model="other"))
     heights_events = await store.read_events(EventQuery(model="heights"))
     other_snapshot = await store.latest_snapshot("other")
-    done = await reindex_from_events(store, [HeightsNewHandler()])
+    done = await reindex_from_events(store, [HeightsNewHandler()], OPTIONS)
     assert [(d.model, d.events) for d in done] == [("heights", 10)]
     assert (await store.model_versions())["heights"] == "2"
     assert await store.read_events(EventQuery(model="heights")) == heights_events

@@ -1,6 +1,7 @@
 """Re-indexing one model that keeps stored collections, on SQLite and PostgreSQL: from the
 node its collections equal a fresh crawl's, it rejoins the others through a reorg, a model
-new to the store is brought up alone, and a re-index from events is refused naming the way."""
+new to the store is brought up alone, and a re-index from events of a model lacking
+``prefetch_events`` fails naming the model, the key and the hook, writing nothing."""
 
 from __future__ import annotations
 
@@ -131,6 +132,11 @@ async def test_bad_input_names_the_command(store: EventStore) -> None:
     await crawl(node, store, Mixed())
     with pytest.raises(ModelVersionError, match=r"'mixed'.*chaincrawler rebuild --model mixed"):
         await crawl(node, store, MixedV2())
-    with pytest.raises(ReindexError, match=r"mixed keep stored collections.*--from-node"):
-        await reindex_from_events(store, [MixedV2()])
+    before = await collections(store), await store.latest_snapshot("mixed")
+    with pytest.raises(ReindexError, match=r"'mixed' cannot be rebuilt from its events.*key "
+                       r"'0' of stored collection 'per_slot'.*prefetch_events.*does not "
+                       r"implement it.*Nothing of the model was written"):
+        await reindex_from_events(store, [MixedV2()], OPTIONS)
     assert (await store.model_versions())["mixed"] == "1"
+    assert (await collections(store), await store.latest_snapshot("mixed")) == before
+    assert (await store.scan("mixed.rebuild", "per_slot")).result == []
