@@ -134,16 +134,16 @@ CLEAR_MODEL = (
     "DELETE FROM collection_values WHERE model = ?",
     "DELETE FROM collection_recent WHERE model = ?",
 )
-#: One model's snapshots, stored collections and their undo records; its events stay.
+#: One model's snapshots, stored collections and their overlay rows; its events stay.
 CLEAR_COLLECTIONS = (
     "DELETE FROM snapshots WHERE model = ?",
     "DELETE FROM collection_values WHERE model = ?",
-    "DELETE FROM collection_undo WHERE model = ?",
+    "DELETE FROM collection_recent WHERE model = ?",
 )
 #: Give the collection rows staged under a rebuild's name (the second ?) to the model.
 ADOPT_COLLECTIONS = (
     "UPDATE collection_values SET model = ? WHERE model = ?",
-    "UPDATE collection_undo SET model = ? WHERE model = ?",
+    "UPDATE collection_recent SET model = ? WHERE model = ?",
 )
 HOLDS_CHAIN = "SELECT EXISTS (SELECT 1 FROM blocks) OR EXISTS (SELECT 1 FROM events)"
 META = "SELECT key, value FROM meta"
