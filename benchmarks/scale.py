@@ -322,15 +322,38 @@ async def disk_bytes(kind: str, name: str) -> int:
                if p.exists())
 
 
+async def autovacuum() -> str:
+    """The PostgreSQL server's ``autovacuum`` setting (on/off)."""
+    import asyncpg
+
+    conn = await asyncpg.connect(PG_DSN)
+    try:
+        return str(await conn.fetchval("SHOW autovacuum"))
+    finally:
+        await conn.close()
+
+
+async def vacuum(name: str) -> None:
+    """``VACUUM ANALYZE`` the store's tables: what autovacuum would do, on a server that
+    runs without it (their deleted rows are otherwise never reused)."""
+    import asyncpg
+
+    conn = await asyncpg.connect(PG_DSN, server_settings={"search_path": name})
+    try:
+        await conn.execute("VACUUM ANALYZE", timeout=None)
+    finally:
+        await conn.close()
+
+
 class Checkpoints(TipFollower):
     """Moves the node's tip from stop to stop and measures at each size."""
 
     crawler: Crawler  # set once the crawler it drives is built
 
     def __init__(self, node: PrebuiltNode, store: EventStore, model: Model, kind: str,
-                 name: str, sizes: set[int]) -> None:
+                 name: str, sizes: set[int], vacuum: bool = False) -> None:
         self.node, self.store, self.model = node, store, model
-        self.kind, self.name = kind, name
+        self.kind, self.name, self.vacuum = kind, name, vacuum
         self.variant = "stored" if isinstance(model, StoredAddressBalances) else "memory"
         self.rows: list[dict[str, Any]] = []
         self.commits: list[Committed] = []
@@ -371,6 +394,8 @@ class Checkpoints(TipFollower):
         print(f"{time.strftime('%H:%M:%S')} {step} {cp['size']:,}: at height "
               f"{tip.height if tip else None}", file=sys.stderr, flush=True)
         if step == "window":
+            if self.vacuum and self.kind == "postgresql":
+                await vacuum(self.name)
             self._t0 = time.perf_counter()
             self._cpu0 = time.process_time()
             self.commits = []
@@ -385,6 +410,8 @@ class Checkpoints(TipFollower):
                 "commit_ms": 1000 * sum(c.commit_seconds for c in self.commits) / blocks,
                 "load": os.getloadavg()[0],
             }
+            if self.kind == "postgresql":
+                self._row.update(autovacuum=await autovacuum(), vacuumed=self.vacuum)
         else:
             if step == "reorg":
                 await self._measure_tip(cp)
@@ -423,14 +450,14 @@ class Checkpoints(TipFollower):
 
 
 async def run_config(directory: Path, variant: str, kind: str, sizes: set[int],
-                     options: dict[str, Any]) -> list[dict[str, Any]]:
+                     options: dict[str, Any], vacuum: bool = False) -> list[dict[str, Any]]:
     name = f"scale_bench_{variant}"
     rows_file(variant, kind).unlink(missing_ok=True)
     node = PrebuiltNode(directory)
     store = await new_store(kind, name)
     model: Model = StoredAddressBalances() if variant == "stored" else AddressBalances()
     try:
-        follower = Checkpoints(node, store, model, kind, name, sizes)
+        follower = Checkpoints(node, store, model, kind, name, sizes, vacuum)
         crawler = Crawler(cast(NodeClient, node), store, [model], REGTEST,
                           CrawlerOptions(start_height=1, **options), follower=follower)
         follower.crawler = crawler
@@ -445,11 +472,11 @@ async def run_config(directory: Path, variant: str, kind: str, sizes: set[int],
 
 
 def run_worker(directory: Path, variant: str, kind: str, sizes: Sequence[int],
-               options: dict[str, Any]) -> None:
+               options: dict[str, Any], vacuum: bool) -> None:
     subprocess.run(
         [sys.executable, str(Path(__file__).resolve()), "--worker", variant, kind,
          "--chain", str(directory), "--sizes", ",".join(map(str, sizes)),
-         "--options", json.dumps(options)],
+         "--options", json.dumps(options), *(["--vacuum"] if vacuum else [])],
         check=True,
     )
 
@@ -518,6 +545,14 @@ def report(args: argparse.Namespace, results: dict[tuple[str, str], list[dict[st
             f"20%: {max(reorgs) / min(reorgs) - 1:.0%}); bytes per event "
             f"{first['disk_bytes'] / first['events']:,.0f} -> "
             f"{last['disk_bytes'] / last['events']:,.0f}.")
+    for (variant, kind), rows in results.items():
+        if kind == "postgresql" and rows and "autovacuum" in rows[0]:
+            lines += ["", f"{variant}, postgresql: the server runs with autovacuum "
+                      f"{rows[0]['autovacuum']}; "
+                      + ("scale.py ran VACUUM ANALYZE on the store before each ingest window "
+                         "(`--vacuum`)." if rows[0]["vacuumed"] else
+                         "no vacuum (deleted rows stay in the tables and their indexes "
+                         "unless autovacuum runs).")]
     if checks:
         lines += ["", "Targets of the stored variant:", "", *checks]
     if not_run:
@@ -532,6 +567,9 @@ def main() -> None:
     parser.add_argument("--stores", default="sqlite,postgresql")
     parser.add_argument("--options", type=json.loads, default={},
                         help="CrawlerOptions as JSON, e.g. '{\"max_reorg_depth\": 10}'")
+    parser.add_argument("--vacuum", action="store_true",
+                        help="PostgreSQL: VACUUM ANALYZE the store before each ingest window "
+                        "(what autovacuum would do, for a server running without it)")
     parser.add_argument("--report-only", action="store_true",
                         help="write the report from the rows measured so far, run nothing")
     parser.add_argument("--worker", nargs=2, help=argparse.SUPPRESS)
@@ -540,7 +578,8 @@ def main() -> None:
     sizes = sorted(size_of(s) for s in args.sizes.split(","))
     if args.worker:
         variant, kind = args.worker
-        asyncio.run(run_config(args.chain, variant, kind, set(sizes), args.options))
+        asyncio.run(run_config(args.chain, variant, kind, set(sizes), args.options,
+                               args.vacuum))
         return
     CACHE.mkdir(exist_ok=True)
     configs = [(v, k) for v in args.variants.split(",") for k in args.stores.split(",")]
@@ -549,7 +588,7 @@ def main() -> None:
         make_chain(sizes, directory)
         for variant, kind in configs:
             started = time.perf_counter()
-            run_worker(directory, variant, kind, sizes, args.options)
+            run_worker(directory, variant, kind, sizes, args.options, args.vacuum)
             print(f"{variant} {kind}: {time.perf_counter() - started:.0f}s", flush=True)
     results = measured(configs)
     not_run = [f"{v} on {k}" + (f" beyond {results[(v, k)][-1]['addresses']:,} addresses"

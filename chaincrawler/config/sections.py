@@ -308,7 +308,7 @@ class CrawlerSettings(_Section):
         description=(
             "Stored-collection writes that end a catch-up batch early: it commits after the "
             "block that brings its writes to this many. Bounds the memory the batch's "
-            "uncommitted writes take (about 1 KB each at the commit)."
+            "uncommitted writes take (about 500 bytes each at the commit)."
         ),
     )
     prefetch_bytes: ByteSize = Field(
