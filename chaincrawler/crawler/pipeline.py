@@ -216,7 +216,8 @@ class Crawler:
             for collection in model.stored_collections().values():
                 collection.attach(store, self.options.collection_cache_entries)
         self._follower = follower or PollingFollower(self.options.poll_interval)
-        # Each commit deletes the snapshots (and undo records) no restore can need any more.
+        # Each commit deletes the snapshots no restore can need any more, and settles the
+        # window rows of stored collections that left the reorg window.
         self._retention = Retention(self.options.max_reorg_depth, self.options.snapshots_kept)
         self._listeners: list[Listener] = []
         self._stopping = asyncio.Event()
