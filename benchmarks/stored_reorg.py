@@ -1,14 +1,19 @@
 """Depth-6 reorg of a model with stored collections, against the size of the state.
 
     python benchmarks/stored_reorg.py [--sizes 0.5M,1M,2M,5M] [--stores sqlite,postgresql]
-        [--pg-dsn postgresql://...] [--baseline DIR]
+        [--pg-dsn postgresql://...] [--baseline DIR] [--reps 3] [--window 6]
+        [--cache-mib 64,256]
 
 For each store and size, a store is built with N keys (N/2 in each of two
 collections of one model) directly through the store API: blocks whose
 ``CollectionWrite`` s create 50,000 keys per collection each, committed with
-``Retention(max_reorg_depth=6)``. Then, per phase, blocks shaped like a busy
-chain's: 6 warm-up blocks (not timed: they bring the reorg window to its steady
-state), 6 measured blocks each changing 4,000 keys per collection spread over the
+``Retention(max_reorg_depth=W)``, W = ``--window`` (6 by default: the window then
+holds about 12 blocks' rows). With a wider window the new store is then filled:
+W warm-up blocks each updating 10,000 random existing keys per collection (20,000
+writes a block, a busy chain's; not timed), so the window holds about W x 20,000
+rows, as under a crawler with that retention. Then, per phase, blocks shaped like a
+busy chain's: 6 warm-up blocks (not timed: they bring the reorg window to its
+steady state), 6 measured blocks each changing 4,000 keys per collection spread over the
 whole key space (24,000 distinct per collection over the 6 blocks: 90% updates, 5%
 deletes, 5% new keys) plus one event per 2 writes, then ``rollback`` to the fork
 below them (the whole store call, timed) and a re-commit of a 6-block branch of
@@ -24,6 +29,11 @@ place if its schema is older) and measured again: before and after in one sittin
 on the same store. Each phase runs in a process of its own. Wall time, the
 process's CPU time (PostgreSQL's server CPU is not in it) and the load average are
 reported; results go to ``benchmarks/results/stored-reorg.md``.
+
+``--cache-mib 64,256`` (SQLite only) runs one phase per size of the writer's page
+cache, in that order, on the same store (the first builds it): the benchmark
+overrides the store's ``PRAGMA cache_size`` in its own process, after the store's
+connect hook, to compare cache sizes without changing the package.
 """
 
 from __future__ import annotations
@@ -52,6 +62,7 @@ DEPTH = 6
 PER_BLOCK = 4_000  # keys changed per collection per measured block
 REPS = 3
 BUILD_BLOCK = 50_000  # keys created per collection per build block
+FILL_BLOCK = 10_000  # keys updated per collection per window-filling block
 NETWORK, GENESIS = "regtest", "00" * 32
 
 
@@ -136,6 +147,30 @@ async def build(store: Any, size: int, retention: Any) -> None:
         chain.advance(block)
 
 
+async def fill_window(store: Any, chain: Chain, rng: random.Random, keys: int, window: int,
+                      retention: Any) -> None:
+    """Commit ``window`` blocks updating ``FILL_BLOCK`` random keys per collection each."""
+    for _ in range(window):
+        block = chain.block(1)
+        changes = {c: {key_of(i): str(rng.randrange(10**12))
+                       for i in rng.sample(range(keys), FILL_BLOCK)} for c in COLLECTIONS}
+        await store.commit([block], [], writes=_writes(block, changes), retention=retention)
+        chain.advance(block)
+
+
+def _use_cache(mib: int) -> None:
+    """Give every SQLite connection the store opens a ``mib`` MiB page cache."""
+    from chaincrawler.eventstore import SQLiteEventStore
+
+    on_connect = SQLiteEventStore._on_connect
+
+    def patched(self: Any, dbapi_conn: Any, record: object) -> None:
+        on_connect(self, dbapi_conn, record)
+        dbapi_conn.execute(f"PRAGMA cache_size=-{mib * 1024}")
+
+    SQLiteEventStore._on_connect = patched  # type: ignore[method-assign]
+
+
 def _plan(rng: random.Random, keys: int, fresh_from: int) -> list[dict[str, dict[str, str | None]]]:
     """6 blocks of changes: per collection 24,000 distinct keys, 90/5/5 update/delete/new."""
     blocks: list[dict[str, dict[str, str | None]]] = [{} for _ in range(DEPTH)]
@@ -171,12 +206,15 @@ async def _commit_blocks(
 
 
 async def measure(
-    kind: str, where: str, size: int, fresh: bool, seed: int, reps: int
+    kind: str, where: str, size: int, fresh: bool, seed: int, reps: int, window: int,
+    cache_mib: int,
 ) -> dict[str, Any]:
     """One phase, in this process, with whatever chaincrawler is importable."""
     from chaincrawler.eventstore import Retention
 
-    retention = Retention(max_reorg_depth=DEPTH)
+    if cache_mib:
+        _use_cache(cache_mib)
+    retention = Retention(max_reorg_depth=window)
     store = _store(kind, where)
     clock = _Clock()
     await store.open(network=NETWORK, genesis_hash=GENESIS)
@@ -191,6 +229,10 @@ async def measure(
         chain = Chain(tip.height, tip.hash)
         rng = random.Random(seed)
         keys = size // 2
+        if fresh and window > DEPTH:
+            clock = _Clock()
+            await fill_window(store, chain, rng, keys, window, retention)
+            build_wall += clock.read()[0]
         fresh_keys = 10**9 + seed * 10**7
         await _commit_blocks(store, chain, _plan(rng, keys, fresh_keys), 1, retention)  # warm-up
         commits, rollbacks, reads, recommits = [], [], [], []
@@ -222,16 +264,17 @@ async def measure(
     return {
         "open_s": open_wall, "build_s": build_wall, "commit_ms": ms(commits),
         "rollback_ms": ms(rollbacks), "read_ms": ms(reads), "recommit_ms": ms(recommits),
-        "load": os.getloadavg()[0],
+        "load": os.getloadavg()[0], "window": window, "cache_mib": cache_mib,
     }
 
 
 def _run_phase(
-    code: Path, kind: str, where: str, size: int, fresh: bool, seed: int, reps: int
+    code: Path, kind: str, where: str, size: int, fresh: bool, seed: int, reps: int,
+    window: int, cache_mib: int,
 ) -> dict[str, Any]:
     env = {**os.environ, "PYTHONPATH": str(code)}
     command = [sys.executable, str(Path(__file__).resolve()), "--phase", kind, where, str(size),
-               "1" if fresh else "0", str(seed), str(reps)]
+               "1" if fresh else "0", str(seed), str(reps), str(window), str(cache_mib)]
     done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise SystemExit(f"phase failed ({code}):\n{done.stderr[-3000:]}")
@@ -260,14 +303,24 @@ def main() -> None:
     parser.add_argument("--pg-dsn", default="postgresql://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--baseline", type=Path, help="a checkout of the code to compare with")
     parser.add_argument("--reps", type=int, default=REPS, help="cycles per phase")
-    parser.add_argument("--phase", nargs=6, help=argparse.SUPPRESS)
+    parser.add_argument("--window", type=int, default=DEPTH,
+                        help="the Retention's max_reorg_depth (a wider window is filled first)")
+    parser.add_argument("--cache-mib", default="",
+                        help="SQLite: writer page cache sizes to compare, e.g. 64,256")
+    parser.add_argument("--phase", nargs=8, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.window < DEPTH:
+        parser.error(f"--window must be at least the rollback's depth, {DEPTH}")
     if args.phase:
-        kind, where, size, fresh, seed, reps = args.phase
-        result = measure(kind, where, int(size), fresh == "1", int(seed), int(reps))
+        kind, where, size, fresh, seed, reps, window, cache = args.phase
+        result = measure(kind, where, int(size), fresh == "1", int(seed), int(reps),
+                         int(window), int(cache))
         print(json.dumps(asyncio.run(result)))
         return
-    codes = ([("before", args.baseline)] if args.baseline else []) + [("after", ROOT)]
+    caches = [int(c) for c in args.cache_mib.split(",")] if args.cache_mib else [0]
+    codes = [(label, code, cache)
+             for label, code in ([("before", args.baseline)] if args.baseline else [])
+             + [("after", ROOT)] for cache in caches]
     rows: list[tuple[str, str, int, dict[str, Any]]] = []
     started = datetime.now(UTC)
     for size in map(parse_size, args.sizes.split(",")):
@@ -278,8 +331,9 @@ def main() -> None:
             if kind == "postgresql":
                 asyncio.run(_drop_schema(args.pg_dsn, schema))
             try:
-                for n, (label, code) in enumerate(codes):
-                    result = _run_phase(code, kind, where, size, n == 0, n + 1, args.reps)
+                for n, (label, code, cache) in enumerate(codes):
+                    result = _run_phase(code, kind, where, size, n == 0, n + 1, args.reps,
+                                        args.window, cache if kind == "sqlite" else 0)
                     rows.append((label, kind, size, result))
                     print(label, kind, _fmt_size(size), json.dumps(result), flush=True)
                     _write(rows, args, started)  # so far: a long run keeps what it measured
@@ -294,7 +348,9 @@ def _write(rows: list[tuple[str, str, int, dict[str, Any]]], args: argparse.Name
     lines = [
         "# Stored-collection reorg (`python benchmarks/stored_reorg.py --sizes "
         f"{args.sizes} --stores {args.stores}"
-        + (" --baseline DIR" if args.baseline else "") + "`)",
+        + (" --baseline DIR" if args.baseline else "")
+        + (f" --window {args.window}" if args.window != DEPTH else "")
+        + (f" --cache-mib {args.cache_mib}" if args.cache_mib else "") + "`)",
         "",
         "See the module docstring for the workload: per collection 24,000 distinct keys "
         "changed by the 6 orphaned blocks (4,000 per block per collection, 2 collections, "
@@ -305,13 +361,14 @@ def _write(rows: list[tuple[str, str, int, dict[str, Any]]], args: argparse.Name
         f"{args.reps} cycles of each phase (commit: over their {6 * args.reps} blocks); "
         "wall ms, with the crawler process's CPU ms after the slash (PostgreSQL's server "
         "CPU is not in it). *open*: opening the store, with the migration of the schema "
-        "when the previous code made it. "
+        "when the previous code made it. *window*: the retention's max_reorg_depth; "
+        "*cache*: the SQLite writer's page cache, MiB (*pkg*: the package's). "
         f"{started:%Y-%m-%d %H:%M} UTC, {platform.machine()}, Python "
         f"{platform.python_version()}, 2 cores shared with other work: figures are noisy.",
         "",
-        "| code | store | keys | rollback ms | read ms (2 x 24k keys) | re-commit ms "
-        "(6 blocks) | commit ms/block | open s | load avg |",
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| code | store | keys | window | cache | rollback ms | read ms (2 x 24k keys) "
+        "| re-commit ms (6 blocks) | commit ms/block | open s | load avg |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
 
     def median(times: list[list[float]]) -> str:
@@ -319,7 +376,8 @@ def _write(rows: list[tuple[str, str, int, dict[str, Any]]], args: argparse.Name
 
     for label, kind, size, r in rows:
         lines.append(
-            f"| {label} | {kind} | {_fmt_size(size)} | {median(r['rollback_ms'])} "
+            f"| {label} | {kind} | {_fmt_size(size)} | {r.get('window', DEPTH)} "
+            f"| {r.get('cache_mib') or 'pkg'} | {median(r['rollback_ms'])} "
             f"| {median(r['read_ms'])} | {median(r['recommit_ms'])} | {median(r['commit_ms'])} "
             f"| {r['open_s']:.1f} | {r['load']:.1f} |"
         )
