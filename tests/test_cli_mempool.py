@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from chaincrawler.chain.networks import REGTEST
-from chaincrawler.eventstore import open_store
+from chaincrawler.eventstore import EventStore, SchemaMissingError, open_store
 from chaincrawler.testing.blocks import address
 from chaincrawler.testing.chaingen import ChainGenerator
 from tests.test_cli import Node, acli, node, stored_tip
@@ -50,11 +50,8 @@ async def test_a_failing_mempool_model_is_shown_by_status_and_blocks_go_on(
     try:
         await gen.ensure_funds(10**8)
         txid = await gen.send([(shop, 50_000)])
-        store = open_store(url)
         async with asyncio.timeout(60):
-            while not (tmp_path / "s.db").exists():
-                await asyncio.sleep(0.05)
-            await store.open(network="regtest", genesis_hash=REGTEST.genesis_hash, writer=False)
+            store = await _open_reader(url)
             try:
                 while not await store.mempool_failures() or not await store.read_mempool_events():
                     await asyncio.sleep(0.05)
@@ -88,3 +85,16 @@ async def test_a_failing_mempool_model_is_shown_by_status_and_blocks_go_on(
     assert (failed["model"], failed["error"]) == ("broken", "KeyError: 'no such address'")
     logged = [json.loads(line) for line in err.decode().splitlines() if line.startswith("{")]
     assert [e["model"] for e in logged if e.get("event") == "mempool.model_failed"] == ["broken"]
+
+
+async def _open_reader(url: str) -> EventStore:
+    """The crawler's store opened as a reader, once the crawler has created its schema
+    (the file exists a moment before its tables do)."""
+    while True:
+        store = open_store(url)
+        try:
+            await store.open(network="regtest", genesis_hash=REGTEST.genesis_hash, writer=False)
+            return store
+        except SchemaMissingError:
+            await store.close()
+            await asyncio.sleep(0.05)
