@@ -230,16 +230,18 @@ def _fork_hash(fork_height: int) -> Steps[str]:
 
 def clear_model_steps(name: str) -> Steps[None]:
     """``EventStore.clear_model``: every row of one model, whatever its status."""
-    yield LockLog()
-    for statement in sql.CLEAR_MODEL:
-        yield Execute(statement, (name,))
-    yield Notify()
+    yield from _delete_of_model(sql.CLEAR_MODEL, name)
 
 
 def clear_collections_steps(name: str) -> Steps[None]:
     """``EventStore.clear_collections``: one model's snapshots and collections."""
+    yield from _delete_of_model(sql.CLEAR_COLLECTIONS, name)
+
+
+def _delete_of_model(statements: Sequence[str], name: str) -> Steps[None]:
+    """Run ``statements`` (each deleting rows of one model) for model ``name``."""
     yield LockLog()
-    for statement in sql.CLEAR_COLLECTIONS:
+    for statement in statements:
         yield Execute(statement, (name,))
     yield Notify()
 
