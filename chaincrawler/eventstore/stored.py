@@ -155,8 +155,9 @@ def _recent_of(
 
 def _set_values(dialect: str, values: Mapping[Key, str | None]) -> Steps[None]:
     """Give each key its base value: put those with one, delete those with None."""
-    put = [(*key, value) for key, value in sorted(values.items()) if value is not None]
-    gone = [key for key, value in sorted(values.items()) if value is None]
+    items = sorted(values.items())
+    put = [(*key, value) for key, value in items if value is not None]
+    gone = [key for key, value in items if value is None]
     for statements, rows in ((_PUT, put), (_DELETE, gone)):
         if not rows:
             continue
