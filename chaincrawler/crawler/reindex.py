@@ -43,7 +43,7 @@ from chaincrawler.chain.networks import Network
 from chaincrawler.crawler.errors import ModelFailedError, ReindexError
 from chaincrawler.crawler.prevouts import PrevoutResolver
 from chaincrawler.crawler.registry import UNFINISHED, mark_reindexed
-from chaincrawler.crawler.restore import restore_model
+from chaincrawler.crawler.restore import apply_event, load_event, restore_model
 from chaincrawler.crawler.source import BlockSource, FetchedBlock
 from chaincrawler.eventstore import (
     AtTip,
@@ -203,14 +203,15 @@ async def _by_block(events: AsyncIterator[StoredEvent]) -> AsyncIterator[list[St
 async def _replay_block(model: Model, stored: list[StoredEvent]) -> None:
     """Load one block's events, let ``prefetch_events`` load what their handlers read,
     then run the handlers."""
-    registry = model.event_registry()
-    events = [registry.load(e.event_type, e.event_version, e.payload, model=model.name,
-                            position=e.position) for e in stored]
+    events = [load_event(model, e) for e in stored]
     await model.prefetch_events(events)
     for record, event in zip(stored, events, strict=True):
         try:
-            model.replay(event)
-        except StoredKeyNotLoadedError as exc:
+            apply_event(model, record, event)
+        except ReplayError as replay_error:
+            exc = replay_error.__cause__
+            if not isinstance(exc, StoredKeyNotLoadedError):
+                raise
             hook = ("does not implement it" if type(model).prefetch_events is
                     Model.prefetch_events else "did not load that key")
             raise ReindexError(
@@ -222,9 +223,6 @@ async def _replay_block(model: Model, stored: list[StoredEvent]) -> None:
                 "prefetch the keys the handlers read. Nothing of the model was written (its "
                 "recorded version stays); or re-index it from the node (--from-node)"
             ) from exc
-        except Exception as exc:
-            raise ReplayError(model.name, record.event_type, record.position,
-                              record.block_height, exc) from exc
 
 
 async def reindex_from_node(

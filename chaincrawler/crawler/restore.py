@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import structlog
 
 from chaincrawler.eventstore import AtTip, BlockRecord, EventQuery, EventStore, StoredEvent
-from chaincrawler.models import Model, ReplayError, StateError, Tip
+from chaincrawler.models import Event, Model, ReplayError, StateError, Tip
 
 log = structlog.get_logger(__name__)
 
@@ -187,12 +187,22 @@ def _replay_one(model: Model, stored: StoredEvent) -> int:
     """Replay one stored event if it is ``model``'s: 1 if it was, else 0."""
     if stored.model != model.name:
         return 0
-    event = model.event_registry().load(stored.event_type, stored.event_version,
-                                        stored.payload, model=model.name,
-                                        position=stored.position)
+    apply_event(model, stored, load_event(model, stored))
+    return 1
+
+
+def load_event(model: Model, stored: StoredEvent) -> Event:
+    """``model``'s event from its stored form (EventLoadError if it cannot load it)."""
+    return model.event_registry().load(stored.event_type, stored.event_version,
+                                       stored.payload, model=model.name,
+                                       position=stored.position)
+
+
+def apply_event(model: Model, stored: StoredEvent, event: Event) -> None:
+    """Run ``model``'s handler of ``event`` (loaded from ``stored``); a handler that
+    raises is a ReplayError naming the event, its cause the handler's exception."""
     try:
         model.replay(event)
     except Exception as exc:
         raise ReplayError(model.name, stored.event_type, stored.position,
                           stored.block_height, exc) from exc
-    return 1
