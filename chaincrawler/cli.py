@@ -224,7 +224,8 @@ def demo(follow: bool, db: Path, blocks: int, txs: int, port: int) -> None:
     survive a reorg, serve the dashboard."""
     from chaincrawler.demo import run_demo
 
-    configure_logging("WARNING", "auto")
+    # The demo narrates for a person, piped or not: its warnings (the reorg) read as text.
+    configure_logging("WARNING", "pretty")
     _run(lambda: run_demo(db, blocks=blocks, txs_per_block=txs, follow=follow, port=port,
                           echo=click.echo))
 

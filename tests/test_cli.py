@@ -44,6 +44,9 @@ def test_demo_mines_crawls_survives_a_reorg_and_verifies(tmp_path: Path) -> None
     assert "reorg on the node" in out
     assert "rolled back" in out and "reorg #1" in out
     assert "equals the live state: yes" in out
+    # The crawler's reorg warning reaches a pipe as a line of text, not a JSON object.
+    assert re.search(r"\[warning\s*\] reorg\b.*depth=3", result.stderr), result.stderr
+    assert not any(line.startswith("{") for line in result.stderr.splitlines()), result.stderr
     status = cli("status", cwd=tmp_path, env={"CHAINCRAWLER_STORE__URL": f"sqlite:///{db}",
                                               "CHAINCRAWLER_NETWORK": "regtest"})
     assert status.returncode == 0, status.stderr
