@@ -17,35 +17,51 @@ a race at worst derives the same address twice.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from chaincrawler.chain.networks import Network
-from chaincrawler.chain.script import address_from_script
+from chaincrawler.chain.script import derive_address
 
 MAX_ENTRIES = 1 << 16
 """Scripts remembered per network before the table is emptied."""
 
 _MISSING: object = object()
-# id(network) -> (network, its table). The network is kept in the entry so that its id
-# cannot be reused by another object while the entry exists; hashing the Network
-# dataclass itself would cost more than the whole lookup.
-_TABLES: dict[int, tuple[Network, dict[bytes, str | None]]] = {}
+
+
+class _Table(NamedTuple):
+    network: Network  # kept so that its id cannot be reused while the entry exists
+    addresses: dict[bytes, str | None]
+    hrp: str
+    p2pkh_prefix: int
+    p2sh_prefix: int
+
+
+# id(network) -> its table: hashing the Network dataclass itself would cost more than
+# the whole lookup.
+_TABLES: dict[int, _Table] = {}
+
+
+def _new_table(network: Network) -> _Table:
+    table = _Table(network, {}, network.bech32_hrp, network.p2pkh_prefix, network.p2sh_prefix)
+    return _TABLES.setdefault(id(network), table)
 
 
 def cached_address(script: bytes, network: Network) -> str | None:
     """``address_from_script(script, network)``, remembered for the next time ``script``
     comes by on ``network``."""
-    entry = _TABLES.get(id(network))
-    if entry is None:
-        entry = _TABLES.setdefault(id(network), (network, {}))
-    table = entry[1]
+    entry = _TABLES.get(id(network)) or _new_table(network)
+    table = entry.addresses
     address = table.get(script, _MISSING)
     if address is _MISSING:
         if len(table) >= MAX_ENTRIES:
             table.clear()
-        address = table[script] = address_from_script(script, network)
+        address = table[script] = derive_address(
+            script, entry.hrp, entry.p2pkh_prefix, entry.p2sh_prefix
+        )
     return address  # type: ignore[return-value]
 
 
 def clear_address_cache() -> None:
     """Forget every remembered address (for benchmarks that measure a cold start)."""
-    for _network, table in _TABLES.values():
-        table.clear()
+    for entry in _TABLES.values():
+        entry.addresses.clear()
