@@ -46,6 +46,20 @@ static void store_be32(uint8_t *p, uint32_t v)
     p[3] = (uint8_t)v;
 }
 
+#define SIG0(x) (ROTR(x, 7) ^ ROTR(x, 18) ^ ((x) >> 3))
+#define SIG1(x) (ROTR(x, 17) ^ ROTR(x, 19) ^ ((x) >> 10))
+#define BSIG0(x) (ROTR(x, 2) ^ ROTR(x, 13) ^ ROTR(x, 22))
+#define BSIG1(x) (ROTR(x, 6) ^ ROTR(x, 11) ^ ROTR(x, 25))
+#define CH(x, y, z) ((z) ^ ((x) & ((y) ^ (z))))
+#define MAJ(x, y, z) (((x) & (y)) | ((z) & ((x) | (y))))
+/* One round, with the working variables renamed instead of moved: `d` and `h` change. */
+#define ROUND(a, b, c, d, e, f, g, h, i)                                                    \
+    do {                                                                                    \
+        uint32_t t1 = (h) + BSIG1(e) + CH(e, f, g) + SHA256_K[i] + w[i];                    \
+        (d) += t1;                                                                          \
+        (h) = t1 + BSIG0(a) + MAJ(a, b, c);                                                 \
+    } while (0)
+
 /* One compression of the 64-byte block at `block` into `state`. */
 static void sha256_compress(uint32_t state[8], const uint8_t *block)
 {
@@ -55,24 +69,19 @@ static void sha256_compress(uint32_t state[8], const uint8_t *block)
         w[i] = load_be32(block + 4 * i);
     }
     for (i = 16; i < 64; i++) {
-        uint32_t s0 = ROTR(w[i - 15], 7) ^ ROTR(w[i - 15], 18) ^ (w[i - 15] >> 3);
-        uint32_t s1 = ROTR(w[i - 2], 17) ^ ROTR(w[i - 2], 19) ^ (w[i - 2] >> 10);
-        w[i] = w[i - 16] + s0 + w[i - 7] + s1;
+        w[i] = w[i - 16] + SIG0(w[i - 15]) + w[i - 7] + SIG1(w[i - 2]);
     }
     uint32_t a = state[0], b = state[1], c = state[2], d = state[3];
     uint32_t e = state[4], f = state[5], g = state[6], h = state[7];
-    for (i = 0; i < 64; i++) {
-        uint32_t t1 = h + (ROTR(e, 6) ^ ROTR(e, 11) ^ ROTR(e, 25)) + ((e & f) ^ (~e & g)) +
-                      SHA256_K[i] + w[i];
-        uint32_t t2 = (ROTR(a, 2) ^ ROTR(a, 13) ^ ROTR(a, 22)) + ((a & b) ^ (a & c) ^ (b & c));
-        h = g;
-        g = f;
-        f = e;
-        e = d + t1;
-        d = c;
-        c = b;
-        b = a;
-        a = t1 + t2;
+    for (i = 0; i < 64; i += 8) {
+        ROUND(a, b, c, d, e, f, g, h, i);
+        ROUND(h, a, b, c, d, e, f, g, i + 1);
+        ROUND(g, h, a, b, c, d, e, f, i + 2);
+        ROUND(f, g, h, a, b, c, d, e, i + 3);
+        ROUND(e, f, g, h, a, b, c, d, i + 4);
+        ROUND(d, e, f, g, h, a, b, c, i + 5);
+        ROUND(c, d, e, f, g, h, a, b, i + 6);
+        ROUND(b, c, d, e, f, g, h, a, i + 7);
     }
     state[0] += a;
     state[1] += b;
@@ -126,15 +135,22 @@ static PyObject *base58check_21(uint8_t version, const uint8_t *hash20)
     while (zeros < 25 && data[zeros] == 0) {
         zeros++;
     }
-    for (i = zeros; i < 25; i++) {
-        uint64_t carry = data[i];
+    /* The number, four bytes at a time (a limb times 2**32 plus a carry fits in 64 bits);
+     * the first chunk takes what is left over. */
+    for (i = zeros; i < 25;) {
+        int take = i == zeros && (25 - zeros) % 4 ? (25 - zeros) % 4 : 4;
+        uint64_t carry = 0;
+        for (j = 0; j < take; j++) {
+            carry = (carry << 8) | data[i++];
+        }
         for (j = 0; j < nlimbs; j++) {
-            uint64_t t = ((uint64_t)limbs[j] << 8) + carry;
+            uint64_t t = ((uint64_t)limbs[j] << (8 * take)) + carry;
             limbs[j] = (uint32_t)(t % B58_LIMB);
             carry = t / B58_LIMB;
         }
-        if (carry) {
-            limbs[nlimbs++] = (uint32_t)carry;
+        while (carry) {
+            limbs[nlimbs++] = (uint32_t)(carry % B58_LIMB);
+            carry /= B58_LIMB;
         }
     }
     /* Digits most significant first; then drop the top limb's leading zero digits. */
@@ -163,16 +179,19 @@ static PyObject *base58check_21(uint8_t version, const uint8_t *hash20)
 static const char BECH32_CHARSET[] = "qpzry9x8gf2tvdw0s3jn54khce6mua7l";
 #define BECH32M_CONST 0x2bc830a3u
 
+/* What the checksum's top five bits feed back, for each of their 32 values: the XOR of
+ * the BCH generators their set bits select. */
+static const uint32_t BECH32_FEEDBACK[32] = {
+    0x00000000, 0x3b6a57b2, 0x26508e6d, 0x1d3ad9df, 0x1ea119fa, 0x25cb4e48, 0x38f19797,
+    0x039bc025, 0x3d4233dd, 0x0628646f, 0x1b12bdb0, 0x2078ea02, 0x23e32a27, 0x18897d95,
+    0x05b3a44a, 0x3ed9f3f8, 0x2a1462b3, 0x117e3501, 0x0c44ecde, 0x372ebb6c, 0x34b57b49,
+    0x0fdf2cfb, 0x12e5f524, 0x298fa296, 0x1756516e, 0x2c3c06dc, 0x3106df03, 0x0a6c88b1,
+    0x09f74894, 0x329d1f26, 0x2fa7c6f9, 0x14cd914b,
+};
+
 static uint32_t bech32_step(uint32_t chk, uint32_t value)
 {
-    uint32_t top = chk >> 25;
-    chk = ((chk & 0x1ffffffu) << 5) ^ value;
-    if (top & 1) chk ^= 0x3b6a57b2u;
-    if (top & 2) chk ^= 0x26508e6du;
-    if (top & 4) chk ^= 0x1ea119fau;
-    if (top & 8) chk ^= 0x3d4233ddu;
-    if (top & 16) chk ^= 0x2a1462b3u;
-    return chk;
+    return ((chk & 0x1ffffffu) << 5) ^ value ^ BECH32_FEEDBACK[chk >> 25];
 }
 
 /* The segwit address of `program` (2..40 bytes) under `hrp`, which is used as given:
