@@ -16,9 +16,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from chaincrawler.chain import address_cache
 from chaincrawler.chain import script as script_module
+from chaincrawler.chain.address_cache import clear_address_cache
 from chaincrawler.chain.networks import NETWORKS, Network, get_network
 from chaincrawler.chain.script import P2A_SCRIPT, _address_from_script_py
+from chaincrawler.chain.types import TxOut
 from tests.chain.test_address_cache import scripts as standard_and_odd_scripts
 from tests.chain.test_encoding import SEGWIT_VALID
 from tests.chain.test_script import CORE_KEY_IO_VALID
@@ -42,8 +45,12 @@ def _both(speedups: ModuleType, script: bytes, network: Network) -> tuple[object
     return speedups.address_from_script(script, *args), _address_from_script_py(script, *args)
 
 
-def test_address_from_script_uses_the_extension(speedups):
+def test_address_from_script_uses_the_extension_and_no_cache(speedups):
     assert script_module.derive_address is speedups.address_from_script
+    clear_address_cache()
+    out = TxOut(1, b"\x00\x14" + bytes(range(20)), get_network("regtest"))
+    assert out.address == _address_from_script_py(out.script_pubkey, "bcrt", 0x6F, 0xC4)
+    assert all(not entry[1] for entry in address_cache._TABLES.values())
 
 
 # Every shape address_from_script tells apart, each also one byte off in length or in a
@@ -136,9 +143,10 @@ from chaincrawler.chain import address_cache, script
 from chaincrawler.chain.networks import MAINNET
 from chaincrawler.chain.types import TxOut
 assert script.derive_address is script._address_from_script_py
-assert address_cache.derive_address is script._address_from_script_py
+assert address_cache.address_of is address_cache.cached_address
 out = TxOut(1, bytes.fromhex("0014751e76e8199196d454941c45d1b3a323f1433bd6"), MAINNET)
 print(out.address, script.address_from_script(bytes.fromhex(sys.argv[1]), MAINNET))
+assert out.script_pubkey in address_cache._TABLES[id(MAINNET)][1]
 """
 
 
