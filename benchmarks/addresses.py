@@ -3,29 +3,35 @@
 Run: ``pip install -e '.[bench]' && python benchmarks/addresses.py``. Writes
 ``benchmarks/results/addresses.md``; python-bitcoinlib is the baseline when installed.
 
-The mix section derives the addresses a balance model asks for -- per transaction the
-spent output and three new outputs -- with and without the address cache, on a chain
-where scripts repeat and on one where none does; the rates there are medians of
-interleaved runs, since the machine this runs on is shared.
+Each derivation is measured with the C extension (``chaincrawler.chain._speedups``, when
+built) and with the pure-Python reference, both through ``address_from_script`` and the
+address cache. The mix section derives the addresses a balance model asks for -- per
+transaction the spent output and three new outputs -- with and without the cache, on a
+chain where scripts repeat and on one where none does. Every rate is a median of
+interleaved runs in CPU time, since the machine this runs on is shared.
 """
 
 from __future__ import annotations
 
 import functools
+import os
 import pickle
 import random
 import statistics
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.timing import best_rate
+from chaincrawler.chain import address_cache, script
 from chaincrawler.chain.address_cache import MAX_ENTRIES, cached_address, clear_address_cache
 from chaincrawler.chain.networks import MAINNET
-from chaincrawler.chain.script import address_from_script, classify
+from chaincrawler.chain.script import _address_from_script_py, address_from_script, classify
+
+Derive = Callable[[bytes, str, int, int], str | None]
 
 RESULTS = Path(__file__).parent / "results" / "addresses.md"
 N_SCRIPTS = 20_000
@@ -43,6 +49,33 @@ MIX_WEIGHTS = {"P2WPKH": 40, "P2PKH": 20, "P2SH": 15, "P2TR": 15, "P2WSH": 10}
 HOT_SCRIPTS = 1_000  # recurring scripts (change, hot wallets) ...
 HOT_SHARE = 0.3  # ... paid by this share of the outputs
 SPEND_WINDOW = 1_000  # an input spends an output of one of the last this many transactions
+
+
+def implementations() -> dict[str, Derive]:
+    """The derivations to compare: the C extension's (if built) and the pure-Python one."""
+    found: dict[str, Derive] = {}
+    try:
+        from chaincrawler.chain._speedups import address_from_script as c_derive
+    except ImportError:
+        print("the C extension is not built: pure Python only", file=sys.stderr)
+    else:
+        found["C"] = c_derive
+    found["pure Python"] = _address_from_script_py
+    return found
+
+
+IMPLEMENTATIONS = implementations()
+
+
+@contextmanager
+def using(derive: Derive) -> Iterator[None]:
+    """Make ``address_from_script`` and the address cache derive with ``derive``."""
+    saved = script.derive_address
+    script.derive_address = address_cache.derive_address = derive
+    try:
+        yield
+    finally:
+        script.derive_address = address_cache.derive_address = saved
 
 
 def scripts_of_each_type(rng: random.Random) -> dict[str, list[bytes]]:
@@ -87,14 +120,34 @@ def mix_scripts(rng: random.Random, repeating: bool) -> list[bytes]:
 
 
 def median_rates(runs: dict[str, Callable[[], object]], count: int) -> dict[str, float]:
-    """Median ``count``-per-second rate of each run, the runs interleaved REPEATS times."""
+    """Median ``count``-per-CPU-second rate of each run, the runs interleaved REPEATS times."""
     times: dict[str, list[float]] = {name: [] for name in runs}
     for _ in range(REPEATS):
         for name, fn in runs.items():
-            t0 = time.perf_counter()
+            t0 = time.process_time()
             fn()
-            times[name].append(time.perf_counter() - t0)
+            times[name].append(time.process_time() - t0)
     return {name: count / statistics.median(t) for name, t in times.items()}
+
+
+def per_implementation(
+    runs: dict[str, Callable[[], object]], count: int
+) -> dict[tuple[str, str], float]:
+    """:func:`median_rates` of each run under each implementation, keyed (run, impl)."""
+
+    def bound(fn: Callable[[], object], derive: Derive) -> Callable[[], object]:
+        def run() -> object:
+            with using(derive):
+                return fn()
+
+        return run
+
+    keys = [(name, impl) for name in runs for impl in IMPLEMENTATIONS]
+    rates = median_rates(
+        {f"{name}/{impl}": bound(runs[name], IMPLEMENTATIONS[impl]) for name, impl in keys},
+        count,
+    )
+    return {(name, impl): rates[f"{name}/{impl}"] for name, impl in keys}
 
 
 def mix_lines() -> list[str]:
@@ -111,19 +164,21 @@ def mix_lines() -> list[str]:
         "Per transaction one spent output and three new outputs; destinations "
         + ", ".join(f"{w}% {name}" for name, w in MIX_WEIGHTS.items())
         + f". Cache bound {MAX_ENTRIES:,} entries, emptied before each run. "
-        f"Median of {REPEATS} interleaved runs.",
+        "`TxOut.address` derives uncached with the C extension, through the "
+        "clear-when-full cache in pure Python.",
         "",
-        "| mix | distinct scripts | uncached/s | cache (clear when full)/s "
+        "| mix | distinct scripts | derivation | uncached/s | cache (clear when full)/s "
         "| cache (functools LRU)/s |",
-        "| --- | ---: | ---: | ---: | ---: |",
+        "| --- | ---: | --- | ---: | ---: | ---: |",
     ]
-    lines += [mix_row(label, scripts) for label, scripts in mixes.items()]
+    for label, scripts in mixes.items():
+        lines += mix_rows(label, scripts)
     lines += hit_and_ship_lines(mixes["all distinct"][:4000])
     return lines
 
 
-def mix_row(label: str, scripts: list[bytes]) -> str:
-    """One table row: the mix derived without a cache, with ours, and with functools'."""
+def mix_rows(label: str, scripts: list[bytes]) -> list[str]:
+    """A row per implementation: the mix derived without a cache, with ours, with functools'."""
 
     def uncached() -> object:
         return [address_from_script(s, MAINNET) for s in scripts]
@@ -136,11 +191,12 @@ def mix_row(label: str, scripts: list[bytes]) -> str:
         derive = functools.lru_cache(maxsize=MAX_ENTRIES)(lambda s: address_from_script(s, MAINNET))
         return [derive(s) for s in scripts]
 
-    rates = median_rates({"uncached": uncached, "cached": cached, "lru": lru}, len(scripts))
-    return (
-        f"| {label} | {len(set(scripts)):,} | {rates['uncached']:,.0f} "
-        f"| {rates['cached']:,.0f} | {rates['lru']:,.0f} |"
-    )
+    rates = per_implementation({"uncached": uncached, "cached": cached, "lru": lru}, len(scripts))
+    return [
+        f"| {label} | {len(set(scripts)):,} | {impl} | {rates['uncached', impl]:,.0f} "
+        f"| {rates['cached', impl]:,.0f} | {rates['lru', impl]:,.0f} |"
+        for impl in IMPLEMENTATIONS
+    ]
 
 
 def hit_and_ship_lines(block_scripts: list[bytes]) -> list[str]:
@@ -160,13 +216,12 @@ def hit_and_ship_lines(block_scripts: list[bytes]) -> list[str]:
         },
         len(lookups),
     )
-    ship_rates = median_rates(
-        {
-            "derive": lambda: [address_from_script(s, MAINNET) for s in block_scripts],
-            "pickle": lambda: pickle.loads(pickle.dumps(addresses, pickle.HIGHEST_PROTOCOL)),
-        },
-        n,
+    derive_rates = per_implementation(
+        {"derive": lambda: [address_from_script(s, MAINNET) for s in block_scripts]}, n
     )
+    pickle_rate = median_rates(
+        {"pickle": lambda: pickle.loads(pickle.dumps(addresses, pickle.HIGHEST_PROTOCOL))}, n
+    )["pickle"]
     size = len(pickle.dumps(addresses, pickle.HIGHEST_PROTOCOL))
     return [
         "",
@@ -174,49 +229,85 @@ def hit_and_ship_lines(block_scripts: list[bytes]) -> list[str]:
         "| --- | ---: |",
         f"| cache hit (clear-when-full dict) | {1e9 / hit_rates['hit']:,.0f} |",
         f"| cache hit (functools LRU) | {1e9 / hit_rates['lru hit']:,.0f} |",
-        f"| derivation, all distinct mix | {1e9 / ship_rates['derive']:,.0f} |",
+        *(
+            f"| derivation ({impl}), all distinct mix | {1e9 / derive_rates['derive', impl]:,.0f} |"
+            for impl in IMPLEMENTATIONS
+        ),
         f"| pickle.dumps + loads of a block's address list ({n:,} addresses, "
-        f"{size:,} bytes) | {1e9 / ship_rates['pickle']:,.0f} |",
+        f"{size:,} bytes) | {1e9 / pickle_rate:,.0f} |",
     ]
 
 
-def bitcoinlib_rate(scripts: list[bytes]) -> float | None:
-    """python-bitcoinlib's CBitcoinAddress.from_scriptPubKey on the same scripts, if it can."""
+def bitcoinlib_rates(by_type: dict[str, list[bytes]]) -> dict[str, float]:
+    """python-bitcoinlib's CBitcoinAddress.from_scriptPubKey on the same scripts, where it can."""
     try:
         import bitcoin
         from bitcoin.core.script import CScript
         from bitcoin.wallet import CBitcoinAddress
     except ImportError:
-        return None
+        return {}
     bitcoin.SelectParams("mainnet")
-    wrapped = [CScript(s) for s in scripts]
-    try:
-        str(CBitcoinAddress.from_scriptPubKey(wrapped[0]))
-    except Exception:  # a type this python-bitcoinlib version has no address class for
-        return None
     from_script = CBitcoinAddress.from_scriptPubKey
-    return best_rate(lambda: [str(from_script(s)) for s in wrapped], N_SCRIPTS)
+    runs: dict[str, Callable[[], object]] = {}
+    for name, scripts in by_type.items():
+        wrapped = [CScript(s) for s in scripts]
+        try:
+            str(from_script(wrapped[0]))
+        except Exception:  # a type this python-bitcoinlib version has no address class for
+            continue
+        runs[name] = lambda w=wrapped: [str(from_script(s)) for s in w]
+    return median_rates(runs, N_SCRIPTS)
+
+
+def type_lines() -> list[str]:
+    """The per-type table: classification, derivation in C and in Python, the baseline."""
+    by_type = scripts_of_each_type(random.Random(1))
+    classify_rates = median_rates(
+        {name: lambda s=scripts: [classify(x) for x in s] for name, scripts in by_type.items()},
+        N_SCRIPTS,
+    )
+    derive_rates = per_implementation(
+        {
+            name: lambda s=scripts: [address_from_script(x, MAINNET) for x in s]
+            for name, scripts in by_type.items()
+        },
+        N_SCRIPTS,
+    )
+    baseline = bitcoinlib_rates(by_type)
+    impls = list(IMPLEMENTATIONS)
+    lines = [
+        f"{N_SCRIPTS:,} distinct random scripts per type, mainnet, through `address_from_script`.",
+        "",
+        "| type | classify/s | "
+        + " | ".join(f"address_from_script ({impl})/s" for impl in impls)
+        + (" | C / pure Python" if "C" in IMPLEMENTATIONS else "")
+        + " | python-bitcoinlib/s |",
+        "| --- | ---: | "
+        + " | ".join("---:" for _ in impls)
+        + (" | ---:" if "C" in IMPLEMENTATIONS else "")
+        + " | ---: |",
+    ]
+    for name in by_type:
+        cells = [f"{classify_rates[name]:,.0f}"]
+        cells += [f"{derive_rates[name, impl]:,.0f}" for impl in impls]
+        if "C" in IMPLEMENTATIONS:
+            cells.append(f"{derive_rates[name, 'C'] / derive_rates[name, 'pure Python']:.1f}x")
+        cells.append(f"{baseline[name]:,.0f}" if name in baseline else "n/a")
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return lines
 
 
 def main() -> None:
-    by_type = scripts_of_each_type(random.Random(1))
+    load = os.getloadavg()
     lines = [
         "# Address benchmark (`python benchmarks/addresses.py`)",
         "",
-        f"{N_SCRIPTS:,} distinct random scripts per type, mainnet; best of repeated runs.",
+        f"Rates are medians of {REPEATS} interleaved runs, per CPU second (process time); "
+        f"1-minute load average {load[0]:.1f} at the start.",
         "",
-        "| type | classify/s | address_from_script/s | python-bitcoinlib/s |",
-        "| --- | ---: | ---: | ---: |",
+        *type_lines(),
+        *mix_lines(),
     ]
-    for name, scripts in by_type.items():
-        classify_rate = best_rate(lambda s=scripts: [classify(x) for x in s], N_SCRIPTS)
-        address_rate = best_rate(
-            lambda s=scripts: [address_from_script(x, MAINNET) for x in s], N_SCRIPTS
-        )
-        baseline = bitcoinlib_rate(scripts)
-        shown = f"{baseline:,.0f}" if baseline is not None else "n/a"
-        lines.append(f"| {name} | {classify_rate:,.0f} | {address_rate:,.0f} | {shown} |")
-    lines += mix_lines()
     text = "\n".join(lines) + "\n"
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(text)

@@ -1,9 +1,12 @@
-"""A bounded cache of addresses by output script, per network.
+"""A bounded cache of addresses by output script, per network, for pure-Python derivation.
 
-Deriving an address costs microseconds (a Bech32 checksum, or two SHA-256 and a Base58
-conversion); looking one up costs a dict probe. Scripts repeat on a real chain -- change
-outputs, exchanges' hot addresses, outputs spent soon after they are created -- so
-:attr:`TxOut.address <chaincrawler.chain.types.TxOut.address>` goes through here.
+In pure Python, deriving an address costs microseconds (a Bech32 checksum, or two
+SHA-256 and a Base58 conversion); looking one up costs a dict probe. Scripts repeat on a
+real chain -- change outputs, exchanges' hot addresses, outputs spent soon after they
+are created -- so without the C extension :attr:`TxOut.address
+<chaincrawler.chain.types.TxOut.address>` goes through here. The C extension derives an
+address in less time than a probe of this cache takes (0.2-0.6 us; see
+``benchmarks/addresses.py``), so with it :data:`address_of` skips the cache.
 
 Each Network object has its own table (there are a handful) of at most
 :data:`MAX_ENTRIES` scripts; when a table is full it is emptied and refills with what
@@ -17,8 +20,10 @@ a race at worst derives the same address twice.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from chaincrawler.chain.networks import Network
-from chaincrawler.chain.script import address_from_script
+from chaincrawler.chain.script import _address_from_script_py, address_from_script, derive_address
 
 MAX_ENTRIES = 1 << 16
 """Scripts remembered per network before the table is emptied."""
@@ -49,3 +54,9 @@ def clear_address_cache() -> None:
     """Forget every remembered address (for benchmarks that measure a cold start)."""
     for _network, table in _TABLES.values():
         table.clear()
+
+
+address_of: Callable[[bytes, Network], str | None]
+"""How :attr:`TxOut.address <chaincrawler.chain.types.TxOut.address>` finds an address:
+:func:`cached_address` in pure Python, ``address_from_script`` with the C extension."""
+address_of = cached_address if derive_address is _address_from_script_py else address_from_script

@@ -9,7 +9,7 @@ bytes without decoding the script.
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import NamedTuple
 
 from chaincrawler.chain.encoding import (
@@ -195,6 +195,36 @@ def classify(script: bytes) -> ScriptType:
     return _classify_rare(script)
 
 
+def _address_from_script_py(
+    script: bytes, hrp: str, p2pkh_prefix: int, p2sh_prefix: int
+) -> str | None:
+    """Pure-Python address derivation: the reference the C extension must match."""
+    n = len(script)
+    if n == 22:
+        if script[0] == OP_0 and script[1] == 20:
+            return encode_segwit_unchecked(hrp, 0, script[2:])
+    elif n == 34:
+        if script[1] == 32 and script[0] in (OP_0, OP_1):
+            return encode_segwit_unchecked(hrp, 0 if script[0] == OP_0 else 1, script[2:])
+    elif n == 25:
+        if script[:3] == _P2PKH_HEAD and script[23:] == _P2PKH_TAIL:
+            return base58check_encode(bytes((p2pkh_prefix,)) + script[3:23])
+    elif n == 23 and script[0] == OP_HASH160 and script[1] == 20 and script[22] == OP_EQUAL:
+        return base58check_encode(bytes((p2sh_prefix,)) + script[2:22])
+    if 4 <= n <= 42 and script[1] + 2 == n and OP_1 <= script[0] <= OP_16:
+        return encode_segwit_unchecked(hrp, script[0] - (OP_1 - 1), script[2:])
+    return None
+
+
+derive_address: Callable[[bytes, str, int, int], str | None]
+"""``address_from_script`` with the network's encodings given apart: the C extension's
+function when it was built, else :func:`_address_from_script_py`."""
+try:
+    from chaincrawler.chain._speedups import address_from_script as derive_address
+except ImportError:  # installed without a C compiler
+    derive_address = _address_from_script_py
+
+
 def address_from_script(script: bytes, network: Network) -> str | None:
     """The address Bitcoin Core shows for ``script`` on ``network``, or None.
 
@@ -202,22 +232,7 @@ def address_from_script(script: bytes, network: Network) -> str | None:
     every v1..v16 program (P2TR, P2A, future versions) give Bech32/Bech32m addresses.
     P2PK, multisig, OP_RETURN and nonstandard scripts have none.
     """
-    n = len(script)
-    if n == 22:
-        if script[0] == OP_0 and script[1] == 20:
-            return encode_segwit_unchecked(network.bech32_hrp, 0, script[2:])
-    elif n == 34:
-        if script[1] == 32 and script[0] in (OP_0, OP_1):
-            version = 0 if script[0] == OP_0 else 1
-            return encode_segwit_unchecked(network.bech32_hrp, version, script[2:])
-    elif n == 25:
-        if script[:3] == _P2PKH_HEAD and script[23:] == _P2PKH_TAIL:
-            return base58check_encode(bytes((network.p2pkh_prefix,)) + script[3:23])
-    elif n == 23 and script[0] == OP_HASH160 and script[1] == 20 and script[22] == OP_EQUAL:
-        return base58check_encode(bytes((network.p2sh_prefix,)) + script[2:22])
-    if 4 <= n <= 42 and script[1] + 2 == n and OP_1 <= script[0] <= OP_16:
-        return encode_segwit_unchecked(network.bech32_hrp, script[0] - (OP_1 - 1), script[2:])
-    return None
+    return derive_address(script, network.bech32_hrp, network.p2pkh_prefix, network.p2sh_prefix)
 
 
 def _networks_using(matches: list[Network]) -> str:

@@ -21,7 +21,7 @@ import struct
 from collections.abc import Sequence
 from typing import ClassVar
 
-from chaincrawler.chain.address_cache import cached_address
+from chaincrawler.chain.address_cache import address_of
 from chaincrawler.chain.consensus import WITNESS_COMMITMENT_PREFIX
 from chaincrawler.chain.networks import Network
 from chaincrawler.chain.script import ScriptType, classify
@@ -107,7 +107,7 @@ class TxOut:
         """The address this output pays, or None when the script has none."""
         a = self._address
         if a is _UNSET:
-            a = self._address = cached_address(self.script_pubkey, self.network)
+            a = self._address = address_of(self.script_pubkey, self.network)
         return a  # type: ignore[return-value]
 
     def serialize(self) -> bytes:

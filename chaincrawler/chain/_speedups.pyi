@@ -1,0 +1,3 @@
+def address_from_script(
+    script: bytes, hrp: str, p2pkh_prefix: int, p2sh_prefix: int, /
+) -> str | None: ...

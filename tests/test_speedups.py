@@ -1,0 +1,161 @@
+"""The C extension derives exactly the addresses the pure-Python reference derives, and
+chaincrawler works without it.
+
+Where the extension was not built these tests skip, except under ``CI=true``: there a
+missing extension fails them, so that CI cannot pass on the fallback unnoticed.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from types import ModuleType
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from chaincrawler.chain import address_cache
+from chaincrawler.chain import script as script_module
+from chaincrawler.chain.address_cache import clear_address_cache
+from chaincrawler.chain.networks import NETWORKS, Network, get_network
+from chaincrawler.chain.script import P2A_SCRIPT, _address_from_script_py
+from chaincrawler.chain.types import TxOut
+from tests.chain.test_address_cache import scripts as standard_and_odd_scripts
+from tests.chain.test_encoding import SEGWIT_VALID
+from tests.chain.test_script import CORE_KEY_IO_VALID
+
+ALL_NETWORKS = list(NETWORKS.values())
+
+
+@pytest.fixture(scope="module")
+def speedups() -> ModuleType:
+    try:
+        from chaincrawler.chain import _speedups
+    except ImportError as exc:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"the C extension chaincrawler.chain._speedups is not built: {exc}")
+        pytest.skip(f"the C extension is not built ({exc}); `python setup.py build_ext --inplace`")
+    return _speedups
+
+
+def _both(speedups: ModuleType, script: bytes, network: Network) -> tuple[object, object]:
+    args = (network.bech32_hrp, network.p2pkh_prefix, network.p2sh_prefix)
+    return speedups.address_from_script(script, *args), _address_from_script_py(script, *args)
+
+
+def test_address_from_script_uses_the_extension_and_no_cache(speedups):
+    assert script_module.derive_address is speedups.address_from_script
+    clear_address_cache()
+    out = TxOut(1, b"\x00\x14" + bytes(range(20)), get_network("regtest"))
+    assert out.address == _address_from_script_py(out.script_pubkey, "bcrt", 0x6F, 0xC4)
+    assert all(not entry[1] for entry in address_cache._TABLES.values())
+
+
+# Every shape address_from_script tells apart, each also one byte off in length or in a
+# fixed byte, so that every branch is taken both ways.
+_body = st.binary(min_size=0, max_size=44)
+near_misses = st.one_of(
+    st.builds(lambda v, n, p: bytes((v, n)) + p, st.integers(0, 255), st.integers(0, 255), _body),
+    st.builds(
+        lambda head, body, tail, cut: (head + body + tail)[: len(head + body + tail) - cut],
+        st.sampled_from([b"\x76\xa9\x14", b"\xa9\x14", b"\x76\xa9\x15", b"\x76\xa8\x14"]),
+        st.binary(min_size=19, max_size=21),
+        st.sampled_from([b"\x88\xac", b"\x87", b"\x88\xad", b"\x86", b""]),
+        st.integers(0, 1),
+    ),
+)
+
+
+@given(st.one_of(standard_and_odd_scripts, near_misses), st.sampled_from(ALL_NETWORKS))
+def test_c_and_python_agree_on_every_kind_of_script(speedups, script, network):
+    c_address, py_address = _both(speedups, script, network)
+    assert c_address == py_address
+
+
+@given(st.binary(max_size=200), st.sampled_from(ALL_NETWORKS))
+def test_c_and_python_agree_on_arbitrary_bytes(speedups, script, network):
+    c_address, py_address = _both(speedups, script, network)
+    assert c_address == py_address
+
+
+@given(
+    st.one_of(standard_and_odd_scripts, near_misses),
+    st.text(max_size=12),
+    st.integers(0, 255),
+    st.integers(0, 255),
+)
+def test_c_and_python_agree_on_any_hrp_and_prefixes(speedups, script, hrp, p2pkh, p2sh):
+    args = (hrp, p2pkh, p2sh)
+    assert speedups.address_from_script(script, *args) == _address_from_script_py(script, *args)
+
+
+@pytest.mark.parametrize(("address", "script_hex", "chain"), CORE_KEY_IO_VALID)
+def test_core_address_vectors(speedups, address, script_hex, chain):
+    script = bytes.fromhex(script_hex)
+    assert _both(speedups, script, get_network(chain)) == (address, address)
+
+
+@pytest.mark.parametrize(("address", "script_hex"), SEGWIT_VALID)
+def test_bip350_vectors(speedups, address, script_hex):
+    address = address.lower()
+    hrp = address[:2]
+    script = bytes.fromhex(script_hex)
+    assert speedups.address_from_script(script, hrp, 0, 5) == address
+
+
+def test_pay_to_anchor_and_scripts_without_an_address(speedups):
+    assert _both(speedups, P2A_SCRIPT, get_network("mainnet")) == ("bc1pfeessrawgf",) * 2
+    for script in (b"", b"\x6a", b"\x00\x15" + bytes(21), b"\x51\x01\x00", b"\x00\x14" + bytes(19)):
+        assert _both(speedups, script, get_network("mainnet")) == (None, None)
+
+
+def test_a_bytes_like_script_gives_the_same_address(speedups):
+    script = bytes.fromhex("76a914a31c06bd463e3923bc1aadbde48b16976c08071788ac")
+    expected = "1FsSia9rv4NeEwvJ2GvXrX7LyxYspbN2mo"
+    for form in (bytearray(script), memoryview(script)):
+        assert speedups.address_from_script(form, "bc", 0, 5) == expected
+
+
+def test_bad_arguments_raise_like_the_reference(speedups):
+    p2pkh = bytes.fromhex("76a914a31c06bd463e3923bc1aadbde48b16976c08071788ac")
+    p2wpkh = b"\x00\x14" + bytes(20)
+    for fn in (speedups.address_from_script, _address_from_script_py):
+        with pytest.raises(ValueError, match="range"):
+            fn(p2pkh, "bc", 256, 5)
+        with pytest.raises(ValueError, match="range"):
+            fn(p2pkh, "bc", -1, 5)
+        # A prefix only matters for the scripts that use it.
+        assert fn(p2wpkh, "bc", 256, 256) == fn(p2wpkh, "bc", 0, 5)
+    with pytest.raises(TypeError):
+        speedups.address_from_script("76a9", "bc", 0, 5)
+    with pytest.raises(TypeError):
+        speedups.address_from_script(p2pkh, b"bc", 0, 5)
+    with pytest.raises(TypeError):
+        speedups.address_from_script(p2pkh, "bc", 0)
+
+
+_FALLBACK = """
+import sys
+sys.modules["chaincrawler.chain._speedups"] = None  # as if it was never built
+from chaincrawler.chain import address_cache, script
+from chaincrawler.chain.networks import MAINNET
+from chaincrawler.chain.types import TxOut
+assert script.derive_address is script._address_from_script_py
+assert address_cache.address_of is address_cache.cached_address
+out = TxOut(1, bytes.fromhex("0014751e76e8199196d454941c45d1b3a323f1433bd6"), MAINNET)
+print(out.address, script.address_from_script(bytes.fromhex(sys.argv[1]), MAINNET))
+assert out.script_pubkey in address_cache._TABLES[id(MAINNET)][1]
+"""
+
+
+def test_without_the_extension_the_pure_python_code_is_used():
+    p2sh = "a914373b819a068f32b7a6b38b6b38729647cfde01c287"
+    done = subprocess.run(
+        [sys.executable, "-c", _FALLBACK, p2sh], capture_output=True, text=True, check=True
+    )
+    assert done.stdout.split() == [
+        "bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4",
+        "36j4NfKv6Akva9amjWrLG6MuSQym1GuEmm",
+    ]
