@@ -380,7 +380,10 @@ class Crawler:
         batch: list[_Processed] = []
         writes = 0  # stored-collection writes of the batch
         async for fetched in source.blocks(next_height, target):
-            expected = batch[-1].record.hash if batch else (tip.hash if tip else None)
+            # the block before: of this batch, else the last committed one (not the tip
+            # this step began at: a catch-up batch may have been committed since)
+            linked = batch[-1].record if batch else self._tip
+            expected = linked.hash if linked else None
             if expected is not None and fetched.block.prev_hash != expected:
                 await self._commit(batch)
                 await self._unlinked()

@@ -13,7 +13,6 @@ slower) for each block with a miss.
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from decimal import Decimal
 from typing import Any, NoReturn
 
@@ -37,9 +36,12 @@ class PrevoutResolver:
     def __init__(self, node: NodeClient, max_entries: int = 300_000) -> None:
         self._node = node
         self._max = max_entries
-        # (txid, vout) -> the output itself: a spend reuses the address a model already
-        # derived for it. About 300 bytes an entry.
-        self._cache: OrderedDict[tuple[bytes, int], TxOut] = OrderedDict()
+        # txid -> [its outputs not spent yet, then each output (None once spent)]: a spend
+        # reuses the output object whose address a model already derived. One entry a
+        # transaction, not one an output: a block's outputs go in with one insert each
+        # transaction. Insertion order is eviction order.
+        self._cache: dict[bytes, list[Any]] = {}
+        self._held = 0  # outputs in the cache not spent yet (bounded by max_entries)
         self.hits = 0
         self.misses = 0
         self._txindex = True  # until the node shows it has none
@@ -52,27 +54,51 @@ class PrevoutResolver:
         """
         cache = self._cache
         missing = False
+        hits = 0
+        held = self._held
         for tx in block.transactions:
             if not tx.is_coinbase:
                 for txin in tx.inputs:
                     if txin.prev_txout is not None:
                         continue
                     point = txin.prevout
-                    found = cache.pop((point.txid_bytes, point.vout), None)
-                    if found is None:
+                    entry = cache.get(point.txid_bytes)
+                    slot = point.vout + 1
+                    if entry is None or slot >= len(entry) or entry[slot] is None:
                         missing = True
-                    else:
-                        txin.prev_txout = found
-                        self.hits += 1
-            txid = tx.txid_bytes
-            for vout, txout in enumerate(tx.outputs):
-                cache[(txid, vout)] = txout
+                        continue
+                    txin.prev_txout = entry[slot]
+                    entry[slot] = None
+                    entry[0] -= 1
+                    if not entry[0]:
+                        del cache[point.txid_bytes]
+                    hits += 1
+            outputs = tx.outputs
+            replaced = cache.get(tx.txid_bytes)  # a duplicate txid (BIP 30), or a reorg
+            if replaced is not None:
+                held -= replaced[0]
+            cache[tx.txid_bytes] = [len(outputs), *outputs]
+            held += len(outputs) - hits
+            self.hits += hits
+            hits = 0
+        self._held = held
         if missing and spent is not None:
             self._fill_from_spent(block, spent)
         elif missing:
             await self._fill_from_node(block)
-        while len(cache) > self._max:
-            cache.popitem(last=False)
+        if self._held > self._max:
+            self._evict(self._held - self._max)
+
+    def _evict(self, outputs: int) -> None:
+        """Drop the oldest transactions' entries holding at least ``outputs`` outputs."""
+        oldest = []
+        for txid, entry in self._cache.items():
+            oldest.append(txid)
+            outputs -= entry[0]
+            if outputs <= 0:
+                break
+        for txid in oldest:
+            self._held -= self._cache.pop(txid)[0]
 
     def _fill_from_spent(self, block: Block, raw: bytes) -> None:
         try:

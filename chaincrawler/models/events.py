@@ -28,7 +28,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Iterable, Iterator
-from typing import Any, ClassVar, cast
+from typing import Any, ClassVar
 
 import msgspec
 import pydantic
@@ -41,6 +41,8 @@ from chaincrawler.models.errors import (
     describe_validation,
 )
 from chaincrawler.models.state import exact_json_type
+
+_UNDECIDED: Any = object()
 
 _EVENT_CONFIG = pydantic.ConfigDict(
     frozen=True,
@@ -63,11 +65,13 @@ class Event(pydantic.BaseModel):
     """The name stored with each event; the class name unless set in the class body."""
     event_version: ClassVar[int] = 1
     """The schema version of the payload; raise it when the fields change."""
-    _json_codec: ClassVar[_PlainJson | None]
+    _json_codec: ClassVar[_PlainJson | None] = _UNDECIDED
+    """The class's msgspec codec, None without one, ``_UNDECIDED`` until first used."""
 
     @classmethod
     def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
         super().__pydantic_init_subclass__(**kwargs)
+        cls._json_codec = _UNDECIDED  # each class decides its own (not its base's)
         if "event_type" not in cls.__dict__:
             cls.event_type = cls.__name__
         if not isinstance(cls.event_type, str) or not cls.event_type:
@@ -83,9 +87,12 @@ class Event(pydantic.BaseModel):
     def to_json(self) -> str:
         """The payload as JSON text (what the event store keeps); EventEncodeError if a
         field cannot be serialised."""
-        if _plain_json(type(self)) is not None:
+        codec = self._json_codec
+        if codec is _UNDECIDED:
+            codec = _plain_json(type(self))
+        if codec is not None:
             try:
-                return _ENCODER.encode(self.__dict__).decode()
+                return _encode(self.__dict__).decode()
             except _ENCODE_ERRORS:
                 pass  # pydantic raises (or warns) as it always did
         try:
@@ -198,8 +205,7 @@ class EventRegistry:
 
 
 _ENCODE_ERRORS = (msgspec.EncodeError, TypeError, ValueError, OverflowError)
-_ENCODER = msgspec.json.Encoder()
-_UNDECIDED = object()
+_encode = msgspec.json.Encoder().encode
 _EVENT_METHODS = ("model_post_init", "__init__", "__setattr__")
 
 
@@ -244,9 +250,9 @@ class _PlainJson:
 
 def _plain_json(cls: type[Event]) -> _PlainJson | None:
     """The msgspec codec of ``cls`` if it is plain (decided at first use, once complete)."""
-    known = cls.__dict__.get("_json_codec", _UNDECIDED)
+    known = cls._json_codec
     if known is not _UNDECIDED:
-        return cast("_PlainJson | None", known)
+        return known
     if not cls.__pydantic_complete__:
         return None  # forward references: pydantic validates until they resolve
     codec = None

@@ -156,3 +156,38 @@ async def test_spent_outputs_not_matching_the_block_are_refused(raw: bytes, prob
     with pytest.raises(PrevoutError, match=problem) as caught:
         await PrevoutResolver(Node([], txindex=True)).resolve(spending, raw)  # type: ignore[arg-type]
     assert spending.hash in str(caught.value)
+
+
+def paying(tag: int, outputs: int) -> Transaction:
+    """A coinbase-like transaction (tagged) with ``outputs`` outputs of 1,000 sat each."""
+    return Transaction([TxIn(OutPoint(b"\x00" * 32, 0xFFFFFFFF), bytes([1, tag]))],
+                       [TxOut(1_000 + i, P2WPKH, REGTEST) for i in range(outputs)],
+                       network=REGTEST)
+
+
+def spending(*points: tuple[Transaction, int]) -> Transaction:
+    return Transaction([TxIn(OutPoint(tx.txid_bytes, vout)) for tx, vout in points],
+                       [TxOut(1, b"\x51", REGTEST)], network=REGTEST)
+
+
+async def test_an_output_is_served_once_and_the_oldest_are_dropped_beyond_the_bound() -> None:
+    old, new = paying(1, 3), paying(2, 3)
+    resolver = PrevoutResolver(Node([], txindex=True), max_entries=4)  # type: ignore[arg-type]
+    await resolver.resolve(block(old))
+    await resolver.resolve(block(new))  # 6 outputs held > 4: the oldest transaction goes
+    first = spending((new, 2), (new, 0))
+    await resolver.resolve(block(coinbase(3), first))
+    assert [i.prev_txout for i in first.inputs] == [new.outputs[2], new.outputs[0]]
+    assert resolver.hits == 2
+    again = block(coinbase(4), spending((new, 2)), spending((old, 0)), spending((new, 1)))
+    missed: list[str] = []
+
+    async def fill(b: Block) -> None:
+        missed.extend(f"{i.prevout.txid_bytes == new.txid_bytes}:{i.prevout.vout}"
+                      for tx in b.transactions[1:] for i in tx.inputs if i.prev_txout is None)
+
+    resolver._fill_from_node = fill  # type: ignore[method-assign,assignment]
+    await resolver.resolve(again)
+    assert missed == ["True:2", "False:0"]  # spent already; evicted
+    assert again.transactions[3].inputs[0].prev_txout is new.outputs[1]
+    assert resolver.hits == 3
