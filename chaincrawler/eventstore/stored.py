@@ -59,28 +59,26 @@ _VALUES_OF = {
         "ON v.model = ? AND v.collection = ? AND v.key = k.key"
     ),
 }
-# A key's overlay rows, for reads: PostgreSQL gets those of canonical blocks at or below
-# a height with their values. SQLite (whose key index has no value, and a seek for each
-# entry's row) first gets every entry of the keys from the index alone, then the values
-# of the one row per key that counts (pairs of block and key as a JSON array).
-_RECENT_OF_PG = (
+# The overlay rows of some keys in canonical blocks at or below a height.
+_CANONICAL_AT_OR_BELOW = (
+    "EXISTS (SELECT 1 FROM collection_blocks b WHERE b.seq = r.seq "
+    "AND b.status = 'canonical' AND b.block_height <= ?)"
+)
+_RECENT_OF = {
+    "sqlite": (
+        "SELECT r.seq, r.key, r.value FROM collection_recent r WHERE r.model = ? "
+        "AND r.collection = ? AND r.key IN (SELECT value FROM json_each(?)) "
+        f"AND {_CANONICAL_AT_OR_BELOW}"
+    ),
     # LATERAL ... OFFSET 0: one probe of the key index per key, whatever the statistics
     # (a fresh overlay without them got a plan comparing every row with every key).
-    "SELECT r.seq, k.key, r.value FROM unnest(?::text[]) AS k(key) CROSS JOIN LATERAL "
-    "(SELECT r.seq, r.value FROM collection_recent r WHERE r.model = ? "
-    "AND r.collection = ? AND r.key = k.key AND EXISTS (SELECT 1 FROM collection_blocks b "
-    "WHERE b.seq = r.seq AND b.status = 'canonical' AND b.block_height <= ?) "
-    "OFFSET 0) AS r"
-)
-_RECENT_ENTRIES_SQLITE = (
-    "SELECT seq, key FROM collection_recent WHERE model = ? AND collection = ? "
-    "AND key IN (SELECT value FROM json_each(?))"
-)
-_RECENT_VALUES_SQLITE = (
-    "SELECT r.key, r.value FROM json_each(?) AS j CROSS JOIN collection_recent r "
-    "WHERE r.seq = j.value ->> 0 AND r.model = ? AND r.collection = ? "
-    "AND r.key = j.value ->> 1"
-)
+    "postgresql": (
+        "SELECT r.seq, k.key, r.value FROM unnest(?::text[]) AS k(key) CROSS JOIN LATERAL "
+        "(SELECT r.seq, r.value FROM collection_recent r WHERE r.model = ? "
+        f"AND r.collection = ? AND r.key = k.key AND {_CANONICAL_AT_OR_BELOW} "
+        "OFFSET 0) AS r"
+    ),
+}
 _PUT = {
     "sqlite": (
         "INSERT INTO collection_values (model, collection, key, value) VALUES (?, ?, ?, ?) "
@@ -178,28 +176,11 @@ def _values_of(dialect: str, model: str, collection: str, keys: Sequence[str]) -
 
 
 def _recent_of(
-    dialect: str, model: str, collection: str, keys: Sequence[str], heights: Mapping[int, int]
-) -> Steps[dict[str, str | None]]:
-    """Per key with overlay rows in the blocks of ``heights`` (sequence number: height),
-    its row of the highest of them: the value, None for a delete."""
-    newest: dict[str, tuple[int, int]] = {}  # key: (height, seq)
-    values: dict[int, dict[str, str | None]] = {}
+    dialect: str, model: str, collection: str, keys: Sequence[str], height: int
+) -> Rows:
     if dialect == "sqlite":
-        entries = yield Rows(_RECENT_ENTRIES_SQLITE, (model, collection, json.dumps(keys)))
-    else:
-        entries = []
-        for seq, key, value in (yield Rows(_RECENT_OF_PG, (list(keys), model, collection,
-                                                              max(heights.values())))):
-            entries.append((seq, key))
-            values.setdefault(seq, {})[key] = value
-    for seq, key in entries:  # a block settled since: its rows are gone too
-        if seq in heights and heights[seq] >= newest.get(key, (-1, 0))[0]:
-            newest[key] = (heights[seq], seq)
-    if dialect == "sqlite" and newest:
-        chosen = sorted((seq, key) for key, (_, seq) in newest.items())
-        rows = yield Rows(_RECENT_VALUES_SQLITE, (json.dumps(chosen), model, collection))
-        return {key: value for key, value in rows}
-    return {key: values[seq][key] for key, (_, seq) in newest.items()}
+        return Rows(_RECENT_OF[dialect], (model, collection, json.dumps(keys), height))
+    return Rows(_RECENT_OF[dialect], (list(keys), model, collection, height))
 
 
 def _seqs(dialect: str, seqs: Iterable[int]) -> tuple[object, ...]:
@@ -350,9 +331,12 @@ def get_many_steps(
     rows = yield _values_of(dialect, model, collection, names)
     found: dict[str, str] = {row[0]: row[1] for row in rows}
     height = sql.MAX_HEIGHT if at_height is None else at_height
-    heights = {seq: h for seq, h in (yield Rows(CANONICAL_BLOCKS)) if h <= height}
-    recent = (yield from _recent_of(dialect, model, collection, names, heights)) if heights else {}
-    for key, value in recent.items():
+    heights = dict((yield Rows(CANONICAL_BLOCKS)))
+    newest: dict[str, tuple[int, str | None]] = {}
+    for seq, key, value in (yield _recent_of(dialect, model, collection, names, height)):
+        if heights[seq] >= newest.get(key, (-1, None))[0]:
+            newest[key] = (heights[seq], value)
+    for key, (_, value) in newest.items():
         if value is None:
             found.pop(key, None)
         else:
