@@ -117,7 +117,8 @@ class EventStore(abc.ABC):
         the reorg window wrote apart (the overlay) for ``rollback``. With
         ``retention``, the same transaction settles and deletes what it does not
         keep: the writes of blocks at or below ``tip - max_reorg_depth`` go into
-        the collections' base (in a commit with writes) and, for each model
+        the collections' base (in a commit with writes, in batches of blocks:
+        see ``stored``) and, for each model
         snapshotted in this commit, its
         snapshots that ``Retention`` does not keep, and mempool events older than
         ``Retention.mempool_events``. Without it, nothing is deleted.
@@ -135,10 +136,11 @@ class EventStore(abc.ABC):
         Their events are marked rolled back with the new reorg's id (never
         deleted, payloads untouched), snapshots above the fork are deleted,
         stored collections lose the writes of the blocks above the fork (their
-        overlay rows are deleted), the blocks are kept as orphaned, and
+        overlay blocks are marked orphaned; later commits delete the rows), the
+        blocks are kept as orphaned, and
         a reorg row is recorded. ``new_tip_hash`` (the tip of the winning
         branch, if known) is recorded with it. Costs O(events rolled back +
-        keys the rolled-back blocks changed), not of the size of the state. Raises
+        blocks rolled back), not of the size of the state. Raises
         StoreConflictError if ``fork_height`` is not below the tip or not on the
         stored chain, and HistoryPrunedError if the collections' writes above
         ``fork_height`` were settled.

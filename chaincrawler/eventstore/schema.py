@@ -17,8 +17,11 @@ Tables:
   the settled height (``meta['collections_settled_through']``, below the reorg
   window; value as JSON text).
 - ``collection_recent``: per block of the reorg window, the value each key it
-  wrote has after it (NULL: deleted); a rollback deletes the rows above the fork
-  (see ``stored``).
+  wrote has after it (NULL: deleted), under the block's sequence number.
+- ``collection_blocks``: the blocks of the overlay, by sequence number (never
+  reused while rows hold it): their height and whether they are still canonical. A
+  rollback marks the blocks above the fork orphaned; their rows are deleted when
+  they would have settled (see ``stored``).
 - ``mempool_events``: the events mempool models emit, apart from the block log and
   never replayed into block state. ``position`` is their own order (gap-free as
   appended, from 1; pruning deletes from the oldest and always keeps the newest, so
@@ -54,7 +57,7 @@ from sqlalchemy.schema import CreateIndex, CreateTable
 from chaincrawler.eventstore.errors import SchemaVersionError, StoreNetworkMismatchError
 
 #: Version of the schema this code writes. Stores with a newer version are refused.
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 
 @dataclass(frozen=True)
@@ -129,6 +132,16 @@ _UNDO_TO_RECENT = (
     "UPDATE meta SET key = 'collections_settled_through' WHERE key = 'undo_pruned_through'",
 )
 
+_RECENT_TO_SEQUENCES = (
+    # A window of version 4 holds canonical blocks only: each one's height is its number.
+    "ALTER TABLE collection_recent RENAME COLUMN block_height TO seq",
+    "CREATE TABLE collection_blocks (seq BIGINT NOT NULL, block_height BIGINT NOT NULL, "
+    "status TEXT NOT NULL, PRIMARY KEY (seq), "
+    "CONSTRAINT ck_collection_blocks_status CHECK (status IN ('canonical', 'orphaned')))",
+    "INSERT INTO collection_blocks (seq, block_height, status) "
+    "SELECT DISTINCT seq, seq, 'canonical' FROM collection_recent",
+)
+
 _MEMPOOL_EVENTS_TABLE = (
     "CREATE TABLE mempool_events (position {id} NOT NULL, model TEXT NOT NULL, "
     "event_type TEXT NOT NULL, event_version INTEGER NOT NULL, payload {json} NOT NULL, "
@@ -192,6 +205,9 @@ MIGRATIONS: Mapping[int, Migration] = {
         postgresql=[_RECENT_TABLE.format(json="JSON", collate=' COLLATE "C"', rowid="")],
         both=[_RECENT_INDEX, *_UNDO_TO_RECENT],
     ),
+    # 5: overlay rows name their block by a sequence number (``collection_blocks``), so
+    # that a rollback marks blocks orphaned instead of deleting their rows.
+    4: Migration(both=_RECENT_TO_SEQUENCES),
 }
 
 _ACTIVE = sa.text("status = 'active'")
@@ -316,12 +332,12 @@ collection_values = sa.Table(
     sqlite_with_rowid=False,
 )
 
-# Keyed by height first: a rollback and a settle take a range of heights; reads find a
-# key's rows through the index.
+# Keyed by block first: a settle deletes a block's rows as one range; reads find a key's
+# rows through the index.
 collection_recent = sa.Table(
     "collection_recent",
     metadata,
-    sa.Column("block_height", sa.BigInteger, primary_key=True),
+    sa.Column("seq", sa.BigInteger, primary_key=True, autoincrement=False),
     sa.Column("model", sa.Text, primary_key=True),
     sa.Column("collection", sa.Text, primary_key=True),
     sa.Column("key", _Key, primary_key=True),
@@ -330,7 +346,17 @@ collection_recent = sa.Table(
 )
 sa.Index(
     "ix_collection_recent_key", collection_recent.c.model, collection_recent.c.collection,
-    collection_recent.c.key, collection_recent.c.block_height,
+    collection_recent.c.key, collection_recent.c.seq,
+)
+
+collection_blocks = sa.Table(
+    "collection_blocks",
+    metadata,
+    sa.Column("seq", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("block_height", sa.BigInteger, nullable=False),
+    sa.Column("status", sa.Text, nullable=False),
+    sa.CheckConstraint(
+        "status IN ('canonical', 'orphaned')", name="ck_collection_blocks_status"),
 )
 
 # Positions are assigned by the store (like ``events``); pruning walks ``created_at``.

@@ -9,25 +9,31 @@ Two tables hold a collection. ``collection_values`` (the base) holds each key's
 value as of the *settled* height, ``meta['collections_settled_through']``: blocks
 at or below it can no longer be orphaned. ``collection_recent`` (the overlay)
 holds what each block above it wrote, one row per (block, key): the key's value
-after the block, NULL when the block deleted it. A key's value at height H is
-its overlay row of the highest block at or below H, else its base value.
+after the block, NULL when the block deleted it. Overlay rows name their block by a
+sequence number, ``collection_blocks`` gives its height and whether it is still
+canonical. A key's value at height H is its overlay row of the highest canonical
+block at or below H, else its base value.
 
 - Commit: with ``retention``, the horizon is ``tip - max_reorg_depth``. Writes of
   blocks at or below it go straight into the base (the last per key), those above
-  are appended to the overlay, and overlay rows that fell to or below the horizon
-  are settled into the base (the newest per key; NULL deletes) and deleted, all in
-  the commit's transaction. Without ``retention`` every write goes to the overlay
-  and nothing settles. The store never reads old values to write.
-- Rollback to a fork: delete the overlay rows above it, a contiguous range of the
-  overlay's primary key. The base is untouched, so the cost is O(keys the orphaned
-  blocks wrote), whatever the size of the state. Below the settled height neither a
-  rollback nor a read "at height" can be answered (HistoryPrunedError).
+  are appended to the overlay. Overlay blocks that fell to or below the horizon are
+  settled in batches: once ``settle_batch`` blocks are due (or the commit writes to
+  the base), the canonical ones' rows are merged into the base (the
+  newest per key, in key order; NULL deletes) and the rows of all of them, orphaned
+  ones too, are deleted, in the commit's transaction. Without ``retention`` every
+  write goes to the overlay, nothing settles and orphaned blocks' rows are deleted by
+  the next commit. The store never reads old values to write.
+- Rollback to a fork: mark the overlay's blocks above it orphaned, O(blocks): their
+  rows stay until they settle (deleting them now would touch the key index once per
+  row). The base is untouched, so the cost is independent of the state's size and of
+  the keys changed. Below the settled height neither a rollback nor a read "at
+  height" can be answered (HistoryPrunedError).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from chaincrawler.eventstore import sql
 from chaincrawler.eventstore.errors import HistoryPrunedError, StoreConflictError
@@ -37,7 +43,7 @@ from chaincrawler.eventstore.records import AtTip, BlockRecord, CollectionWrite,
 #: A key of one model's collection: (model, collection, key).
 Key = tuple[str, str, str]
 
-RECENT_COLUMNS = ("block_height", "model", "collection", "key", "value")
+RECENT_COLUMNS = ("seq", "model", "collection", "key", "value")
 SETTLED_THROUGH = "collections_settled_through"
 
 # Keys of one (model, collection): SQLite reads a JSON array, PostgreSQL an array. The
@@ -53,20 +59,24 @@ _VALUES_OF = {
         "ON v.model = ? AND v.collection = ? AND v.key = k.key"
     ),
 }
-# Overlay rows at or below a height for some keys, the lowest block first.
+# The overlay rows of some keys in canonical blocks at or below a height.
+_CANONICAL_AT_OR_BELOW = (
+    "EXISTS (SELECT 1 FROM collection_blocks b WHERE b.seq = r.seq "
+    "AND b.status = 'canonical' AND b.block_height <= ?)"
+)
 _RECENT_OF = {
     "sqlite": (
-        "SELECT key, value FROM collection_recent WHERE model = ? AND collection = ? "
-        "AND key IN (SELECT value FROM json_each(?)) AND block_height <= ? "
-        "ORDER BY block_height"
+        "SELECT r.seq, r.key, r.value FROM collection_recent r WHERE r.model = ? "
+        "AND r.collection = ? AND r.key IN (SELECT value FROM json_each(?)) "
+        f"AND {_CANONICAL_AT_OR_BELOW}"
     ),
     # LATERAL ... OFFSET 0: one probe of the key index per key, whatever the statistics
     # (a fresh overlay without them got a plan comparing every row with every key).
     "postgresql": (
-        "SELECT k.key, r.value FROM unnest(?::text[]) AS k(key) CROSS JOIN LATERAL "
-        "(SELECT value, block_height FROM collection_recent WHERE model = ? "
-        "AND collection = ? AND key = k.key AND block_height <= ? OFFSET 0) AS r "
-        "ORDER BY r.block_height"
+        "SELECT r.seq, k.key, r.value FROM unnest(?::text[]) AS k(key) CROSS JOIN LATERAL "
+        "(SELECT r.seq, r.value FROM collection_recent r WHERE r.model = ? "
+        f"AND r.collection = ? AND r.key = k.key AND {_CANONICAL_AT_OR_BELOW} "
+        "OFFSET 0) AS r"
     ),
 }
 _PUT = {
@@ -87,36 +97,49 @@ _DELETE = {
         "(SELECT * FROM unnest(?::text[], ?::text[], ?::text[]))"
     ),
 }
+# Statements over a list of block sequence numbers (each block's rows are one range of
+# the overlay's primary key), formatted with the dialect's form of the list.
+_SEQS = {
+    "sqlite": "seq IN (SELECT value FROM json_each(?))",
+    "postgresql": "seq = ANY(?::bigint[])",
+}
+_ROWS_OF_BLOCKS = "SELECT seq, model, collection, key, value FROM collection_recent WHERE {}"
+_DROP_ROWS = "DELETE FROM collection_recent WHERE {}"
+_DROP_BLOCKS = "DELETE FROM collection_blocks WHERE {}"
 
-LOWEST_RECENT = "SELECT MIN(block_height) FROM collection_recent"
-# Per key of the overlay rows at or below a height, the row of the highest block: the
-# rows found by a range of the primary key, each checked by one probe of the key index
-# (so the cost is that of the rows settled, not of the whole window).
-_NEWEST_AT_OR_BELOW = (
-    "SELECT model, collection, key, value FROM collection_recent r WHERE block_height <= ? "
-    "AND NOT EXISTS (SELECT 1 FROM collection_recent n WHERE n.model = r.model "
-    "AND n.collection = r.collection AND n.key = r.key AND n.block_height > r.block_height "
-    "AND n.block_height <= ?)"
-)
-SETTLE_PUT = (
+# PostgreSQL settles in the server: per key the row of the highest of some canonical
+# blocks, put into the base (or deleting from it) in one statement.
+_PG_SETTLE = (
+    "WITH newest AS (SELECT DISTINCT ON (r.model, r.collection, r.key) r.model, "
+    "r.collection, r.key, r.value FROM collection_recent r JOIN collection_blocks b "
+    "ON b.seq = r.seq WHERE r.seq = ANY(?::bigint[]) "
+    "ORDER BY r.model, r.collection, r.key, b.block_height DESC), "
+    "gone AS (DELETE FROM collection_values v USING newest n WHERE n.value IS NULL "
+    "AND v.model = n.model AND v.collection = n.collection AND v.key = n.key) "
     "INSERT INTO collection_values (model, collection, key, value) "
-    f"SELECT model, collection, key, value FROM ({_NEWEST_AT_OR_BELOW}) AS r "
-    "WHERE value IS NOT NULL "
+    "SELECT model, collection, key, value FROM newest WHERE value IS NOT NULL "
     "ON CONFLICT (model, collection, key) DO UPDATE SET value = excluded.value"
 )
-SETTLE_DELETE = (
-    "DELETE FROM collection_values WHERE (model, collection, key) IN "
-    f"(SELECT model, collection, key FROM ({_NEWEST_AT_OR_BELOW}) AS r WHERE value IS NULL)"
-)
-DROP_SETTLED = "DELETE FROM collection_recent WHERE block_height <= ?"
-DROP_RECENT_ABOVE = "DELETE FROM collection_recent WHERE block_height > ?"
 
-# The overlay's newest row of each key of one collection (index: model, collection, key,
-# block_height), in key order.
+BLOCKS = "SELECT seq, block_height, status FROM collection_blocks"
+CANONICAL_BLOCKS = "SELECT seq, block_height FROM collection_blocks WHERE status = 'canonical'"
+# A number never used before: blocks leave with their rows, so none holds a higher one.
+LAST_SEQ = "SELECT COALESCE(MAX(seq), 0) FROM collection_blocks"
+ADD_BLOCK = "INSERT INTO collection_blocks (seq, block_height, status) VALUES (?, ?, 'canonical')"
+ORPHAN_ABOVE = (
+    "UPDATE collection_blocks SET status = 'orphaned' "
+    "WHERE block_height > ? AND status = 'canonical'"
+)
+
+# The overlay's newest canonical row of each key of one collection (index: model,
+# collection, key, seq), in key order.
 _NEWEST_OF = (
-    "SELECT key, value FROM collection_recent r WHERE model = ? AND collection = ? "
-    "{after}AND block_height = (SELECT MAX(block_height) FROM collection_recent n "
-    "WHERE n.model = r.model AND n.collection = r.collection AND n.key = r.key)"
+    "SELECT r.key, r.value FROM collection_recent r JOIN collection_blocks b "
+    "ON b.seq = r.seq WHERE r.model = ? AND r.collection = ? {after}"
+    "AND b.status = 'canonical' AND b.block_height = (SELECT MAX(nb.block_height) "
+    "FROM collection_recent n JOIN collection_blocks nb ON nb.seq = n.seq "
+    "WHERE n.model = r.model AND n.collection = r.collection AND n.key = r.key "
+    "AND nb.status = 'canonical')"
 )
 SCAN = (
     "SELECT key, value FROM collection_values WHERE model = ? AND collection = ? AND key > ? "
@@ -126,8 +149,8 @@ SCAN_FROM_START = (
     "SELECT key, value FROM collection_values WHERE model = ? AND collection = ? "
     "ORDER BY key LIMIT ?"
 )
-SCAN_RECENT = _NEWEST_OF.format(after="AND key > ? ") + " ORDER BY key LIMIT ?"
-SCAN_RECENT_FROM_START = _NEWEST_OF.format(after="") + " ORDER BY key LIMIT ?"
+SCAN_RECENT = _NEWEST_OF.format(after="AND r.key > ? ") + " ORDER BY r.key LIMIT ?"
+SCAN_RECENT_FROM_START = _NEWEST_OF.format(after="") + " ORDER BY r.key LIMIT ?"
 COUNT = "SELECT COUNT(*) FROM collection_values WHERE model = ? AND collection = ?"
 # What the overlay changes in a count: +1 per key it holds that the base lacks, -1 per
 # key of the base it deletes.
@@ -137,6 +160,13 @@ COUNT_RECENT = (
     "(SELECT 1 FROM collection_values v WHERE v.model = ? AND v.collection = ? "
     "AND v.key = r.key)"
 )
+
+
+def settle_batch(retention: Retention) -> int:
+    """How many blocks leave the window together: the overlay settles once this many
+    are at or below the horizon, a tenth of the window. Settling many blocks at once
+    writes each page of the base and of the key index once for all of them."""
+    return max(1, retention.max_reorg_depth // 10)
 
 
 def _values_of(dialect: str, model: str, collection: str, keys: Sequence[str]) -> Rows:
@@ -151,6 +181,11 @@ def _recent_of(
     if dialect == "sqlite":
         return Rows(_RECENT_OF[dialect], (model, collection, json.dumps(keys), height))
     return Rows(_RECENT_OF[dialect], (list(keys), model, collection, height))
+
+
+def _seqs(dialect: str, seqs: Iterable[int]) -> tuple[object, ...]:
+    listed = sorted(seqs)
+    return (json.dumps(listed),) if dialect == "sqlite" else (listed,)
 
 
 def _set_values(dialect: str, values: Mapping[Key, str | None]) -> Steps[None]:
@@ -201,25 +236,68 @@ def apply_steps(
         if horizon is not None and write.block_height <= horizon:
             settled[(write.model, write.collection, write.key)] = write.value
         else:
-            recent.append(
-                (write.block_height, write.model, write.collection, write.key, write.value)
-            )
-    if horizon is not None:
-        lowest = yield Value(LOWEST_RECENT)
-        leaving = lowest is not None and lowest <= horizon
-        if leaving:
+            recent.append(write)
+    blocks = yield Rows(BLOCKS)
+    if retention is None or horizon is None:
+        orphaned = [seq for seq, _, status in blocks if status == "orphaned"]
+        if orphaned:
+            yield from _drop_blocks(dialect, orphaned)
+    else:
+        due = [(seq, height, status) for seq, height, status in blocks if height <= horizon]
+        oldest = min((height for _, height, _ in due), default=None)
+        if settled or (oldest is not None and oldest <= horizon - settle_batch(retention) + 1):
             # Overlay rows are of blocks below this commit's: the commit's own writes
             # to the base come after them.
-            yield Execute(SETTLE_PUT, (horizon, horizon))
-            yield Execute(SETTLE_DELETE, (horizon, horizon))
-            yield Execute(DROP_SETTLED, (horizon,))
-        yield from _set_values(dialect, settled)
-        if leaving or settled:
+            yield from _settle(dialect, due, settled)
             through = yield from _settled_through()
             if through is None or through < horizon:
                 yield Execute(sql.UPSERT_META, (SETTLED_THROUGH, str(horizon)))
+            blocks = [block for block in blocks if block[1] > horizon]
     if recent:
-        yield InsertRows("collection_recent", RECENT_COLUMNS, recent)
+        yield from _append(recent, blocks)
+
+
+def _settle(
+    dialect: str, due: Sequence[tuple[int, int, str]], settled: Mapping[Key, str | None]
+) -> Steps[None]:
+    """Merge the canonical ``due`` blocks' rows into the base, then ``settled`` (writes
+    of the commit's own blocks, newer), and delete every ``due`` block."""
+    heights = {seq: height for seq, height, status in due if status == "canonical"}
+    values: dict[Key, str | None] = {}
+    if heights and dialect == "postgresql":
+        yield Execute(_PG_SETTLE, _seqs(dialect, heights))
+    elif heights:  # SQLite: in this process anyway, sorted by key for the base's pages
+        rows = yield Rows(_ROWS_OF_BLOCKS.format(_SEQS[dialect]), _seqs(dialect, heights))
+        for _, model, collection, key, value in sorted(rows, key=lambda r: heights[r[0]]):
+            values[(model, collection, key)] = value
+    values.update(settled)
+    yield from _set_values(dialect, values)
+    if due:
+        yield from _drop_blocks(dialect, [seq for seq, _, _ in due])
+
+
+def _drop_blocks(dialect: str, seqs: Sequence[int]) -> Steps[None]:
+    yield Execute(_DROP_ROWS.format(_SEQS[dialect]), _seqs(dialect, seqs))
+    yield Execute(_DROP_BLOCKS.format(_SEQS[dialect]), _seqs(dialect, seqs))
+
+
+def _append(
+    writes: Sequence[CollectionWrite], blocks: Sequence[tuple[int, int, str]]
+) -> Steps[None]:
+    """Append ``writes`` to the overlay, each under its canonical block's number (a new
+    one, never used before, for a block the overlay does not hold yet)."""
+    seq_of = {height: seq for seq, height, status in blocks if status == "canonical"}
+    last = yield Value(LAST_SEQ)
+    new = []
+    for height in sorted({write.block_height for write in writes} - seq_of.keys()):
+        last += 1
+        seq_of[height] = last
+        new.append((last, height))
+    if new:
+        yield ExecuteMany(ADD_BLOCK, new)
+    yield InsertRows("collection_recent", RECENT_COLUMNS, [
+        (seq_of[w.block_height], w.model, w.collection, w.key, w.value) for w in writes
+    ])
 
 
 def restore_steps(fork_height: int) -> Steps[None]:
@@ -231,7 +309,7 @@ def restore_steps(fork_height: int) -> Steps[None]:
             f"writes of each block only above height {through} (the reorg window); "
             "rebuild the store from the node"
         )
-    yield Execute(DROP_RECENT_ABOVE, (fork_height,))
+    yield Execute(ORPHAN_ABOVE, (fork_height,))
 
 
 def _settled_through() -> Steps[int | None]:
@@ -253,8 +331,12 @@ def get_many_steps(
     rows = yield _values_of(dialect, model, collection, names)
     found: dict[str, str] = {row[0]: row[1] for row in rows}
     height = sql.MAX_HEIGHT if at_height is None else at_height
-    recent = yield _recent_of(dialect, model, collection, names, height)
-    for key, value in recent:  # the highest block comes last
+    heights = dict((yield Rows(CANONICAL_BLOCKS)))
+    newest: dict[str, tuple[int, str | None]] = {}
+    for seq, key, value in (yield _recent_of(dialect, model, collection, names, height)):
+        if heights[seq] >= newest.get(key, (-1, None))[0]:
+            newest[key] = (heights[seq], value)
+    for key, (_, value) in newest.items():
         if value is None:
             found.pop(key, None)
         else:

@@ -569,7 +569,8 @@ class EventStoreConformance:
         assert await store.scan("m", "c") == AtTip(main[3], sorted(history[4].items()))
         assert (await store.count("m", "c")).result == len(history[4])
         assert await backend.fetchval(
-            "SELECT COUNT(*) FROM collection_recent WHERE block_height > 4"
+            "SELECT COUNT(*) FROM collection_blocks WHERE block_height > 4 "
+            "AND status = 'canonical'"
         ) == 0
         assert await backend.fetchval("SELECT COUNT(*) FROM collection_recent") > 0
         branch = make_chain(5, 3, branch="b", prev_hash=main[3].hash)
@@ -629,7 +630,7 @@ class EventStoreConformance:
         blocks = make_chain(1, 10)
         keep = Retention(max_reorg_depth=3)
         history = await commit_random_writes(store, blocks, seed=9, retention=keep)
-        lowest = await backend.fetchval("SELECT MIN(block_height) FROM collection_recent")
+        lowest = await backend.fetchval("SELECT MIN(block_height) FROM collection_blocks")
         assert lowest == 8
         keys = [f"k{i}" for i in range(KEYSPACE)]
         assert (await store.get_many("m", "c", keys, at_height=7)).result == history[7]
@@ -658,7 +659,7 @@ class EventStoreConformance:
             store, blocks[2:], seed=12, start=history[2], batch=True, retention=keep
         )
         # The base holds the state at the horizon, the overlay the blocks above it.
-        assert await backend.fetchval("SELECT MIN(block_height) FROM collection_recent") == 8
+        assert await backend.fetchval("SELECT MIN(block_height) FROM collection_blocks") == 8
         assert await backend.fetchval("SELECT COUNT(*) FROM collection_values") == len(
             history[7])
         keys = [f"k{i}" for i in range(KEYSPACE)]
@@ -676,7 +677,7 @@ class EventStoreConformance:
             )
             horizon = block.height - 3
             assert await backend.fetchval(
-                "SELECT MIN(block_height) FROM collection_recent") == horizon + 1
+                "SELECT MIN(block_height) FROM collection_blocks") == horizon + 1
             at = await store.get_many("m", "c", keys, at_height=horizon)
             assert at.result == history[horizon]
             assert (await store.get_many("m", "c", keys)).result == history[block.height]
@@ -684,6 +685,73 @@ class EventStoreConformance:
         assert (await store.get_many("m", "c", keys)).result == history[11]
         with pytest.raises(HistoryPrunedError, match="cannot roll back to height 10"):
             await store.rollback(10)
+
+    async def test_orphaned_blocks_rows_stay_unseen_until_they_settle(
+        self, backend: StoreBackend, store: EventStore
+    ) -> None:
+        keep = Retention(max_reorg_depth=3)
+        main = make_chain(1, 5)
+        for block in main:
+            await store.commit([block], [], writes=[
+                put(block, "k", f'"{block.height}"'), put(block, f"own{block.height}", "1")],
+                retention=keep)
+        await store.rollback(3)
+        orphaned = "SELECT COUNT(*) FROM collection_blocks WHERE status = 'orphaned'"
+        assert await backend.fetchval(orphaned) == 2
+        assert await backend.fetchval("SELECT COUNT(*) FROM collection_recent") == 6
+        names = ["k", "own3", "own4", "own5"]
+        assert (await store.get_many("m", "c", names)).result == {"k": '"3"', "own3": "1"}
+        assert (await store.count("m", "c")).result == 4
+        branch = make_chain(4, 6, branch="b", prev_hash=main[2].hash)
+        await store.commit(branch[:1], [], writes=[put(branch[0], "k", '"b4"')], retention=keep)
+        assert (await store.get_many("m", "c", names)).result == {"k": '"b4"', "own3": "1"}
+        assert (await store.get_many("m", "c", names, at_height=3)).result == {
+            "k": '"3"', "own3": "1"}
+        assert (await store.scan("m", "c")).result == [
+            ("k", '"b4"'), ("own1", "1"), ("own2", "1"), ("own3", "1")]
+        # Once the horizon passes their height, the orphaned blocks' rows are deleted.
+        for block in branch[1:]:
+            await store.commit([block], [], writes=[put(block, "k", f'"b{block.height}"')],
+                               retention=keep)
+        assert await backend.fetchval(orphaned) == 0
+        assert await backend.fetchval(
+            "SELECT COUNT(*) FROM collection_recent WHERE seq NOT IN "
+            "(SELECT seq FROM collection_blocks)") == 0
+        assert (await store.get_many("m", "c", names)).result == {"k": '"b9"', "own3": "1"}
+        assert (await store.count("m", "c")).result == 4
+
+    async def test_a_commit_without_retention_deletes_orphaned_rows(
+        self, backend: StoreBackend, store: EventStore
+    ) -> None:
+        main = make_chain(1, 3)
+        await store.commit(main, [], writes=[put(b, "k", str(b.height)) for b in main])
+        await store.rollback(1)
+        branch = make_chain(2, 1, branch="b", prev_hash=main[0].hash)
+        await store.commit(branch, [], writes=[put(branch[0], "j", "1")])
+        assert await backend.fetchval(
+            "SELECT COUNT(*) FROM collection_blocks WHERE status = 'orphaned'") == 0
+        assert await backend.fetchval("SELECT COUNT(*) FROM collection_recent") == 2
+        assert (await store.get_many("m", "c", ["k", "j"])).result == {"k": "1", "j": "1"}
+
+    async def test_blocks_leave_the_window_in_batches(
+        self, backend: StoreBackend, store: EventStore
+    ) -> None:
+        keep = Retention(max_reorg_depth=20)  # a batch of 2 blocks
+        blocks = make_chain(1, 23)
+        lowest = "SELECT MIN(block_height) FROM collection_blocks"
+        for block in blocks:
+            await store.commit([block], [], writes=[put(block, "k", str(block.height))],
+                               retention=keep)
+            if block.height == 21:  # block 1 is due alone: it waits for the next
+                assert await backend.fetchval(lowest) == 1
+                at_1 = await store.get_many("m", "c", ["k"], at_height=1)
+                assert at_1.result == {"k": "1"}
+        assert await backend.fetchval(lowest) == 3  # 1-2 left at 22, 3 waits
+        assert (await store.meta())["collections_settled_through"] == "2"
+        assert await backend.fetchval("SELECT value FROM collection_values") == "2"
+        assert (await store.get_many("m", "c", ["k"])).result == {"k": "23"}
+        with pytest.raises(HistoryPrunedError, match="above height 2"):
+            await store.get_many("m", "c", ["k"], at_height=1)
 
     async def test_scan_and_count_merge_the_window_over_the_base(
         self, store: EventStore

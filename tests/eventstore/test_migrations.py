@@ -5,7 +5,8 @@ Crawling on includes what the newer versions add: stored collections, model vers
 the way, through every step. A version-3 store made by a crawl with a reorg window
 (undo records of the window only) keeps its collections at every height of the window
 through the change to the window overlay (4): reads at a height, a rollback inside the
-window, and refusals below it.
+window, and refusals below it; so does a version-4 store (the same crawl kept as that
+overlay) through the change to blocks named by sequence numbers (5).
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ from chaincrawler.eventstore import (
 from chaincrawler.testing.storesuite import GENESIS, NETWORK
 
 DATA = Path(__file__).parents[1] / "data" / "stores"
-EXPECTED = {v: json.loads((DATA / f"expected-v{v}.json").read_text()) for v in (1, 2, 3)}
+EXPECTED = {v: json.loads((DATA / f"expected-v{v}.json").read_text()) for v in (1, 2, 3, 4)}
 V1_MODELS = {"deposits", "balances", "quiet"}
 
 
@@ -221,42 +222,48 @@ async def postgres_columns(dsn: str, schema: str) -> list[tuple[Any, ...]]:
         await conn.close()
 
 
-def _make_v3() -> Any:
-    """``make_v3.py``: its ``answers`` asks a store what the fixture recorded."""
-    spec = importlib.util.spec_from_file_location("make_v3", DATA / "make_v3.py")
+def _make(version: int) -> Any:
+    """``make_v<version>.py``: its ``answers`` asks a store what the fixture recorded."""
+    name = f"make_v{version}"
+    spec = importlib.util.spec_from_file_location(name, DATA / f"{name}.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
 
 
-MAKE_V3 = _make_v3()
+#: The fixtures of a crawl with a reorg window (same chain and answers in both).
+MAKE = {3: _make(3), 4: _make(4)}
 
 
-def expected_v3(backend: str) -> dict[str, Any]:
-    facts = {key.split(".", 1)[1]: value for key, value in EXPECTED[3].items()
+def expected_window(backend: str, version: int) -> dict[str, Any]:
+    facts = {key.split(".", 1)[1]: value for key, value in EXPECTED[version].items()
              if key.startswith(backend + ".")}
     meta = dict(facts["meta"])
-    meta["collections_settled_through"] = meta.pop("undo_pruned_through")
+    if version == 3:
+        meta["collections_settled_through"] = meta.pop("undo_pruned_through")
     facts["meta"] = {**meta, "schema_version": str(SCHEMA_VERSION)}
     return facts
 
 
-async def check_v3_migration(new_store: Callable[[], EventStore], backend: str) -> None:
-    """A version-3 store (tip 10, window of 3, undo pruned through 7) migrates with the
-    same answers at every height of the window, rolls back inside it, refuses below it,
-    and crawls on."""
+async def check_window_migration(
+    new_store: Callable[[], EventStore], backend: str, version: int
+) -> None:
+    """A version-3 or -4 store (tip 10, window of 3, settled through 7) migrates with
+    the same answers at every height of the window, rolls back inside it, refuses below
+    it, and crawls on."""
+    make = MAKE[version]
     store = new_store()
     with pytest.raises(SchemaVersionError, match="older"):
         await store.open(network=NETWORK, genesis_hash=GENESIS, writer=False)
     await store.open(network=NETWORK, genesis_hash=GENESIS)
     await store.close()
-    want = expected_v3(backend)
-    got = await MAKE_V3.answers(new_store())
+    want = expected_window(backend, version)
+    got = await make.answers(new_store())
     got = json.loads(json.dumps(got))  # tuples as lists, as in the file
     for key in want:
         assert got[key] == want[key], key
-    keys = {"deposits/seen": MAKE_V3.SEEN_KEYS, "balances/by_addr": MAKE_V3.ADDR_KEYS}
+    keys = {"deposits/seen": make.SEEN_KEYS, "balances/by_addr": make.ADDR_KEYS}
     store = new_store()
     await store.open(network=NETWORK, genesis_hash=GENESIS)
     try:
@@ -291,7 +298,7 @@ async def check_v3_migration(new_store: Callable[[], EventStore], backend: str) 
             tip = block
         at_9 = {**want["at_heights"]["8"]["deposits/seen"], "shared": "9"}
         del at_9["k1"]
-        found = await store.get_many("deposits", "seen", MAKE_V3.SEEN_KEYS, at_height=9)
+        found = await store.get_many("deposits", "seen", make.SEEN_KEYS, at_height=9)
         assert found.result == at_9
         with pytest.raises(HistoryPrunedError, match="above height 9"):
             await store.get_many("deposits", "seen", ["shared"], at_height=8)
@@ -304,27 +311,31 @@ async def check_v3_migration(new_store: Callable[[], EventStore], backend: str) 
         await store.close()
 
 
-async def test_sqlite_v3_store_is_migrated(tmp_path: Path) -> None:
+@pytest.mark.parametrize("version", [3, 4])
+async def test_sqlite_window_store_is_migrated(tmp_path: Path, version: int) -> None:
     path = tmp_path / "old.db"
-    shutil.copy(DATA / "sqlite-v3.db", path)
-    await check_v3_migration(lambda: SQLiteEventStore(path), "sqlite")
+    shutil.copy(DATA / f"sqlite-v{version}.db", path)
+    await check_window_migration(lambda: SQLiteEventStore(path), "sqlite", version)
     fresh = tmp_path / "fresh.db"
     async with SQLiteEventStore(fresh) as store:
         await store.open(network=NETWORK, genesis_hash=GENESIS)
     assert sqlite_columns(path) == sqlite_columns(fresh)
 
 
-async def test_postgres_v3_store_is_migrated(
-    pg_dsn: str, pg_schemas: Callable[[], str]
+@pytest.mark.parametrize("version", [3, 4])
+async def test_postgres_window_store_is_migrated(
+    pg_dsn: str, pg_schemas: Callable[[], str], version: int
 ) -> None:
     schema, fresh = pg_schemas(), pg_schemas()
-    dump = (DATA / "postgres-v3.sql").read_text().replace("cc_v3_fixture", schema)
+    dump = (DATA / f"postgres-v{version}.sql").read_text().replace(
+        f"cc_v{version}_fixture", schema)
     conn = await asyncpg.connect(pg_dsn)
     try:
         await conn.execute(dump)
     finally:
         await conn.close()
-    await check_v3_migration(lambda: PostgresEventStore(pg_dsn, schema=schema), "postgresql")
+    await check_window_migration(
+        lambda: PostgresEventStore(pg_dsn, schema=schema), "postgresql", version)
     async with PostgresEventStore(pg_dsn, schema=fresh) as store:
         await store.open(network=NETWORK, genesis_hash=GENESIS)
     assert await postgres_columns(pg_dsn, schema) == await postgres_columns(pg_dsn, fresh)
