@@ -6,6 +6,8 @@ that had schema version 3, not by the current one)::
     mkdir /tmp/cc-v3 && git archive 666e603 | tar -x -C /tmp/cc-v3
     PYTHONPATH=/tmp/cc-v3 python3 tests/data/stores/make_v3.py [DSN]
 
+``make_v4.py`` runs the same ``main`` with version 4's code and names.
+
 It writes ``sqlite-v3.db``, ``postgres-v3.sql`` (``pg_dump --inserts`` of the schema
 ``cc_v3_fixture``, which it then drops) and ``expected-v3.json``: what that code's
 store answered on each backend. Unlike versions 1 and 2 the commits pass a
@@ -43,7 +45,6 @@ from chaincrawler.eventstore import (
 HERE = Path(__file__).parent
 NETWORK = "regtest"
 GENESIS = "0f9188f13cb7b2c71f2a335e3a4fc328bf5beb436012afca590b1a11466e2206"
-PG_SCHEMA = "cc_v3_fixture"
 MODELS = ("deposits", "balances")
 QUIET = "quiet"  # a model with snapshots but no events
 KEEP = Retention(max_reorg_depth=3, snapshots=1)
@@ -196,9 +197,12 @@ async def answers(store: EventStore) -> dict[str, Any]:
         await store.close()
 
 
-async def main(dsn: str) -> None:
+async def main(dsn: str, version: int = 3) -> None:
+    """Write ``sqlite-vN.db``, ``postgres-vN.sql`` and ``expected-vN.json`` (N: ``version``)
+    with the event store code on the path."""
+    pg_schema = f"cc_v{version}_fixture"
     expected = {}
-    db = HERE / "sqlite-v3.db"
+    db = HERE / f"sqlite-v{version}.db"
     for suffix in ("", "-wal", "-shm", ".lock"):
         db.with_name(db.name + suffix).unlink(missing_ok=True)
     await fill(open_store(str(db)))
@@ -214,25 +218,27 @@ async def main(dsn: str) -> None:
     import asyncpg
 
     admin = await asyncpg.connect(dsn)
-    await admin.execute(f"DROP SCHEMA IF EXISTS {PG_SCHEMA} CASCADE")
-    await fill(open_store(dsn, schema=PG_SCHEMA))
-    expected["postgresql"] = await answers(open_store(dsn, schema=PG_SCHEMA))
+    await admin.execute(f"DROP SCHEMA IF EXISTS {pg_schema} CASCADE")
+    await fill(open_store(dsn, schema=pg_schema))
+    expected["postgresql"] = await answers(open_store(dsn, schema=pg_schema))
     dump = subprocess.run(
-        ["pg_dump", "--dbname", dsn, "--schema", PG_SCHEMA, "--inserts", "--no-owner",
+        ["pg_dump", "--dbname", dsn, "--schema", pg_schema, "--inserts", "--no-owner",
          "--no-privileges"],
         check=True, capture_output=True, text=True,
     ).stdout
     # Drop psql's meta-commands (\\restrict ...): the file is plain SQL for any client.
     plain = "".join(line for line in dump.splitlines(keepends=True) if not line.startswith("\\"))
-    (HERE / "postgres-v3.sql").write_text(plain)
-    await admin.execute(f"DROP SCHEMA {PG_SCHEMA} CASCADE")
+    (HERE / f"postgres-v{version}.sql").write_text(plain)
+    await admin.execute(f"DROP SCHEMA {pg_schema} CASCADE")
     await admin.close()
     lines = [
         f"  {json.dumps(f'{backend}.{key}')}: {json.dumps(value, ensure_ascii=False)}"
         for backend, facts in expected.items() for key, value in facts.items()
     ]
-    (HERE / "expected-v3.json").write_text("{\n" + ",\n".join(lines) + "\n}\n")
+    (HERE / f"expected-v{version}.json").write_text("{\n" + ",\n".join(lines) + "\n}\n")
 
+
+DEFAULT_DSN = "postgresql://postgres@127.0.0.1:5432/test"
 
 if __name__ == "__main__":
-    asyncio.run(main(sys.argv[1] if len(sys.argv) > 1 else "postgresql://postgres@127.0.0.1:5432/test"))
+    asyncio.run(main(sys.argv[1] if len(sys.argv) > 1 else DEFAULT_DSN))
