@@ -277,8 +277,9 @@ def _settle(
 
 
 def _drop_blocks(dialect: str, seqs: Sequence[int]) -> Steps[None]:
-    yield Execute(_DROP_ROWS.format(_SEQS[dialect]), _seqs(dialect, seqs))
-    yield Execute(_DROP_BLOCKS.format(_SEQS[dialect]), _seqs(dialect, seqs))
+    listed = _seqs(dialect, seqs)
+    yield Execute(_DROP_ROWS.format(_SEQS[dialect]), listed)
+    yield Execute(_DROP_BLOCKS.format(_SEQS[dialect]), listed)
 
 
 def _append(
