@@ -4,9 +4,9 @@ In pure Python, deriving an address costs microseconds (a Bech32 checksum, or tw
 SHA-256 and a Base58 conversion); looking one up costs a dict probe. Scripts repeat on a
 real chain -- change outputs, exchanges' hot addresses, outputs spent soon after they
 are created -- so without the C extension :attr:`TxOut.address
-<chaincrawler.chain.types.TxOut.address>` goes through here. The C extension derives an
-address in less time than a probe of this cache takes (0.2-0.6 us; see
-``benchmarks/addresses.py``), so with it :data:`address_of` skips the cache.
+<chaincrawler.chain.types.TxOut.address>` goes through here. With the C extension,
+deriving every address is faster than going through this cache (a Python call and a
+probe per address; see ``benchmarks/addresses.py``), so :data:`address_of` skips it.
 
 Each Network object has its own table (there are a handful) of at most
 :data:`MAX_ENTRIES` scripts; when a table is full it is emptied and refills with what
