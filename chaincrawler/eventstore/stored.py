@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
+from operator import itemgetter
 
 from chaincrawler.eventstore import sql
 from chaincrawler.eventstore.errors import HistoryPrunedError, StoreConflictError
@@ -44,6 +45,7 @@ from chaincrawler.eventstore.records import AtTip, BlockRecord, CollectionWrite,
 Key = tuple[str, str, str]
 
 RECENT_COLUMNS = ("seq", "model", "collection", "key", "value")
+_KEY_ORDER = itemgetter(1, 2, 3, 0)
 SETTLED_THROUGH = "collections_settled_through"
 
 # Keys of one (model, collection): SQLite reads a JSON array, PostgreSQL an array. The
@@ -296,9 +298,9 @@ def _append(
         new.append((last, height))
     if new:
         yield ExecuteMany(ADD_BLOCK, new)
-    yield InsertRows("collection_recent", RECENT_COLUMNS, [
-        (seq_of[w.block_height], w.model, w.collection, w.key, w.value) for w in writes
-    ])
+    rows = [(seq_of[w.block_height], w.model, w.collection, w.key, w.value) for w in writes]
+    rows.sort(key=_KEY_ORDER)
+    yield InsertRows("collection_recent", RECENT_COLUMNS, rows)
 
 
 def restore_steps(fork_height: int) -> Steps[None]:
