@@ -31,6 +31,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import hashlib
+import inspect
 import json
 import os
 import platform
@@ -52,7 +53,7 @@ from chaincrawler.chain.types import OutPoint, Transaction, TxIn, TxOut
 from chaincrawler.chain.wire import compact_size
 from chaincrawler.crawler.follow import TipFollower
 from chaincrawler.crawler.pipeline import Committed, Crawler, CrawlerOptions, RolledBack
-from chaincrawler.eventstore import EventStore, open_store
+from chaincrawler.eventstore import EventStore, SQLiteEventStore, open_store
 from chaincrawler.eventstore.records import PendingSnapshot
 from chaincrawler.examples.balances import AddressBalances
 from chaincrawler.examples.stored_balances import StoredAddressBalances
@@ -70,6 +71,7 @@ FRESH = 9  # new addresses per growth transaction
 WINDOW = 20  # growth blocks the ingest rate is measured over
 DEPTH = 6
 SIZES = "0.5M,1M,2M,5M"
+SQLITE_CACHE_MIB: int = inspect.signature(SQLiteEventStore).parameters["cache_mib"].default
 
 # -- the chain ----------------------------------------------------------------------------
 
@@ -288,7 +290,7 @@ def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-async def new_store(kind: str, name: str) -> EventStore:
+async def new_store(kind: str, name: str, sqlite_cache_mib: int) -> EventStore:
     if kind == "postgresql":
         import asyncpg
 
@@ -300,7 +302,7 @@ async def new_store(kind: str, name: str) -> EventStore:
         path = CACHE / f"{name}.db"
         for suffix in ("", "-wal", "-shm", ".lock"):
             path.with_name(path.name + suffix).unlink(missing_ok=True)
-        store = open_store(f"sqlite:///{path}")
+        store = open_store(f"sqlite:///{path}", cache_mib=sqlite_cache_mib)
     await store.open(network="regtest", genesis_hash=REGTEST.genesis_hash)
     return store
 
@@ -450,11 +452,12 @@ class Checkpoints(TipFollower):
 
 
 async def run_config(directory: Path, variant: str, kind: str, sizes: set[int],
-                     options: dict[str, Any], vacuum: bool = False) -> list[dict[str, Any]]:
+                     options: dict[str, Any], vacuum: bool, sqlite_cache_mib: int,
+                     ) -> list[dict[str, Any]]:
     name = f"scale_bench_{variant}"
     rows_file(variant, kind).unlink(missing_ok=True)
     node = PrebuiltNode(directory)
-    store = await new_store(kind, name)
+    store = await new_store(kind, name, sqlite_cache_mib)
     model: Model = StoredAddressBalances() if variant == "stored" else AddressBalances()
     try:
         follower = Checkpoints(node, store, model, kind, name, sizes, vacuum)
@@ -472,11 +475,12 @@ async def run_config(directory: Path, variant: str, kind: str, sizes: set[int],
 
 
 def run_worker(directory: Path, variant: str, kind: str, sizes: Sequence[int],
-               options: dict[str, Any], vacuum: bool) -> None:
+               options: dict[str, Any], vacuum: bool, sqlite_cache_mib: int) -> None:
     subprocess.run(
         [sys.executable, str(Path(__file__).resolve()), "--worker", variant, kind,
          "--chain", str(directory), "--sizes", ",".join(map(str, sizes)),
-         "--options", json.dumps(options), *(["--vacuum"] if vacuum else [])],
+         "--options", json.dumps(options), "--sqlite-cache-mib", str(sqlite_cache_mib),
+         *(["--vacuum"] if vacuum else [])],
         check=True,
     )
 
@@ -510,7 +514,8 @@ def report(args: argparse.Namespace, results: dict[tuple[str, str], list[dict[st
         "`snapshot_state()` plus the commit of it. Reorg: depth 6 with payment blocks "
         "(2,000 txs, one existing payee each: about 24,000 distinct keys of the collection "
         "changed by the orphaned blocks), rollback transaction + state restore. Crawler "
-        f"options: defaults{', ' + json.dumps(args.options) if args.options else ''}. "
+        f"options: defaults{', ' + json.dumps(args.options) if args.options else ''}; "
+        f"SQLite page cache {args.sqlite_cache_mib} MiB (`store.sqlite_cache_mib`). "
         f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.machine()}, Python "
         f"{platform.python_version()}, {os.cpu_count()} cores shared with other work "
         f"(load average {os.getloadavg()[0]:.1f} at the end): figures are noisy.",
@@ -570,6 +575,9 @@ def main() -> None:
     parser.add_argument("--vacuum", action="store_true",
                         help="PostgreSQL: VACUUM ANALYZE the store before each ingest window "
                         "(what autovacuum would do, for a server running without it)")
+    parser.add_argument("--sqlite-cache-mib", type=int, default=SQLITE_CACHE_MIB,
+                        help="the SQLite store's page cache (default: the store's own, "
+                        f"{SQLITE_CACHE_MIB} MiB)")
     parser.add_argument("--report-only", action="store_true",
                         help="write the report from the rows measured so far, run nothing")
     parser.add_argument("--worker", nargs=2, help=argparse.SUPPRESS)
@@ -579,7 +587,7 @@ def main() -> None:
     if args.worker:
         variant, kind = args.worker
         asyncio.run(run_config(args.chain, variant, kind, set(sizes), args.options,
-                               args.vacuum))
+                               args.vacuum, args.sqlite_cache_mib))
         return
     CACHE.mkdir(exist_ok=True)
     configs = [(v, k) for v in args.variants.split(",") for k in args.stores.split(",")]
@@ -588,7 +596,8 @@ def main() -> None:
         make_chain(sizes, directory)
         for variant, kind in configs:
             started = time.perf_counter()
-            run_worker(directory, variant, kind, sizes, args.options, args.vacuum)
+            run_worker(directory, variant, kind, sizes, args.options, args.vacuum,
+                       args.sqlite_cache_mib)
             print(f"{variant} {kind}: {time.perf_counter() - started:.0f}s", flush=True)
     results = measured(configs)
     not_run = [f"{v} on {k}" + (f" beyond {results[(v, k)][-1]['addresses']:,} addresses"

@@ -440,6 +440,15 @@ class StoreSettings(_Section):
         ),
     )
 
+    sqlite_cache_mib: int = Field(
+        default=_SQLITE_DEFAULTS["cache_mib"],
+        ge=1,
+        description=(
+            "SQLite page cache per connection, in MiB. Stored collections far larger than it "
+            "read and settle keys from disk pages; more cache, fewer page reads."
+        ),
+    )
+
     model_config = ConfigDict(populate_by_name=True)
 
     @field_validator("sqlite_synchronous", mode="before")
@@ -481,7 +490,9 @@ class StoreSettings(_Section):
     def store(self) -> EventStore:
         """The event store these settings name, not yet opened."""
         if self.backend == "sqlite":
-            return open_store(self.url, synchronous=self.sqlite_synchronous)
+            return open_store(
+                self.url, synchronous=self.sqlite_synchronous, cache_mib=self.sqlite_cache_mib
+            )
         options: dict[str, Any] = {
             "min_pool_size": self.pool_min_size,
             "max_pool_size": self.pool_max_size,

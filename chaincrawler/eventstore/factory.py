@@ -17,7 +17,7 @@ def open_store(url: str, **options: Any) -> EventStore:
     - ``sqlite:///relative/path.db``, ``sqlite:////absolute/path.db``, a bare
       file path, or ``sqlite://`` / ``sqlite:///:memory:`` for a private
       in-memory store -> SQLiteEventStore (options: ``synchronous``,
-      ``busy_timeout``).
+      ``busy_timeout``, ``cache_mib``).
     - ``postgresql://user@host:port/db`` -> PostgresEventStore (options:
       ``schema``, ``min_pool_size``, ``max_pool_size``, ``connect_timeout``,
       ``command_timeout``, ``statement_timeout``).

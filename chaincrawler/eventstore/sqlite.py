@@ -93,14 +93,19 @@ class SQLiteEventStore(SqlWrites):
         *,
         synchronous: Literal["FULL", "NORMAL"] = "FULL",
         busy_timeout: float = 30.0,
+        cache_mib: int = 64,
     ) -> None:
-        """``busy_timeout``: seconds to wait when a checkpoint write meets the writer."""
+        """``busy_timeout``: seconds to wait when a checkpoint write meets the writer;
+        ``cache_mib``: SQLite's page cache per connection, in MiB."""
         super().__init__()
         if synchronous not in ("FULL", "NORMAL"):
             raise ValueError(f"synchronous must be 'FULL' or 'NORMAL', not {synchronous!r}")
+        if cache_mib < 1:
+            raise ValueError(f"cache_mib must be at least 1, not {cache_mib!r}")
         self.path = os.fspath(path)
         self._synchronous = synchronous
         self._busy_timeout = busy_timeout
+        self._cache_mib = cache_mib
         self._executor: ThreadPoolExecutor | None = None
         self._engine: sa.Engine | None = None
         self._conn: sa.Connection | None = None
@@ -182,7 +187,8 @@ class SQLiteEventStore(SqlWrites):
         # Take transaction control away from pysqlite: we emit BEGIN ourselves.
         dbapi_conn.isolation_level = None
         dbapi_conn.execute(f"PRAGMA synchronous={self._synchronous}")
-        dbapi_conn.execute("PRAGMA cache_size=-65536")
+        # A negative cache_size is in KiB.
+        dbapi_conn.execute(f"PRAGMA cache_size={-1024 * self._cache_mib}")
 
     def _use_wal_sync(self) -> None:
         """Switch the writer's (checked, ours) file to WAL; it stays so (readers inherit it)."""

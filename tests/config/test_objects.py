@@ -75,12 +75,15 @@ def test_store_settings_default_to_the_stores_own_defaults() -> None:
     assert s.connect_timeout == pg["connect_timeout"]
     assert s.statement_timeout == pg["statement_timeout"] == 300.0
     assert s.sqlite_synchronous == _defaults(SQLiteEventStore)["synchronous"]
+    assert s.sqlite_cache_mib == _defaults(SQLiteEventStore)["cache_mib"]
 
 
 def test_sqlite_settings_build_a_sqlite_store(tmp_path: Path) -> None:
-    store = load_settings(store__url=f"sqlite:///{tmp_path}/s.db").store.store()
+    settings = load_settings(store__url=f"sqlite:///{tmp_path}/s.db", store__sqlite_cache_mib=16)
+    store = settings.store.store()
     assert isinstance(store, SQLiteEventStore)
     assert store.path == f"{tmp_path}/s.db"
+    assert store._cache_mib == 16
     assert not store.is_open
 
 

@@ -397,6 +397,12 @@ def test_a_node_url_without_port_gets_the_network_rpc_port():
             "'NORMAL' or 'FULL'",
         ),
         (
+            {"store__sqlite_cache_mib": 0},
+            "store.sqlite_cache_mib",
+            "CHAINCRAWLER_STORE__SQLITE_CACHE_MIB",
+            "greater than or equal to 1",
+        ),
+        (
             {"http__port": 70000},
             "http.port",
             "CHAINCRAWLER_HTTP__PORT",

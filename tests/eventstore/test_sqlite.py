@@ -103,6 +103,17 @@ async def test_store_uses_wal(tmp_path: Path) -> None:
         conn.close()
 
 
+async def test_page_cache_is_the_size_asked_for(tmp_path: Path) -> None:
+    async with SQLiteEventStore(tmp_path / "store.db", cache_mib=8) as store:
+        await store.open(network=NETWORK, genesis_hash=GENESIS)
+        driver = store._connection().connection.driver_connection
+        assert driver is not None
+        pages = await store._run(lambda: driver.execute("PRAGMA cache_size").fetchone()[0])
+        assert pages == -8 * 1024  # KiB
+    with pytest.raises(ValueError, match="cache_mib must be at least 1"):
+        SQLiteEventStore(tmp_path / "other.db", cache_mib=0)
+
+
 async def test_in_memory_store() -> None:
     async with SQLiteEventStore(":memory:") as store:
         await store.open(network=NETWORK, genesis_hash=GENESIS)
