@@ -237,7 +237,10 @@ class PostgresEventStore(SqlWrites):
             try:
                 await conn.fetchval("SELECT 1")
                 return
-            except (*_TRANSIENT, asyncpg.InterfaceError, asyncpg.PostgresError):
+            # InternalClientError: the server's goodbye (a terminated backend) was read but
+            # not yet the closed socket, so asyncpg refuses the probe: the connection is lost.
+            except (*_TRANSIENT, asyncpg.InterfaceError, asyncpg.PostgresError,
+                    asyncpg.InternalClientError):
                 self._lock_conn = None
                 conn.terminate()
             self._lock_conn = await self._take_writer_lock()

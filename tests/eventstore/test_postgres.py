@@ -141,6 +141,40 @@ async def test_writer_lock_survives_losing_its_connection(
         await store.close()
 
 
+class _HalfClosed:
+    """A lock connection caught between the server's termination message and the closed
+    socket: asyncpg refuses any query with InternalClientError."""
+
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self._conn = conn
+
+    async def fetchval(self, *_: object) -> object:
+        raise asyncpg.InternalClientError(
+            "cannot switch to state 12; another operation (2) is in progress"
+        )
+
+    def terminate(self) -> None:
+        self._conn.terminate()
+
+
+async def test_writer_lock_is_taken_again_after_a_half_closed_connection(
+    pg_dsn: str, pg_schemas: Callable[[], str]
+) -> None:
+    schema = pg_schemas()
+    store = open_store(pg_dsn, schema=schema)
+    await store.open(network=NETWORK, genesis_hash=GENESIS)
+    try:
+        assert isinstance(store, PostgresEventStore) and store._lock_conn is not None
+        store._lock_conn = _HalfClosed(store._lock_conn)  # type: ignore[assignment]
+        blocks = make_chain(1, 2)
+        await store.commit(blocks, make_events(blocks))
+        assert await store.tip() == blocks[-1]
+        with pytest.raises(StoreLockedError, match="another chaincrawler process is writing"):
+            await open_store(pg_dsn, schema=schema).open(network=NETWORK, genesis_hash=GENESIS)
+    finally:
+        await store.close()
+
+
 async def test_writers_in_separate_schemas_share_a_server(
     pg_dsn: str, pg_schemas: Callable[[], str]
 ) -> None:
