@@ -85,6 +85,9 @@ _TRANSIENT = (
     asyncpg.exceptions.TransactionRollbackError,  # serialization failure, deadlock
     asyncpg.exceptions.InsufficientResourcesError,
     asyncpg.exceptions.CannotConnectNowError,
+    # A terminated backend's goodbye was read but not yet the closed socket: asyncpg
+    # refuses the next query ("cannot switch to state ..."); the connection is lost.
+    asyncpg.InternalClientError,
     OSError,
     TimeoutError,
 )
@@ -237,10 +240,7 @@ class PostgresEventStore(SqlWrites):
             try:
                 await conn.fetchval("SELECT 1")
                 return
-            # InternalClientError: the server's goodbye (a terminated backend) was read but
-            # not yet the closed socket, so asyncpg refuses the probe: the connection is lost.
-            except (*_TRANSIENT, asyncpg.InterfaceError, asyncpg.PostgresError,
-                    asyncpg.InternalClientError):
+            except (*_TRANSIENT, asyncpg.InterfaceError, asyncpg.PostgresError):
                 self._lock_conn = None
                 conn.terminate()
             self._lock_conn = await self._take_writer_lock()
