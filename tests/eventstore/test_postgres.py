@@ -131,14 +131,19 @@ async def test_writer_lock_survives_losing_its_connection(
         )
         pid = await admin.fetchval(lock_holder)
         assert await admin.fetchval("SELECT pg_terminate_backend($1, 5000)", pid)
-        blocks = make_chain(1, 2)
-        await store.commit(blocks, make_events(blocks))
-        assert await store.tip() == blocks[-1]
-        with pytest.raises(StoreLockedError, match="another chaincrawler process is writing"):
-            await open_store(pg_dsn, schema=schema).open(network=NETWORK, genesis_hash=GENESIS)
+        await _commits_and_holds_the_lock(store, pg_dsn, schema)
     finally:
         await admin.close()
         await store.close()
+
+
+async def _commits_and_holds_the_lock(store: EventStore, pg_dsn: str, schema: str) -> None:
+    """``store`` commits, and still holds the writer lock: a second writer is refused."""
+    blocks = make_chain(1, 2)
+    await store.commit(blocks, make_events(blocks))
+    assert await store.tip() == blocks[-1]
+    with pytest.raises(StoreLockedError, match="another chaincrawler process is writing"):
+        await open_store(pg_dsn, schema=schema).open(network=NETWORK, genesis_hash=GENESIS)
 
 
 class _HalfClosed:
@@ -166,11 +171,7 @@ async def test_writer_lock_is_taken_again_after_a_half_closed_connection(
     try:
         assert isinstance(store, PostgresEventStore) and store._lock_conn is not None
         store._lock_conn = _HalfClosed(store._lock_conn)  # type: ignore[assignment]
-        blocks = make_chain(1, 2)
-        await store.commit(blocks, make_events(blocks))
-        assert await store.tip() == blocks[-1]
-        with pytest.raises(StoreLockedError, match="another chaincrawler process is writing"):
-            await open_store(pg_dsn, schema=schema).open(network=NETWORK, genesis_hash=GENESIS)
+        await _commits_and_holds_the_lock(store, pg_dsn, schema)
     finally:
         await store.close()
 
