@@ -8,6 +8,14 @@ its own once the crawler is caught up (the models then hold exactly the committe
 and garbage is collected then too (``heap``): neither delays the next tip block.
 Listeners hear of commits and rollbacks only after the store has them.
 
+While catching up, a batch's commit runs while the models process the next batch (the
+store works on the other core: SQLite in its thread, PostgreSQL in its server); at most
+one commit is in flight, commits keep their order, and the next one waits for it. The
+state is clean (``committed()`` readers let in) only after a commit with nothing
+processed beyond it, so a batch commits in the foreground while a reader waits, and
+always when a model keeps stored collections (their values count as committed only
+once every processed block is).
+
 Its parts live apart: how the next tip is awaited in ``follow``, how state is rebuilt
 in ``restore``, which models a store may run in ``registry``, where the chain forked in
 ``reorg``, how blocks are fetched in ``source``.
@@ -47,6 +55,7 @@ from chaincrawler.eventstore import (
     CollectionWrite,
     EventStore,
     PendingEvent,
+    PendingMempoolEvent,
     PendingSnapshot,
     Reorg,
     Retention,
@@ -239,6 +248,9 @@ class Crawler:
         self._heap = IdleCollector()
         self._blocks_committed = 0
         self._idle: str | None = None
+        self._inflight: asyncio.Future[None] | None = None  # the commit in the background
+        self._readers_waiting = 0  # committed() callers waiting for a clean state
+        self._overlap = not any(m.has_stored_collections() for m in self.models)
 
     # -- public API -------------------------------------------------------------
 
@@ -271,7 +283,11 @@ class Crawler:
         the context short: the crawler waits for it.
         """
         async with self._state:
-            await self._state.wait_for(lambda: self._clean or self._failed)
+            self._readers_waiting += 1
+            try:
+                await self._state.wait_for(lambda: self._clean or self._failed)
+            finally:
+                self._readers_waiting -= 1
             if not self._clean:
                 raise CrawlerError(
                     "the crawler stopped with its models holding uncommitted state; restart it"
@@ -379,29 +395,34 @@ class Crawler:
             self._progress.target(target)
         batch: list[_Processed] = []
         writes = 0  # stored-collection writes of the batch
-        async for fetched in source.blocks(next_height, target):
-            # the block before: of this batch, else the last committed one (not the tip
-            # this step began at: a catch-up batch may have been committed since)
-            linked = batch[-1].record if batch else self._tip
-            expected = linked.hash if linked else None
-            if expected is not None and fetched.block.prev_hash != expected:
-                await self._commit(batch)
-                await self._unlinked()
-                return False  # the next step sees the stale tip and handles the reorg
-            batch.append(await self._process(fetched, batch))
-            writes += len(batch[-1].writes)
-            at_tip = fetched.height == target
-            full = (len(batch) >= self.options.catchup_batch_blocks
-                    or writes >= self.options.catchup_batch_writes)
-            if full or at_tip or self._snapshot_due(fetched.height):
-                await self._commit(batch, defer_snapshots=at_tip)
-                batch = []
-                writes = 0
-                if not at_tip:  # catching up: the next batch's collections skip this one's
-                    self._heap.settle()
-            if self._stopping.is_set():
-                break
-        await self._commit(batch)
+        linked = self._tip  # the last block processed: of this batch, or committed
+        try:
+            async for fetched in source.blocks(next_height, target):
+                expected = linked.hash if linked else None
+                if expected is not None and fetched.block.prev_hash != expected:
+                    await self._commit(batch)
+                    await self._unlinked()
+                    return False  # the next step sees the stale tip and handles the reorg
+                batch.append(await self._process(fetched, batch))
+                linked = batch[-1].record
+                writes += len(batch[-1].writes)
+                at_tip = fetched.height == target
+                full = (len(batch) >= self.options.catchup_batch_blocks
+                        or writes >= self.options.catchup_batch_writes)
+                if full or at_tip or self._snapshot_due(fetched.height):
+                    await self._commit(batch, defer_snapshots=at_tip,
+                                       background=not at_tip)
+                    batch = []
+                    writes = 0
+                    if not at_tip:  # catching up: the next batch's collections skip this one's
+                        self._heap.settle()
+                elif self._inflight is not None and self._inflight.done():
+                    await self._drain()  # a failed background commit stops the crawl now
+                if self._stopping.is_set():
+                    break
+            await self._commit(batch)
+        finally:
+            await self._drain()
         return False
 
     def _idle_reason(self, next_height: int, node_height: int, until_height: int | None) -> str:
@@ -497,7 +518,7 @@ class Crawler:
         )
         # State is dirty from the failed block. The earlier blocks' events are right:
         # commit them (without snapshots of the dirty state), then rebuild from the store.
-        await self._commit(earlier, state_matches=False)
+        await self._commit(earlier, state_matches=False)  # after the one in flight
         earlier.clear()
         await self._restore_all()
         retry = (
@@ -511,10 +532,13 @@ class Crawler:
         return attempt + 1
 
     async def _commit(self, batch: list[_Processed], *, state_matches: bool = True,
-                      defer_snapshots: bool = False) -> None:
-        """Commit ``batch``; ``state_matches``: the models hold exactly its state (so due
-        snapshots are taken and the state is clean afterwards). ``defer_snapshots`` (at
-        the tip): leave due snapshots to ``_wait_while_idle``, unless one is twice overdue."""
+                      defer_snapshots: bool = False, background: bool = False) -> None:
+        """Commit ``batch`` after the commit in flight; ``state_matches``: the models hold
+        exactly its state (so due snapshots are taken and the state is clean afterwards).
+        ``defer_snapshots`` (at the tip): leave due snapshots to ``_wait_while_idle``,
+        unless one is twice overdue. ``background``: return once the commit has started
+        when it may run while the models go on (see the module), leaving it in flight."""
+        await self._drain()
         if not batch:
             return
         records = [p.record for p in batch]
@@ -531,6 +555,36 @@ class Crawler:
         ]
         writes = [w for p in batch for w in p.writes]
         mempool_events = self._mempool.take(records) if self._mempool is not None else ()
+        for s in snapshots:  # taken: the next batch's end is reckoned from them
+            self._last_snapshot[s.model] = s.block_height
+        background = background and self._overlap and not self._readers_waiting
+        stored = self._store_batch(batch, records, events, snapshots, writes, mempool_events,
+                                   clean_after=state_matches and not background)
+        if background:
+            self._inflight = asyncio.ensure_future(stored)
+            await asyncio.sleep(0)  # started: it runs up to its first wait on the store
+        else:
+            await stored
+
+    async def _drain(self) -> None:
+        """Wait for the commit in flight, if any; raises what it raised."""
+        inflight, self._inflight = self._inflight, None
+        if inflight is not None:
+            await inflight
+
+    async def _store_batch(
+        self,
+        batch: list[_Processed],
+        records: list[BlockRecord],
+        events: list[PendingEvent],
+        snapshots: list[PendingSnapshot],
+        writes: list[CollectionWrite],
+        mempool_events: Sequence[PendingMempoolEvent],
+        *,
+        clean_after: bool,
+    ) -> None:
+        """The store's commit of one batch, then the crawler's tip, state and listeners."""
+        last = records[-1]
         started = time.perf_counter()
         result = await self.store.commit(records, events, snapshots, writes,
                                          retention=self._retention, mempool_events=mempool_events)
@@ -540,9 +594,7 @@ class Crawler:
                 collection.committed()
         self._tip = last
         self._blocks_committed += len(records)
-        for s in snapshots:
-            self._last_snapshot[s.model] = s.block_height
-        if state_matches:
+        if clean_after:
             await self._now_clean()
         if self._progress:
             self._progress.advance(last.height, len(batch), sum(p.tx_count for p in batch),
