@@ -13,17 +13,21 @@ import sys
 from types import ModuleType
 
 import pytest
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from chaincrawler.chain import address_cache
+from chaincrawler.chain import address_cache, types
 from chaincrawler.chain import script as script_module
 from chaincrawler.chain.address_cache import clear_address_cache
-from chaincrawler.chain.networks import NETWORKS, Network, get_network
+from chaincrawler.chain.networks import NETWORKS, REGTEST, Network, get_network
 from chaincrawler.chain.script import P2A_SCRIPT, _address_from_script_py
-from chaincrawler.chain.types import TxOut
+from chaincrawler.chain.types import Block, BlockHeader, OutPoint, Transaction, TxIn, TxOut
+from chaincrawler.chain.wire import merkle_root
+from chaincrawler.errors import ChainDataError
+from tests.chain import vectors as v
 from tests.chain.test_address_cache import scripts as standard_and_odd_scripts
 from tests.chain.test_encoding import SEGWIT_VALID
+from tests.chain.test_fuzz import transactions as fuzz_transactions
 from tests.chain.test_script import CORE_KEY_IO_VALID
 
 ALL_NETWORKS = list(NETWORKS.values())
@@ -141,7 +145,12 @@ import sys
 sys.modules["chaincrawler.chain._speedups"] = None  # as if it was never built
 from chaincrawler.chain import address_cache, script
 from chaincrawler.chain.networks import MAINNET
-from chaincrawler.chain.types import TxOut
+from chaincrawler.chain import types
+from chaincrawler.chain.networks import REGTEST
+from chaincrawler.chain.types import Block, BlockHeader, OutPoint, Transaction, TxIn, TxOut
+from chaincrawler.chain.wire import merkle_root
+from chaincrawler.errors import ChainDataError
+from tests.chain import vectors as v
 assert script.derive_address is script._address_from_script_py
 assert address_cache.address_of is address_cache.cached_address
 out = TxOut(1, bytes.fromhex("0014751e76e8199196d454941c45d1b3a323f1433bd6"), MAINNET)
@@ -159,3 +168,80 @@ def test_without_the_extension_the_pure_python_code_is_used():
         "bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4",
         "36j4NfKv6Akva9amjWrLG6MuSQym1GuEmm",
     ]
+
+
+# -- block and transaction decoding -------------------------------------------------------
+
+
+def _fields(block: Block) -> list[object]:
+    """Everything a model can read of a block's transactions, decoded."""
+    return [
+        (
+            tx.txid, tx.wtxid, tx.size, tx.base_size, tx.version, tx.locktime, tx.serialize(),
+            [(i.prevout.txid_bytes, i.prevout.vout, i.script_sig, i.sequence, i.witness,
+              i.prev_txout) for i in tx.inputs],
+            [(o.value, o.script_pubkey, o.network, o.script_type, o.address)
+             for o in tx.outputs],
+        )
+        for tx in block.transactions
+    ]
+
+
+def _parsed(data: bytes, fast: ModuleType | None) -> list[object] | tuple[str, int | None]:
+    """The block's fields parsed with or without the extension, or its error."""
+    saved = types._fast
+    types._fast = fast  # type: ignore[assignment]
+    try:
+        block = Block.from_bytes(data, REGTEST)
+        return _fields(block)
+    except ChainDataError as exc:
+        return str(exc), exc.offset
+    finally:
+        types._fast = saved
+
+
+def _block_of(txs: list[Transaction]) -> bytes:
+    header = BlockHeader(1, b"\x00" * 32, merkle_root([t.txid_bytes for t in txs]), 0, 0, 0)
+    return Block(header, txs, REGTEST).serialize()
+
+
+@settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(fuzz_transactions, min_size=1, max_size=6))
+def test_c_and_python_decode_the_same_transactions(speedups, txs):
+    data = _block_of(txs)
+    decoded = _parsed(data, speedups)
+    assert decoded == _parsed(data, None)
+    assert [d[6] for d in decoded] == [t.serialize() for t in txs]  # type: ignore[index]
+
+
+def test_c_and_python_decode_real_transactions_alike(speedups):
+    txs = [Transaction.from_hex(h, REGTEST)
+           for h in (v.LEGACY_TX_HEX, v.SEGWIT_TX_HEX, v.TAPROOT_TX_HEX)]
+    data = _block_of(txs)
+    decoded = _parsed(data, speedups)
+    assert decoded == _parsed(data, None)
+    assert [d[0] for d in decoded] == [v.LEGACY_TXID, v.SEGWIT_TXID, v.TAPROOT_TXID]  # type: ignore[index]
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_malformed_blocks_fail_with_the_same_error_with_or_without_c(speedups, data):
+    block = bytearray(_block_of([Transaction.from_hex(v.SEGWIT_TX_HEX, REGTEST),
+                                 Transaction.from_hex(v.TAPROOT_TX_HEX, REGTEST)]))
+    for _ in range(data.draw(st.integers(1, 3))):
+        block[data.draw(st.integers(80, len(block) - 1))] = data.draw(st.integers(0, 255))
+    cut = data.draw(st.integers(81, len(block)))
+    for candidate in (bytes(block), bytes(block[:cut])):
+        assert _parsed(candidate, speedups) == _parsed(candidate, None)
+
+
+def test_decoders_refuse_malformed_input_for_the_python_code_to_explain(speedups):
+    tx = Transaction.from_hex(v.SEGWIT_TX_HEX, REGTEST)
+    raw = tx.serialize()
+    out_start = tx._out_start
+    assert speedups.decode_outputs(raw[: out_start + 5], out_start, REGTEST, TxOut, None) is None
+    assert speedups.decode_inputs(raw[: tx._io_start + 20], tx._io_start, -1, TxIn,
+                                  OutPoint) is None
+    assert speedups.parse_transactions(raw[:-1], 0, 1, REGTEST, Transaction) is None
+    with pytest.raises(TypeError):
+        speedups.decode_outputs(bytearray(raw), out_start, REGTEST, TxOut, None)

@@ -338,9 +338,399 @@ static PyObject *address_from_script(PyObject *module, PyObject *const *args, Py
     return result;
 }
 
+
+/* ---- transaction layout and decoding (chaincrawler.chain.types) ---------------------- */
+
+/* Each returns None where the data is malformed, for the pure-Python code to raise its
+ * precise error: so only well-formed data takes these paths. */
+
+static PyObject *S_buf, *S_start, *S_end, *S_io_start, *S_out_start, *S_io_end,
+    *S_wit_start, *S_network, *S_inputs, *S_outputs, *S_txid, *S_wtxid, *S_value,
+    *S_script_pubkey, *S_script_type, *S_address, *S_txid_bytes, *S_vout, *S_prevout,
+    *S_script_sig, *S_sequence, *S_witness, *S_prev_txout;
+
+static int intern_names(void)
+{
+    if (S_buf != NULL) {
+        return 0;
+    }
+#define NAME(var, text) if ((var = PyUnicode_InternFromString(text)) == NULL) return -1
+    NAME(S_buf, "_buf"); NAME(S_start, "_start"); NAME(S_end, "_end");
+    NAME(S_io_start, "_io_start"); NAME(S_out_start, "_out_start"); NAME(S_io_end, "_io_end");
+    NAME(S_wit_start, "_wit_start"); NAME(S_network, "network"); NAME(S_inputs, "_inputs");
+    NAME(S_outputs, "_outputs"); NAME(S_txid, "_txid"); NAME(S_wtxid, "_wtxid");
+    NAME(S_value, "value"); NAME(S_script_pubkey, "script_pubkey");
+    NAME(S_script_type, "_script_type"); NAME(S_address, "_address");
+    NAME(S_txid_bytes, "txid_bytes"); NAME(S_vout, "vout"); NAME(S_prevout, "prevout");
+    NAME(S_script_sig, "script_sig"); NAME(S_sequence, "sequence"); NAME(S_witness, "witness");
+    NAME(S_prev_txout, "prev_txout");
+#undef NAME
+    return 0;
+}
+
+/* A CompactSize at *pos; -1 when truncated or larger than the data left (as _big_count). */
+static int read_count(const uint8_t *b, Py_ssize_t len, Py_ssize_t *pos, Py_ssize_t *out)
+{
+    if (*pos >= len) {
+        return -1;
+    }
+    uint8_t tag = b[*pos];
+    if (tag < 0xfd) {
+        *out = tag;
+        *pos += 1;
+        return 0;
+    }
+    Py_ssize_t width = tag == 0xfd ? 2 : tag == 0xfe ? 4 : 8;
+    if (*pos + 1 + width > len) {
+        return -1;
+    }
+    uint64_t n = 0;
+    for (Py_ssize_t i = 0; i < width; i++) {
+        n |= (uint64_t)b[*pos + 1 + i] << (8 * i);
+    }
+    *pos += 1 + width;
+    if (n > (uint64_t)(len - *pos)) {
+        return -1;
+    }
+    *out = (Py_ssize_t)n;
+    return 0;
+}
+
+static uint32_t le32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+/* The layout of the transaction at start, as types._scan_tx; -1 where it raises. */
+static int scan_tx(const uint8_t *b, Py_ssize_t len, Py_ssize_t start, Py_ssize_t out[5])
+{
+    Py_ssize_t pos = start + 4, n, size;
+    if (pos >= len) {
+        return -1;
+    }
+    int segwit = b[pos] == 0;
+    if (segwit) {
+        if (pos + 1 >= len || b[pos + 1] != 1) {
+            return -1;
+        }
+        pos += 2;
+    }
+    Py_ssize_t io_start = pos;
+    if (read_count(b, len, &pos, &n) < 0 || n == 0) {
+        return -1;
+    }
+    Py_ssize_t inputs = n;
+    for (Py_ssize_t i = 0; i < inputs; i++) {
+        pos += 36;
+        if (read_count(b, len, &pos, &size) < 0) {
+            return -1;
+        }
+        pos += size + 4;
+    }
+    Py_ssize_t out_start = pos;
+    if (read_count(b, len, &pos, &n) < 0) {
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        pos += 8;
+        if (read_count(b, len, &pos, &size) < 0) {
+            return -1;
+        }
+        pos += size;
+    }
+    Py_ssize_t io_end = pos, wit_start = -1;
+    if (segwit) {
+        wit_start = pos;
+        for (Py_ssize_t i = 0; i < inputs; i++) {
+            Py_ssize_t items;
+            if (read_count(b, len, &pos, &items) < 0) {
+                return -1;
+            }
+            for (Py_ssize_t j = 0; j < items; j++) {
+                if (read_count(b, len, &pos, &size) < 0) {
+                    return -1;
+                }
+                pos += size;
+            }
+        }
+    }
+    if (pos + 4 > len) {
+        return -1;
+    }
+    out[0] = pos + 4;
+    out[1] = io_start;
+    out[2] = out_start;
+    out[3] = io_end;
+    out[4] = wit_start;
+    return 0;
+}
+
+static int set_ssize(PyObject *obj, PyObject *name, Py_ssize_t value)
+{
+    PyObject *v = PyLong_FromSsize_t(value);
+    if (v == NULL) {
+        return -1;
+    }
+    int rc = PyObject_SetAttr(obj, name, v);
+    Py_DECREF(v);
+    return rc;
+}
+
+/* Set name to a new reference, which is released: -1 (with it released) on failure. */
+static int set_new(PyObject *obj, PyObject *name, PyObject *value)
+{
+    if (value == NULL) {
+        return -1;
+    }
+    int rc = PyObject_SetAttr(obj, name, value);
+    Py_DECREF(value);
+    return rc;
+}
+
+/* An instance of a chain record class (Transaction, TxIn, OutPoint, TxOut), its slots
+ * empty, and not tracked by the cyclic garbage collector: these records refer only to
+ * bytes, numbers, lists of records and the network, never back to a record, so no cycle
+ * runs through them, and the collector's passes while a block is decoded need not scan
+ * hundreds of thousands of them. (Reference counting frees them as always.) */
+static PyObject *new_instance(PyObject *cls)
+{
+    PyTypeObject *type = (PyTypeObject *)cls;
+    PyObject *obj = type->tp_alloc(type, 0);
+    if (obj != NULL && PyObject_GC_IsTracked(obj)) {
+        PyObject_GC_UnTrack(obj);
+    }
+    return obj;
+}
+
+PyDoc_STRVAR(parse_transactions_doc,
+"parse_transactions(data, pos, count, network, cls, /)\n--\n\n"
+"``count`` transactions of class ``cls`` located (not decoded) in the bytes ``data``\n"
+"from ``pos``, and the position after them; None where the data is malformed.");
+
+static PyObject *parse_transactions(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)module;
+    if (nargs != 5 || !PyBytes_Check(args[0]) || !PyType_Check(args[4])) {
+        PyErr_SetString(PyExc_TypeError,
+                        "parse_transactions(data: bytes, pos, count, network, cls)");
+        return NULL;
+    }
+    if (intern_names() < 0) {
+        return NULL;
+    }
+    PyObject *data = args[0], *network = args[3], *cls = args[4];
+    Py_ssize_t pos = PyLong_AsSsize_t(args[1]), count = PyLong_AsSsize_t(args[2]);
+    if ((pos == -1 || count == -1) && PyErr_Occurred()) {
+        return NULL;
+    }
+    const uint8_t *b = (const uint8_t *)PyBytes_AS_STRING(data);
+    Py_ssize_t len = PyBytes_GET_SIZE(data);
+    if (pos < 0 || count < 0 || count > len) {
+        Py_RETURN_NONE;
+    }
+    PyObject *txs = PyList_New(count);
+    if (txs == NULL) {
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < count; i++) {
+        Py_ssize_t at[5];
+        if (scan_tx(b, len, pos, at) < 0) {
+            Py_DECREF(txs);
+            Py_RETURN_NONE;
+        }
+        PyObject *tx = new_instance(cls);
+        if (tx == NULL) {
+            Py_DECREF(txs);
+            return NULL;
+        }
+        PyList_SET_ITEM(txs, i, tx);
+        if (PyObject_SetAttr(tx, S_buf, data) < 0 || set_ssize(tx, S_start, pos) < 0 ||
+            set_ssize(tx, S_end, at[0]) < 0 || set_ssize(tx, S_io_start, at[1]) < 0 ||
+            set_ssize(tx, S_out_start, at[2]) < 0 || set_ssize(tx, S_io_end, at[3]) < 0 ||
+            set_ssize(tx, S_wit_start, at[4]) < 0 ||
+            PyObject_SetAttr(tx, S_network, network) < 0 ||
+            PyObject_SetAttr(tx, S_inputs, Py_None) < 0 ||
+            PyObject_SetAttr(tx, S_outputs, Py_None) < 0 ||
+            PyObject_SetAttr(tx, S_txid, Py_None) < 0 ||
+            PyObject_SetAttr(tx, S_wtxid, Py_None) < 0) {
+            Py_DECREF(txs);
+            return NULL;
+        }
+        pos = at[0];
+    }
+    return Py_BuildValue("(Nn)", txs, pos);
+}
+
+PyDoc_STRVAR(decode_outputs_doc,
+"decode_outputs(buf, pos, network, cls, unset, /)\n--\n\n"
+"The outputs (of class ``cls``) listed at ``pos`` of the bytes ``buf``, their address\n"
+"and script type not derived yet; None where the data is malformed.");
+
+static PyObject *decode_outputs(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)module;
+    if (nargs != 5 || !PyBytes_Check(args[0]) || !PyType_Check(args[3])) {
+        PyErr_SetString(PyExc_TypeError, "decode_outputs(buf: bytes, pos, network, cls, unset)");
+        return NULL;
+    }
+    if (intern_names() < 0) {
+        return NULL;
+    }
+    const uint8_t *b = (const uint8_t *)PyBytes_AS_STRING(args[0]);
+    Py_ssize_t len = PyBytes_GET_SIZE(args[0]), pos = PyLong_AsSsize_t(args[1]), n, size;
+    if (pos == -1 && PyErr_Occurred()) {
+        return NULL;
+    }
+    if (pos < 0 || read_count(b, len, &pos, &n) < 0) {
+        Py_RETURN_NONE;
+    }
+    PyObject *outs = PyList_New(n);
+    if (outs == NULL) {
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (pos + 8 > len) {
+            Py_DECREF(outs);
+            Py_RETURN_NONE;
+        }
+        uint64_t value = (uint64_t)le32(b + pos) | (uint64_t)le32(b + pos + 4) << 32;
+        pos += 8;
+        if (read_count(b, len, &pos, &size) < 0) {
+            Py_DECREF(outs);
+            Py_RETURN_NONE;
+        }
+        PyObject *out = new_instance(args[3]);
+        if (out == NULL) {
+            Py_DECREF(outs);
+            return NULL;
+        }
+        PyList_SET_ITEM(outs, i, out);
+        if (set_new(out, S_value, PyLong_FromUnsignedLongLong(value)) < 0 ||
+            set_new(out, S_script_pubkey,
+                    PyBytes_FromStringAndSize((const char *)b + pos, size)) < 0 ||
+            PyObject_SetAttr(out, S_network, args[2]) < 0 ||
+            PyObject_SetAttr(out, S_script_type, Py_None) < 0 ||
+            PyObject_SetAttr(out, S_address, args[4]) < 0) {
+            Py_DECREF(outs);
+            return NULL;
+        }
+        pos += size;
+    }
+    return outs;
+}
+
+PyDoc_STRVAR(decode_inputs_doc,
+"decode_inputs(buf, pos, witness_pos, cls, outpoint_cls, /)\n--\n\n"
+"The inputs (of class ``cls``) listed at ``pos`` of the bytes ``buf``, with their\n"
+"witnesses from ``witness_pos`` (-1: none); None where the data is malformed.");
+
+static PyObject *decode_inputs(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)module;
+    if (nargs != 5 || !PyBytes_Check(args[0]) || !PyType_Check(args[3]) ||
+        !PyType_Check(args[4])) {
+        PyErr_SetString(PyExc_TypeError,
+                        "decode_inputs(buf: bytes, pos, witness_pos, cls, outpoint_cls)");
+        return NULL;
+    }
+    if (intern_names() < 0) {
+        return NULL;
+    }
+    const uint8_t *b = (const uint8_t *)PyBytes_AS_STRING(args[0]);
+    Py_ssize_t len = PyBytes_GET_SIZE(args[0]), pos = PyLong_AsSsize_t(args[1]);
+    Py_ssize_t wit = PyLong_AsSsize_t(args[2]), n, size;
+    if ((pos == -1 || wit == -1) && PyErr_Occurred()) {
+        return NULL;
+    }
+    if (pos < 0 || read_count(b, len, &pos, &n) < 0) {
+        Py_RETURN_NONE;
+    }
+    PyObject *ins = PyList_New(n);
+    if (ins == NULL) {
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (pos + 36 > len) {
+            goto malformed;
+        }
+        const uint8_t *point = b + pos;
+        pos += 36;
+        if (read_count(b, len, &pos, &size) < 0 || pos + size + 4 > len) {
+            goto malformed;
+        }
+        PyObject *txin = new_instance(args[3]);
+        if (txin == NULL) {
+            goto error;
+        }
+        PyList_SET_ITEM(ins, i, txin);
+        PyObject *prevout = new_instance(args[4]);
+        if (prevout == NULL) {
+            goto error;
+        }
+        if (set_new(prevout, S_txid_bytes, PyBytes_FromStringAndSize((const char *)point, 32))
+                < 0 ||
+            set_new(prevout, S_vout, PyLong_FromUnsignedLong(le32(point + 32))) < 0 ||
+            PyObject_SetAttr(txin, S_prevout, prevout) < 0) {
+            Py_DECREF(prevout);
+            goto error;
+        }
+        Py_DECREF(prevout);
+        if (set_new(txin, S_script_sig, PyBytes_FromStringAndSize((const char *)b + pos, size))
+                < 0 ||
+            set_new(txin, S_sequence, PyLong_FromUnsignedLong(le32(b + pos + size))) < 0 ||
+            set_new(txin, S_witness, PyList_New(0)) < 0 ||
+            PyObject_SetAttr(txin, S_prev_txout, Py_None) < 0) {
+            goto error;
+        }
+        pos += size + 4;
+    }
+    if (wit >= 0) {
+        pos = wit;
+        for (Py_ssize_t i = 0; i < n; i++) {
+            Py_ssize_t items;
+            if (read_count(b, len, &pos, &items) < 0) {
+                goto malformed;
+            }
+            PyObject *witness = PyList_New(items);
+            if (witness == NULL) {
+                goto error;
+            }
+            for (Py_ssize_t j = 0; j < items; j++) {
+                PyObject *item = NULL;
+                if (read_count(b, len, &pos, &size) < 0 ||
+                    (item = PyBytes_FromStringAndSize((const char *)b + pos, size)) == NULL) {
+                    Py_DECREF(witness);
+                    if (PyErr_Occurred()) {
+                        goto error;
+                    }
+                    goto malformed;
+                }
+                PyList_SET_ITEM(witness, j, item);
+                pos += size;
+            }
+            if (set_new(PyList_GET_ITEM(ins, i), S_witness, witness) < 0) {
+                goto error;
+            }
+        }
+    }
+    return ins;
+malformed:
+    Py_DECREF(ins);
+    Py_RETURN_NONE;
+error:
+    Py_DECREF(ins);
+    return NULL;
+}
+
 static PyMethodDef speedups_methods[] = {
     {"address_from_script", (PyCFunction)(void (*)(void))address_from_script, METH_FASTCALL,
      address_from_script_doc},
+    {"parse_transactions", (PyCFunction)(void (*)(void))parse_transactions, METH_FASTCALL,
+     parse_transactions_doc},
+    {"decode_outputs", (PyCFunction)(void (*)(void))decode_outputs, METH_FASTCALL,
+     decode_outputs_doc},
+    {"decode_inputs", (PyCFunction)(void (*)(void))decode_inputs, METH_FASTCALL,
+     decode_inputs_doc},
     {NULL, NULL, 0, NULL},
 };
 

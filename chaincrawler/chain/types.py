@@ -38,6 +38,11 @@ _pack_i32 = struct.Struct("<i").pack
 _pack_q = struct.Struct("<Q").pack
 _header = struct.Struct("<i32s32sIII")
 
+try:
+    from chaincrawler.chain import _speedups as _fast
+except ImportError:  # installed without a C compiler: the pure-Python code below
+    _fast = None  # type: ignore[assignment]
+
 NULL_HASH = b"\x00" * 32
 _UNSET: object = object()
 Buffer = bytes
@@ -424,6 +429,14 @@ class Transaction:
         return outs
 
     def _decode_inputs(self) -> list[TxIn]:
+        if _fast is not None:
+            ins: list[TxIn] | None = _fast.decode_inputs(
+                self._buf, self._io_start, self._wit_start, TxIn, OutPoint)
+            if ins is not None:
+                return ins
+        return self._decode_inputs_py()
+
+    def _decode_inputs_py(self) -> list[TxIn]:
         buf = self._buf
         n, pos = _read_size(buf, self._io_start)
         ins = []
@@ -452,6 +465,14 @@ class Transaction:
         return ins
 
     def _decode_outputs(self) -> list[TxOut]:
+        if _fast is not None:
+            outs: list[TxOut] | None = _fast.decode_outputs(
+                self._buf, self._out_start, self.network, TxOut, _UNSET)
+            if outs is not None:
+                return outs
+        return self._decode_outputs_py()
+
+    def _decode_outputs_py(self) -> list[TxOut]:
         buf = self._buf
         network = self.network
         n, pos = _read_size(buf, self._out_start)
@@ -648,11 +669,16 @@ class Block:
         data = bytes(data)
         header = BlockHeader.from_bytes(data)
         count, pos = _read_block_tx_count(data)
-        txs: list[Transaction] = []
-        at = Transaction._at
-        for _ in range(count):
-            tx, pos = at(data, pos, network)
-            txs.append(tx)
+        located = (None if _fast is None
+                   else _fast.parse_transactions(data, pos, count, network, Transaction))
+        if located is not None:
+            txs, pos = located
+        else:  # no extension, or malformed data: the Python code raises its precise error
+            txs = []
+            at = Transaction._at
+            for _ in range(count):
+                tx, pos = at(data, pos, network)
+                txs.append(tx)
         if pos != len(data):
             raise ChainDataError(f"{len(data) - pos} trailing bytes after block", pos)
         block = cls.__new__(cls)
