@@ -14,12 +14,18 @@ last one, or after a restore replaced the models' state.
 While a crawl runs (:meth:`IdleCollector.hold`), the collector's own full passes wait
 much longer than CPython's default: catching up, every pass would scan all the objects
 the batch so far has made (at 30 blocks of 2,000 transactions, 12 passes and a third of
-the crawl's CPU), and the batch's commit is followed by a collection anyway.
+the crawl's CPU), and the batch's commit is followed by a collection anyway. Within a
+catch-up (:meth:`IdleCollector.catching_up`) the automatic passes stop altogether: the
+collection after each batch (:meth:`IdleCollector.settle`) scans the batch's objects
+once, where the young-generation passes would scan each of them about twice, and the
+garbage cycles a batch leaves wait at most for the end of that batch.
 """
 
 from __future__ import annotations
 
+import contextlib
 import gc
+from collections.abc import Iterator
 
 FULL_PASS_GROWTH = 1.0
 """Growth of the frozen objects since the last full pass that calls for another one."""
@@ -45,6 +51,17 @@ class IdleCollector:
         if self._thresholds is None:
             young, middle, full = self._thresholds = gc.get_threshold()
             gc.set_threshold(young, middle, max(full, HELD_FULL_PASS_THRESHOLD))
+
+    @contextlib.contextmanager
+    def catching_up(self) -> Iterator[None]:
+        """No automatic passes inside: the caller settles after each batch it commits."""
+        enabled = gc.isenabled()
+        gc.disable()
+        try:
+            yield
+        finally:
+            if enabled:
+                gc.enable()
 
     def settle(self) -> None:
         """Collect now (the crawler is idle), then freeze what survived."""

@@ -393,37 +393,46 @@ class Crawler:
         )
         if self._progress:
             self._progress.target(target)
-        batch: list[_Processed] = []
-        writes = 0  # stored-collection writes of the batch
-        linked = self._tip  # the last block processed: of this batch, or committed
+        # Catching up (more than one block to go), the collector's automatic passes wait
+        # for the collection after each batch.
+        pause = self._heap.catching_up() if target > next_height else contextlib.nullcontext()
         try:
-            async for fetched in source.blocks(next_height, target):
-                expected = linked.hash if linked else None
-                if expected is not None and fetched.block.prev_hash != expected:
-                    await self._commit(batch)
-                    await self._unlinked()
-                    return False  # the next step sees the stale tip and handles the reorg
-                batch.append(await self._process(fetched, batch))
-                linked = batch[-1].record
-                writes += len(batch[-1].writes)
-                at_tip = fetched.height == target
-                full = (len(batch) >= self.options.catchup_batch_blocks
-                        or writes >= self.options.catchup_batch_writes)
-                if full or at_tip or self._snapshot_due(fetched.height):
-                    await self._commit(batch, defer_snapshots=at_tip,
-                                       background=not at_tip)
-                    batch = []
-                    writes = 0
-                    if not at_tip:  # catching up: the next batch's collections skip this one's
-                        self._heap.settle()
-                elif self._inflight is not None and self._inflight.done():
-                    await self._drain()  # a failed background commit stops the crawl now
-                if self._stopping.is_set():
-                    break
-            await self._commit(batch)
+            with pause:
+                await self._crawl_range(source, next_height, target)
         finally:
             await self._drain()
         return False
+
+    async def _crawl_range(self, source: BlockSource, next_height: int, target: int) -> None:
+        """Process and commit blocks ``next_height..target`` as ``source`` brings them; ends
+        early at a stop, or at a block that does not extend the last one (the next step
+        then sees the stale tip and handles the reorg)."""
+        batch: list[_Processed] = []
+        writes = 0  # stored-collection writes of the batch
+        linked = self._tip  # the last block processed: of this batch, or committed
+        async for fetched in source.blocks(next_height, target):
+            expected = linked.hash if linked else None
+            if expected is not None and fetched.block.prev_hash != expected:
+                await self._commit(batch)
+                await self._unlinked()
+                return
+            batch.append(await self._process(fetched, batch))
+            linked = batch[-1].record
+            writes += len(batch[-1].writes)
+            at_tip = fetched.height == target
+            full = (len(batch) >= self.options.catchup_batch_blocks
+                    or writes >= self.options.catchup_batch_writes)
+            if full or at_tip or self._snapshot_due(fetched.height):
+                await self._commit(batch, defer_snapshots=at_tip, background=not at_tip)
+                batch = []
+                writes = 0
+                if not at_tip:  # catching up: the next batch's collections skip this one's
+                    self._heap.settle()
+            elif self._inflight is not None and self._inflight.done():
+                await self._drain()  # a failed background commit stops the crawl now
+            if self._stopping.is_set():
+                break
+        await self._commit(batch)
 
     def _idle_reason(self, next_height: int, node_height: int, until_height: int | None) -> str:
         if until_height is not None and next_height > until_height:
