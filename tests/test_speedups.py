@@ -7,6 +7,7 @@ missing extension fails them, so that CI cannot pass on the fallback unnoticed.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import subprocess
 import sys
@@ -16,13 +17,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from chaincrawler.chain import address_cache, types
+from chaincrawler.chain import address_cache, types, wire
 from chaincrawler.chain import script as script_module
 from chaincrawler.chain.address_cache import clear_address_cache
 from chaincrawler.chain.networks import NETWORKS, REGTEST, Network, get_network
 from chaincrawler.chain.script import P2A_SCRIPT, _address_from_script_py
 from chaincrawler.chain.types import Block, BlockHeader, OutPoint, Transaction, TxIn, TxOut
-from chaincrawler.chain.wire import merkle_root
 from chaincrawler.errors import ChainDataError
 from tests.chain import vectors as v
 from tests.chain.test_address_cache import scripts as standard_and_odd_scripts
@@ -145,17 +145,17 @@ import sys
 sys.modules["chaincrawler.chain._speedups"] = None  # as if it was never built
 from chaincrawler.chain import address_cache, script
 from chaincrawler.chain.networks import MAINNET
-from chaincrawler.chain import types
-from chaincrawler.chain.networks import REGTEST
-from chaincrawler.chain.types import Block, BlockHeader, OutPoint, Transaction, TxIn, TxOut
-from chaincrawler.chain.wire import merkle_root
-from chaincrawler.errors import ChainDataError
-from tests.chain import vectors as v
+from chaincrawler.chain.types import TxOut
 assert script.derive_address is script._address_from_script_py
 assert address_cache.address_of is address_cache.cached_address
 out = TxOut(1, bytes.fromhex("0014751e76e8199196d454941c45d1b3a323f1433bd6"), MAINNET)
 print(out.address, script.address_from_script(bytes.fromhex(sys.argv[1]), MAINNET))
 assert out.script_pubkey in address_cache._TABLES[id(MAINNET)][1]
+from chaincrawler.chain import types, wire
+from tests.chain import vectors
+assert types._fast is None and wire._fast is None
+block = types.Block.from_hex(vectors.BLOCK_170_HEX, MAINNET)
+assert block.check_merkle_root() and len(block.transactions[1].outputs) == 2
 """
 
 
@@ -201,7 +201,8 @@ def _parsed(data: bytes, fast: ModuleType | None) -> list[object] | tuple[str, i
 
 
 def _block_of(txs: list[Transaction]) -> bytes:
-    header = BlockHeader(1, b"\x00" * 32, merkle_root([t.txid_bytes for t in txs]), 0, 0, 0)
+    root = wire.merkle_root([t.txid_bytes for t in txs])
+    header = BlockHeader(1, b"\x00" * 32, root, 0, 0, 0)
     return Block(header, txs, REGTEST).serialize()
 
 
@@ -245,3 +246,43 @@ def test_decoders_refuse_malformed_input_for_the_python_code_to_explain(speedups
     assert speedups.parse_transactions(raw[:-1], 0, 1, REGTEST, Transaction) is None
     with pytest.raises(TypeError):
         speedups.decode_outputs(bytearray(raw), out_start, REGTEST, TxOut, None)
+
+
+# -- SHA-256d and merkle roots ----------------------------------------------------------
+
+
+def _sha256d(data: bytes) -> bytes:
+    return hashlib.sha256(hashlib.sha256(data).digest()).digest()
+
+
+@pytest.mark.parametrize("portable", [False, True], ids=["sha-extensions-if-any", "portable"])
+def test_sha256d_of_every_padding_case_matches_hashlib(speedups, portable):
+    # lengths around each block boundary: the padding takes one block or two
+    for n in [*range(0, 260), 1000, 4096, 65_543]:
+        data = bytes((i * 7 + n) & 0xFF for i in range(n))
+        assert speedups.sha256d(data, portable) == _sha256d(data), n
+
+
+@given(st.binary(max_size=2000))
+def test_sha256d_matches_hashlib(speedups, data):
+    assert speedups.sha256d(data, False) == speedups.sha256d(data, True) == _sha256d(data)
+
+
+@given(st.lists(st.binary(min_size=32, max_size=32), max_size=70))
+def test_c_and_python_merkle_roots_agree(speedups, hashes):
+    assert speedups.merkle_root(hashes) == wire._merkle_root_py(hashes)
+    assert wire.merkle_root(hashes) == wire._merkle_root_py(hashes)
+
+
+def test_a_merkle_root_of_other_than_32_byte_hashes_is_left_to_python(speedups):
+    hashes = [b"\x01" * 32, b"\x02" * 31]
+    assert speedups.merkle_root(hashes) is None
+    assert wire.merkle_root(hashes) == wire._merkle_root_py(hashes)
+
+
+def test_block_170_txids_and_merkle_root_with_the_extension(speedups):
+    block = Block.from_hex(v.BLOCK_170_HEX, get_network("mainnet"))
+    assert block.transactions[0]._txid is not None  # computed while parsing
+    assert block.check_merkle_root()
+    assert [t.txid for t in block.transactions] == [
+        _sha256d(t.serialize_without_witness())[::-1].hex() for t in block.transactions]

@@ -3,8 +3,11 @@
  * address_from_script gives exactly what the pure-Python reference
  * (chaincrawler.chain.script._address_from_script_py) gives, for every script: Bech32
  * (BIP173) for witness v0, Bech32m (BIP350) for v1..v16, Base58Check for P2PKH/P2SH,
- * None otherwise. Only the CPython C API is used; SHA-256 (FIPS 180-4) is implemented
- * here for the Base58Check checksum.
+ * None otherwise. The block and transaction decoders give exactly what the pure-Python
+ * code of chaincrawler.chain.types gives, and leave malformed data to it (they return
+ * None). Only the CPython C API is used; SHA-256 (FIPS 180-4) is implemented here, for
+ * the Base58Check checksum, txids and merkle roots: in portable C, and with the x86 SHA
+ * extensions where the processor has them (detected at import).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -61,7 +64,7 @@ static void store_be32(uint8_t *p, uint32_t v)
     } while (0)
 
 /* One compression of the 64-byte block at `block` into `state`. */
-static void sha256_compress(uint32_t state[8], const uint8_t *block)
+static void sha256_compress_portable(uint32_t state[8], const uint8_t *block)
 {
     uint32_t w[64];
     int i;
@@ -93,6 +96,130 @@ static void sha256_compress(uint32_t state[8], const uint8_t *block)
     state[7] += h;
 }
 
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <cpuid.h>
+#include <immintrin.h>
+#define HAVE_SHA_NI_CODE 1
+
+/* `blocks` compressions with the SHA extensions (the instructions' documented use: the
+ * state kept as ABEF/CDGH, four rounds per message word group). */
+__attribute__((target("sha,sse4.1,ssse3")))
+static void sha256_blocks_shani(uint32_t state[8], const uint8_t *data, size_t blocks)
+{
+    const __m128i swap = _mm_set_epi64x(0x0c0d0e0f08090a0bULL, 0x0405060700010203ULL);
+    __m128i tmp = _mm_shuffle_epi32(_mm_loadu_si128((const __m128i *)&state[0]), 0xB1);
+    __m128i cdgh = _mm_shuffle_epi32(_mm_loadu_si128((const __m128i *)&state[4]), 0x1B);
+    __m128i abef = _mm_alignr_epi8(tmp, cdgh, 8);
+    cdgh = _mm_blend_epi16(cdgh, tmp, 0xF0);
+    for (; blocks > 0; blocks--, data += 64) {
+        __m128i abef_in = abef, cdgh_in = cdgh, m[4];
+        for (int g = 0; g < 16; g++) {
+            if (g < 4) {
+                m[g] = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(data + 16 * g)), swap);
+            }
+            __m128i wk = _mm_add_epi32(m[g & 3],
+                                       _mm_loadu_si128((const __m128i *)&SHA256_K[4 * g]));
+            cdgh = _mm_sha256rnds2_epu32(cdgh, abef, wk);
+            abef = _mm_sha256rnds2_epu32(abef, cdgh, _mm_shuffle_epi32(wk, 0x0E));
+            if (g >= 3 && g < 15) {  /* the words of group g + 1 (from g - 3 .. g) */
+                __m128i next = _mm_sha256msg1_epu32(m[(g - 3) & 3], m[(g - 2) & 3]);
+                next = _mm_add_epi32(next, _mm_alignr_epi8(m[g & 3], m[(g - 1) & 3], 4));
+                m[(g + 1) & 3] = _mm_sha256msg2_epu32(next, m[g & 3]);
+            }
+        }
+        abef = _mm_add_epi32(abef, abef_in);
+        cdgh = _mm_add_epi32(cdgh, cdgh_in);
+    }
+    tmp = _mm_shuffle_epi32(abef, 0x1B);
+    cdgh = _mm_shuffle_epi32(cdgh, 0xB1);
+    _mm_storeu_si128((__m128i *)&state[0], _mm_blend_epi16(tmp, cdgh, 0xF0));
+    _mm_storeu_si128((__m128i *)&state[4], _mm_alignr_epi8(cdgh, tmp, 8));
+}
+
+static int cpu_has_sha_ni(void)
+{
+    unsigned int a, b, c, d;
+    if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & (1u << 19)) || !(c & (1u << 9))) {
+        return 0;  /* SSE4.1, SSSE3 */
+    }
+    return __get_cpuid_count(7, 0, &a, &b, &c, &d) && (b & (1u << 29));
+}
+#endif
+
+static int use_sha_ni = 0;  /* set at import where the processor has the extensions */
+
+static void sha256_blocks(uint32_t state[8], const uint8_t *data, size_t blocks)
+{
+#ifdef HAVE_SHA_NI_CODE
+    if (use_sha_ni) {
+        sha256_blocks_shani(state, data, blocks);
+        return;
+    }
+#endif
+    for (; blocks > 0; blocks--, data += 64) {
+        sha256_compress_portable(state, data);
+    }
+}
+
+static void sha256_compress(uint32_t state[8], const uint8_t *block)
+{
+    sha256_blocks(state, block, 1);
+}
+
+/* SHA-256 of a message given in pieces. */
+typedef struct {
+    uint32_t state[8];
+    uint8_t pending[64];
+    size_t used;
+    uint64_t length;
+} sha256_ctx;
+
+static void sha256_init(sha256_ctx *ctx)
+{
+    memcpy(ctx->state, SHA256_IV, sizeof ctx->state);
+    ctx->used = 0;
+    ctx->length = 0;
+}
+
+static void sha256_update(sha256_ctx *ctx, const uint8_t *data, size_t len)
+{
+    ctx->length += len;
+    if (ctx->used) {
+        size_t take = 64 - ctx->used < len ? 64 - ctx->used : len;
+        memcpy(ctx->pending + ctx->used, data, take);
+        ctx->used += take;
+        data += take;
+        len -= take;
+        if (ctx->used < 64) {
+            return;
+        }
+        sha256_compress(ctx->state, ctx->pending);
+        ctx->used = 0;
+    }
+    if (len >= 64) {
+        sha256_blocks(ctx->state, data, len / 64);
+        data += len & ~(size_t)63;
+        len &= 63;
+    }
+    memcpy(ctx->pending, data, len);
+    ctx->used = len;
+}
+
+static void sha256_final(sha256_ctx *ctx, uint8_t out[32])
+{
+    static const uint8_t padding[64] = {0x80};
+    uint8_t length[8];
+    uint64_t bits = ctx->length * 8;
+    for (int i = 0; i < 8; i++) {
+        length[i] = (uint8_t)(bits >> (56 - 8 * i));
+    }
+    sha256_update(ctx, padding, ctx->used < 56 ? 56 - ctx->used : 120 - ctx->used);
+    sha256_update(ctx, length, 8);
+    for (int i = 0; i < 8; i++) {
+        store_be32(out + 4 * i, ctx->state[i]);
+    }
+}
+
 /* SHA-256 of a message of at most 55 bytes, which pads to a single block: all that a
  * Base58Check checksum of an address (21, then 32 bytes) needs. */
 static void sha256_short(const uint8_t *msg, size_t len, uint8_t out[32])
@@ -111,6 +238,90 @@ static void sha256_short(const uint8_t *msg, size_t len, uint8_t out[32])
     for (i = 0; i < 8; i++) {
         store_be32(out + 4 * i, state[i]);
     }
+}
+
+/* SHA-256d of the message ctx holds so far (ctx is used up). */
+static void sha256d_final(sha256_ctx *ctx, uint8_t out[32])
+{
+    uint8_t first[32];
+    sha256_final(ctx, first);
+    sha256_short(first, 32, out);
+}
+
+static void sha256d(const uint8_t *data, size_t len, uint8_t out[32])
+{
+    sha256_ctx ctx;
+    sha256_init(&ctx);
+    sha256_update(&ctx, data, len);
+    sha256d_final(&ctx, out);
+}
+
+PyDoc_STRVAR(sha256d_doc,
+"sha256d(data, portable, /)\n--\n\n"
+"SHA-256 of the SHA-256 of the bytes ``data``; ``portable``: with the portable code even\n"
+"where the SHA extensions are used (to check one against the other).");
+
+static PyObject *py_sha256d(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)module;
+    if (nargs != 2 || !PyBytes_Check(args[0])) {
+        PyErr_SetString(PyExc_TypeError, "sha256d(data: bytes, portable: bool)");
+        return NULL;
+    }
+    int portable = PyObject_IsTrue(args[1]);
+    if (portable < 0) {
+        return NULL;
+    }
+    uint8_t out[32];
+    int saved = use_sha_ni;
+    use_sha_ni = use_sha_ni && !portable;
+    sha256d((const uint8_t *)PyBytes_AS_STRING(args[0]), (size_t)PyBytes_GET_SIZE(args[0]), out);
+    use_sha_ni = saved;
+    return PyBytes_FromStringAndSize((const char *)out, 32);
+}
+
+PyDoc_STRVAR(merkle_root_doc,
+"merkle_root(hashes, /)\n--\n\n"
+"The merkle root of a list of 32-byte hashes (internal order), as Bitcoin computes it;\n"
+"None when an item is not 32 bytes of bytes.");
+
+static PyObject *merkle_root(PyObject *module, PyObject *arg)
+{
+    (void)module;
+    if (!PyList_Check(arg)) {
+        PyErr_SetString(PyExc_TypeError, "merkle_root(hashes: list[bytes])");
+        return NULL;
+    }
+    Py_ssize_t n = PyList_GET_SIZE(arg);
+    if (n == 0) {
+        static const char zero[32] = {0};
+        return PyBytes_FromStringAndSize(zero, 32);
+    }
+    uint8_t *level = PyMem_Malloc((size_t)(n + 1) * 32);
+    if (level == NULL) {
+        return PyErr_NoMemory();
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *h = PyList_GET_ITEM(arg, i);
+        if (!PyBytes_Check(h) || PyBytes_GET_SIZE(h) != 32) {
+            PyMem_Free(level);
+            Py_RETURN_NONE;
+        }
+        memcpy(level + 32 * i, PyBytes_AS_STRING(h), 32);
+    }
+    while (n > 1) {
+        if (n & 1) {
+            memcpy(level + 32 * n, level + 32 * (n - 1), 32);
+            n++;
+        }
+        for (Py_ssize_t i = 0; i < n / 2; i++) {
+            sha256d(level + 64 * i, 64, level + 32 * i);
+        }
+        n /= 2;
+    }
+    PyObject *root = PyBytes_FromStringAndSize((const char *)level, 32);
+    PyMem_Free(level);
+    return root;
 }
 
 /* ------------------------------------------------------------- Base58Check */
@@ -502,10 +713,30 @@ static PyObject *new_instance(PyObject *cls)
     return obj;
 }
 
+/* The txid (internal order) of the transaction at `start` laid out as `at`: the hash of
+ * its serialisation without the witness (marker, flag and witnesses left out). */
+static PyObject *txid_of(const uint8_t *b, Py_ssize_t start, const Py_ssize_t at[5])
+{
+    uint8_t out[32];
+    Py_ssize_t end = at[0], io_start = at[1], io_end = at[3], wit_start = at[4];
+    if (wit_start < 0) {
+        sha256d(b + start, (size_t)(end - start), out);
+    } else {
+        sha256_ctx ctx;
+        sha256_init(&ctx);
+        sha256_update(&ctx, b + start, 4);
+        sha256_update(&ctx, b + io_start, (size_t)(io_end - io_start));
+        sha256_update(&ctx, b + end - 4, 4);
+        sha256d_final(&ctx, out);
+    }
+    return PyBytes_FromStringAndSize((const char *)out, 32);
+}
+
 PyDoc_STRVAR(parse_transactions_doc,
 "parse_transactions(data, pos, count, network, cls, /)\n--\n\n"
-"``count`` transactions of class ``cls`` located (not decoded) in the bytes ``data``\n"
-"from ``pos``, and the position after them; None where the data is malformed.");
+"``count`` transactions of class ``cls`` located (not decoded; their txids computed) in\n"
+"the bytes ``data`` from ``pos``, and the position after them; None where the data is\n"
+"malformed.");
 
 static PyObject *parse_transactions(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
@@ -551,7 +782,7 @@ static PyObject *parse_transactions(PyObject *module, PyObject *const *args, Py_
             PyObject_SetAttr(tx, S_network, network) < 0 ||
             PyObject_SetAttr(tx, S_inputs, Py_None) < 0 ||
             PyObject_SetAttr(tx, S_outputs, Py_None) < 0 ||
-            PyObject_SetAttr(tx, S_txid, Py_None) < 0 ||
+            set_new(tx, S_txid, txid_of(b, pos, at)) < 0 ||
             PyObject_SetAttr(tx, S_wtxid, Py_None) < 0) {
             Py_DECREF(txs);
             return NULL;
@@ -731,6 +962,8 @@ static PyMethodDef speedups_methods[] = {
      decode_outputs_doc},
     {"decode_inputs", (PyCFunction)(void (*)(void))decode_inputs, METH_FASTCALL,
      decode_inputs_doc},
+    {"sha256d", (PyCFunction)(void (*)(void))py_sha256d, METH_FASTCALL, sha256d_doc},
+    {"merkle_root", merkle_root, METH_O, merkle_root_doc},
     {NULL, NULL, 0, NULL},
 };
 
@@ -748,5 +981,8 @@ static struct PyModuleDef speedups_module = {
 
 PyMODINIT_FUNC PyInit__speedups(void)
 {
+#ifdef HAVE_SHA_NI_CODE
+    use_sha_ni = cpu_has_sha_ni();
+#endif
     return PyModuleDef_Init(&speedups_module);
 }

@@ -5,6 +5,11 @@ from __future__ import annotations
 import hashlib
 import struct
 
+try:
+    from chaincrawler.chain import _speedups as _fast
+except ImportError:  # installed without a C compiler
+    _fast = None  # type: ignore[assignment]
+
 _sha256 = hashlib.sha256
 _pack_h = struct.Struct("<H").pack
 _pack_i = struct.Struct("<I").pack
@@ -45,6 +50,14 @@ def hex_to_hash(s: str) -> bytes:
 
 def merkle_root(hashes: list[bytes]) -> bytes:
     """Merkle root of internal-order hashes, as Bitcoin computes it."""
+    if _fast is not None and type(hashes) is list:
+        root = _fast.merkle_root(hashes)
+        if root is not None:
+            return root
+    return _merkle_root_py(hashes)
+
+
+def _merkle_root_py(hashes: list[bytes]) -> bytes:
     if not hashes:
         return b"\x00" * 32
     level = hashes
