@@ -44,6 +44,8 @@ except ImportError:  # installed without a C compiler: the pure-Python code belo
     _fast = None  # type: ignore[assignment]
 
 NULL_HASH = b"\x00" * 32
+_COINBASE_INPUTS = b"\x01" + NULL_HASH + b"\xff\xff\xff\xff"
+"""How a coinbase's inputs begin: one input, spending the null outpoint."""
 _UNSET: object = object()
 Buffer = bytes
 
@@ -497,12 +499,7 @@ class Transaction:
     @property
     def is_coinbase(self) -> bool:
         """True when the transaction has one input spending the null outpoint."""
-        buf, p = self._buf, self._io_start
-        return (
-            buf[p] == 1
-            and buf[p + 1 : p + 33] == NULL_HASH
-            and buf[p + 33 : p + 37] == b"\xff\xff\xff\xff"
-        )
+        return self._buf.startswith(_COINBASE_INPUTS, self._io_start)
 
     # -- sizes and serialisation ----------------------------------------------
 
