@@ -22,7 +22,10 @@ transaction: one input, two destinations 40% P2WPKH, 20% P2PKH, 15% P2SH, 15% P2
    of every model's state are timed in a store holding the last 30 blocks and in one
    holding all of them (>= 1M events), to show the cost does not grow with history.
 
-``--crawl-blocks N`` crawls only the first N filled blocks (quick iterations);
+``--rounds N`` repeats the ingest crawls N times, the codes taking turns within each
+round, and reports each code's median (by wall time) with every round's seconds: on a
+machine shared with other jobs, one crawl's wall time varies by a third from minute to
+minute. ``--crawl-blocks N`` crawls only the first N filled blocks (quick iterations);
 ``--skip-simnode`` with ``--bitcoind`` measures against Core alone. Writes
 ``benchmarks/results/ingest.md``.
 """
@@ -131,6 +134,15 @@ def crawl_process(tree: Path, node: NodeHandle, kind: str, first: int, last: int
     return dict(json.loads(out.strip().splitlines()[-1]))
 
 
+def median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The run of median wall time (the lower of the two middle ones), with every run's
+    seconds (``rounds``) and the median crawl CPU (``cpu_median``)."""
+    by_wall = sorted(runs, key=lambda r: r["seconds"])
+    cpus = sorted(r["cpu_main"] for r in runs)
+    return {**by_wall[(len(runs) - 1) // 2], "rounds": [r["seconds"] for r in runs],
+            "cpu_median": cpus[(len(runs) - 1) // 2]}
+
+
 def etl_process(etl: str, node: NodeHandle, first: int, last: int) -> dict[str, Any]:
     """bitcoin-etl's export_blocks_and_transactions (its defaults) over ``first..last``."""
     with tempfile.TemporaryDirectory(prefix="chaincrawler-etl-") as tmp:
@@ -229,6 +241,8 @@ def main() -> None:
     parser.add_argument("--bitcoind", default=None, help="also measure against this bitcoind")
     parser.add_argument("--skip-simnode", action="store_true",
                         help="with --bitcoind: measure against it only")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="crawls of each code, taking turns; the median is reported")
     parser.add_argument("--skip-reorg", action="store_true")
     parser.add_argument("--skip-memory", action="store_true")
     args = parser.parse_args()
@@ -253,10 +267,15 @@ def main() -> None:
             first = tip - args.blocks + 1
             last = tip if args.crawl_blocks is None else first + args.crawl_blocks - 1
             for store in args.store:
-                for code, tree, options in codes:
-                    run = crawl_process(tree, node, store, first, last, *options)
-                    results["runs"].append({"node": kind, "code": code, "store": store, **run})
-                    print(results["runs"][-1])
+                rounds: dict[str, list[dict[str, Any]]] = {code: [] for code, _, _ in codes}
+                for _ in range(args.rounds):
+                    for code, tree, options in codes:
+                        rounds[code].append(crawl_process(tree, node, store, first, last,
+                                                          *options))
+                        print(code, store, rounds[code][-1])
+                for code, runs in rounds.items():
+                    results["runs"].append({"node": kind, "code": code, "store": store,
+                                            **median_run(runs)})
             if args.etl:
                 results["etl"].append({"node": kind, **etl_process(args.etl, node, first, last)})
                 print(results["etl"][-1])
@@ -303,16 +322,28 @@ def write_report(args: argparse.Namespace, results: dict[str, Any]) -> None:
         "process's own CPU time (the critical path), *worker CPU* its worker processes'; "
         "*tx per crawl CPU s* is what the crawl would do with a core to itself.",
         "",
+        f"With {args.rounds} round(s), each row is the code's median crawl by wall time "
+        "(its CPU the median of all rounds); *rounds* lists every round's seconds.",
+        "",
         "| node | code | store | seconds | tx/s | crawl CPU s | tx per crawl CPU s "
-        "| worker CPU s | peak RSS MiB |",
-        "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| worker CPU s | peak RSS MiB | rounds (s) |",
+        "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
     ]
     for r in results["runs"]:
         lines.append(
             f"| {r['node']} | {r['code']} | {r['store']} | {r['seconds']:.1f} | "
-            f"{r['txs'] / r['seconds']:,.0f} | {r.get('cpu_main', float('nan')):.1f} | "
-            f"{r['txs'] / r.get('cpu_main', float('nan')):,.0f} | "
-            f"{r.get('cpu_workers', float('nan')):.1f} | {r['peak_rss_mib']:,.0f} |")
+            f"{r['txs'] / r['seconds']:,.0f} | {r['cpu_median']:.1f} | "
+            f"{r['txs'] / r['cpu_median']:,.0f} | "
+            f"{r.get('cpu_workers', float('nan')):.1f} | {r['peak_rss_mib']:,.0f} | "
+            f"{' / '.join(f'{s:.1f}' for s in r['rounds'])} |")
+    old = {(r["node"], r["store"]): r for r in results["runs"] if r["code"] == "old tree"}
+    ratios = [(r, old[r["node"], r["store"]]) for r in results["runs"]
+              if r["code"] == "this tree" and (r["node"], r["store"]) in old]
+    if ratios:
+        lines += ["", "This tree against the old tree, medians: " + "; ".join(
+            f"{r['node']} {r['store']} {o['seconds'] / r['seconds']:.2f}x the wall "
+            f"({o['seconds']:.2f} -> {r['seconds']:.2f} s), "
+            f"{o['cpu_median'] / r['cpu_median']:.2f}x the crawl CPU" for r, o in ratios) + "."]
     if results["etl"]:
         lines += [
             "",
