@@ -251,6 +251,7 @@ class Crawler:
         self._inflight: asyncio.Future[None] | None = None  # the commit in the background
         self._readers_waiting = 0  # committed() callers waiting for a clean state
         self._overlap = not any(m.has_stored_collections() for m in self.models)
+        self._closing = False  # the run ends once caught up (no follow)
 
     # -- public API -------------------------------------------------------------
 
@@ -324,6 +325,7 @@ class Crawler:
         self._blocks_committed = 0
         self._idle = None
         self._failed = False
+        self._closing = not follow
         self._heap.hold()
         try:
             await self.start()
@@ -423,7 +425,11 @@ class Crawler:
             full = (len(batch) >= self.options.catchup_batch_blocks
                     or writes >= self.options.catchup_batch_writes)
             if full or at_tip or self._snapshot_due(fetched.height):
-                await self._commit(batch, defer_snapshots=at_tip, background=not at_tip)
+                # a run ending after a catch-up snapshots while the last batch commits (not
+                # after each block of one chasing the node's tip block by block)
+                closing = at_tip and self._closing and target > next_height
+                await self._commit(batch, defer_snapshots=at_tip, background=not at_tip,
+                                   closing=closing)
                 batch = []
                 writes = 0
                 if not at_tip:  # catching up: the next batch's collections skip this one's
@@ -541,12 +547,15 @@ class Crawler:
         return attempt + 1
 
     async def _commit(self, batch: list[_Processed], *, state_matches: bool = True,
-                      defer_snapshots: bool = False, background: bool = False) -> None:
+                      defer_snapshots: bool = False, background: bool = False,
+                      closing: bool = False) -> None:
         """Commit ``batch`` after the commit in flight; ``state_matches``: the models hold
         exactly its state (so due snapshots are taken and the state is clean afterwards).
         ``defer_snapshots`` (at the tip): leave due snapshots to ``_wait_while_idle``,
         unless one is twice overdue. ``background``: return once the commit has started
-        when it may run while the models go on (see the module), leaving it in flight."""
+        when it may run while the models go on (see the module), leaving it in flight.
+        ``closing`` (the run's last commit): take every model's snapshot while it runs
+        and write them once it has committed."""
         await self._drain()
         if not batch:
             return
@@ -566,14 +575,27 @@ class Crawler:
         mempool_events = self._mempool.take(records) if self._mempool is not None else ()
         for s in snapshots:  # taken: the next batch's end is reckoned from them
             self._last_snapshot[s.model] = s.block_height
-        background = background and self._overlap and not self._readers_waiting
+        background = (background or closing) and self._overlap and not self._readers_waiting
         stored = self._store_batch(batch, records, events, snapshots, writes, mempool_events,
                                    clean_after=state_matches and not background)
-        if background:
-            self._inflight = asyncio.ensure_future(stored)
-            await asyncio.sleep(0)  # started: it runs up to its first wait on the store
-        else:
+        if not background:
             await stored
+            return
+        self._inflight = asyncio.ensure_future(stored)
+        await asyncio.sleep(0)  # started: it runs up to its first wait on the store
+        if closing and state_matches:
+            await self._snapshot_while_committing(last)
+
+    async def _snapshot_while_committing(self, tip: BlockRecord) -> None:
+        """The run ends with the commit in flight (of the blocks up to ``tip``): take the
+        models' snapshots meanwhile, as they hold exactly the state it commits, and write
+        them only once it has committed."""
+        try:
+            snapshots = self._snapshots_at(tip, self._unsnapshotted(tip))
+        finally:
+            await self._drain()
+            await self._now_clean()
+        await self._write_snapshots(snapshots)
 
     async def _drain(self) -> None:
         """Wait for the commit in flight, if any; raises what it raised."""
@@ -654,16 +676,24 @@ class Crawler:
         tip = self._tip
         if tip is None or not self._clean:
             return
-        await self._snapshot(tip, [m for m in self.models
-                                   if self._last_snapshot.get(m.name) != tip.height])
+        await self._snapshot(tip, self._unsnapshotted(tip))
+
+    def _unsnapshotted(self, tip: BlockRecord) -> list[Model]:
+        return [m for m in self.models if self._last_snapshot.get(m.name) != tip.height]
 
     async def _snapshot(self, tip: BlockRecord, models: list[Model]) -> None:
         """Commit snapshots of ``models`` at ``tip``; the caller checked the state is clean
         (exactly the committed state at ``tip``)."""
-        if not models:
+        await self._write_snapshots(self._snapshots_at(tip, models))
+
+    @staticmethod
+    def _snapshots_at(tip: BlockRecord, models: list[Model]) -> list[PendingSnapshot]:
+        return [PendingSnapshot(m.name, tip.height, tip.hash, m.snapshot_state())
+                for m in models]
+
+    async def _write_snapshots(self, snapshots: list[PendingSnapshot]) -> None:
+        if not snapshots:
             return
-        snapshots = [PendingSnapshot(m.name, tip.height, tip.hash, m.snapshot_state())
-                     for m in models]
         await self.store.commit([], [], snapshots, retention=self._retention)
         for s in snapshots:
             self._last_snapshot[s.model] = s.block_height

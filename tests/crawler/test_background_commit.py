@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -57,10 +57,20 @@ class SlowStore:
         self.until: Callable[[int], bool] = lambda start: False
         self.fail_on: int | None = None  # the commit (1-based) that raises
         self.spans: list[tuple[int, int]] = []
+        self.committing = False  # a commit of blocks is under way
         self._commit = store.commit
         store.commit = self.commit  # type: ignore[method-assign]
 
     async def commit(self, *args: Any, **kwargs: Any) -> Any:
+        if not args[0]:  # snapshots only: not waited for, not counted
+            return await self._commit(*args, **kwargs)
+        self.committing = True
+        try:
+            return await self._blocks(*args, **kwargs)
+        finally:
+            self.committing = False
+
+    async def _blocks(self, *args: Any, **kwargs: Any) -> Any:
         start = self.processed()
         for _ in range(30):
             if self.until(start):
@@ -189,3 +199,43 @@ async def test_a_model_with_stored_collections_commits_before_the_next_block(
                   BATCH).run(follow=False)
     # each commit waited its full 0.3 s: no block was processed while one was in flight
     assert [end - start for start, end in slow.spans[:3]] == [0, 0, 0]
+
+
+class Dumps(Heights):
+    """Records, for each snapshot taken, whether a commit of blocks was under way."""
+
+    name = "heights"
+    store: ClassVar[SlowStore | None] = None
+    taken: ClassVar[list[bool]] = []
+
+    def snapshot_state(self) -> str:
+        assert self.store is not None
+        self.taken.append(self.store.committing)
+        return super().snapshot_state()
+
+
+async def test_a_run_ending_snapshots_while_its_last_batch_commits(store: EventStore) -> None:
+    model = Dumps()
+    Dumps.taken = []
+    Dumps.store = slow = SlowStore(store, lambda: model.processed)
+    slow.until = lambda start: bool(Dumps.taken)  # the snapshot is being taken
+    await Crawler(FakeNode(CHAIN), store, [model], NETWORK, BATCH).run(  # type: ignore[arg-type]
+        follow=False)
+    assert Dumps.taken == [True]  # one snapshot, taken while blocks 9 committed
+    snapshot = await store.latest_snapshot("heights")
+    assert snapshot is not None and snapshot.block_height == 9
+
+
+async def test_no_snapshot_is_written_when_the_last_commit_fails(store: EventStore) -> None:
+    model = Dumps()
+    Dumps.taken = []
+    Dumps.store = slow = SlowStore(store, lambda: model.processed)
+    slow.until = lambda start: bool(Dumps.taken)
+    slow.fail_on = 4  # blocks 9: the run's last commit
+    with pytest.raises(StoreOperationalError):
+        await Crawler(FakeNode(CHAIN), store, [model], NETWORK,  # type: ignore[arg-type]
+                      BATCH).run(follow=False)
+    assert Dumps.taken == [True]  # taken meanwhile, then dropped
+    tip = await store.tip()
+    assert tip is not None and tip.height == 8
+    assert await store.latest_snapshot("heights") is None
