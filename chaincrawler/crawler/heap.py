@@ -25,7 +25,8 @@ from __future__ import annotations
 
 import contextlib
 import gc
-from collections.abc import Iterator
+
+from chaincrawler.models.state import collector_paused
 
 FULL_PASS_GROWTH = 1.0
 """Growth of the frozen objects since the last full pass that calls for another one."""
@@ -52,16 +53,9 @@ class IdleCollector:
             young, middle, full = self._thresholds = gc.get_threshold()
             gc.set_threshold(young, middle, max(full, HELD_FULL_PASS_THRESHOLD))
 
-    @contextlib.contextmanager
-    def catching_up(self) -> Iterator[None]:
+    def catching_up(self) -> contextlib.AbstractContextManager[None]:
         """No automatic passes inside: the caller settles after each batch it commits."""
-        enabled = gc.isenabled()
-        gc.disable()
-        try:
-            yield
-        finally:
-            if enabled:
-                gc.enable()
+        return collector_paused()
 
     def settle(self) -> None:
         """Collect now (the crawler is idle), then freeze what survived."""

@@ -174,7 +174,7 @@ class StateCodec:
 
     def load(self, text: str | bytes) -> dict[str, Any]:
         """The state of a snapshot; missing, extra or mistyped attributes are an error."""
-        with _collector_paused():
+        with collector_paused():
             values = self._load_whole(text)
             if values is None:  # some dict written plain, or written by older code
                 values = self._load_fingerprinted(text, self.types.keys())
@@ -190,7 +190,7 @@ class StateCodec:
         """The state of a kept snapshot, sharing nothing mutable with it (keep it again)."""
         values = {name: self._copiers[name](value) for name, value in kept.copies.items()}
         if kept.text is not None:
-            with _collector_paused():
+            with collector_paused():
                 rest = self._load_fingerprinted(kept.text, self.types.keys() - values.keys())
                 values.update(self._validate(kept.text) if rest is None else rest)
         return {name: values[name] for name in self.types}
@@ -351,7 +351,7 @@ class StateCodec:
 
 
 @contextmanager
-def _collector_paused() -> Iterator[None]:
+def collector_paused() -> Iterator[None]:
     """The cyclic garbage collector off while a snapshot's objects are allocated (millions
     of containers would trigger pass after pass over them, finding nothing to free).
     Process-wide: other threads meanwhile allocate without collections too."""
