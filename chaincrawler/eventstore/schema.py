@@ -57,7 +57,7 @@ from sqlalchemy.schema import CreateIndex, CreateTable
 from chaincrawler.eventstore.errors import SchemaVersionError, StoreNetworkMismatchError
 
 #: Version of the schema this code writes. Stores with a newer version are refused.
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 
 @dataclass(frozen=True)
@@ -158,6 +158,8 @@ _MEMPOOL_INDEXES = (
     "CREATE INDEX ix_mempool_events_txid ON mempool_events (txid)",
 )
 
+_SNAPSHOTS_UNCOMPRESSED = "ALTER TABLE snapshots ALTER COLUMN state SET STORAGE EXTERNAL"
+
 #: ``MIGRATIONS[v]`` takes a store from version ``v`` to ``v + 1``, in place.
 MIGRATIONS: Mapping[int, Migration] = {
     # 2: payloads and states keep their text on PostgreSQL (json, not jsonb; the key
@@ -208,6 +210,10 @@ MIGRATIONS: Mapping[int, Migration] = {
     # 5: overlay rows name their block by a sequence number (``collection_blocks``), so
     # that a rollback marks blocks orphaned instead of deleting their rows.
     4: Migration(both=_RECENT_TO_SEQUENCES),
+    # 6: PostgreSQL stores snapshots uncompressed: pglz spent 0.4 s of the 0.6 s writing
+    # a 21.5 MB snapshot of random addresses, only to keep it uncompressed (the rows
+    # already written stay as they are).
+    5: Migration(postgresql=[_SNAPSHOTS_UNCOMPRESSED]),
 }
 
 _ACTIVE = sa.text("status = 'active'")
@@ -401,6 +407,8 @@ def create_statements(dialect_name: str) -> list[str]:
             str(CreateIndex(index, if_not_exists=True).compile(dialect=dialect))
             for index in sorted(table.indexes, key=lambda ix: str(ix.name))
         )
+    if dialect_name == "postgresql":
+        statements.append(_SNAPSHOTS_UNCOMPRESSED)
     return statements
 
 

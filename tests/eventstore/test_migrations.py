@@ -41,7 +41,7 @@ from chaincrawler.eventstore import (
 from chaincrawler.testing.storesuite import GENESIS, NETWORK
 
 DATA = Path(__file__).parents[1] / "data" / "stores"
-EXPECTED = {v: json.loads((DATA / f"expected-v{v}.json").read_text()) for v in (1, 2, 3, 4)}
+EXPECTED = {v: json.loads((DATA / f"expected-v{v}.json").read_text()) for v in (1, 2, 3, 4, 5)}
 V1_MODELS = {"deposits", "balances", "quiet"}
 
 
@@ -212,10 +212,12 @@ async def postgres_columns(dsn: str, schema: str) -> list[tuple[Any, ...]]:
     conn = await asyncpg.connect(dsn)
     try:
         rows = await conn.fetch(
-            "SELECT table_name, column_name, data_type, is_nullable, ordinal_position, "
-            "collation_name "
-            "FROM information_schema.columns WHERE table_schema = $1 "
-            "ORDER BY table_name, ordinal_position", schema,
+            "SELECT c.table_name, c.column_name, c.data_type, c.is_nullable, "
+            "c.ordinal_position, c.collation_name, a.attstorage "
+            "FROM information_schema.columns c "
+            "JOIN pg_attribute a ON a.attrelid = (quote_ident(c.table_schema) || '.' || "
+            "quote_ident(c.table_name))::regclass AND a.attname = c.column_name "
+            "WHERE c.table_schema = $1 ORDER BY c.table_name, c.ordinal_position", schema,
         )
         return [tuple(row) for row in rows]
     finally:
@@ -249,7 +251,7 @@ def expected_window(backend: str, version: int) -> dict[str, Any]:
 async def check_window_migration(
     new_store: Callable[[], EventStore], backend: str, version: int
 ) -> None:
-    """A version-3 or -4 store (tip 10, window of 3, settled through 7) migrates with
+    """A version-3, -4 or -5 store (tip 10, window of 3, settled through 7) migrates with
     the same answers at every height of the window, rolls back inside it, refuses below
     it, and crawls on."""
     store = new_store()
@@ -310,7 +312,7 @@ async def check_window_migration(
         await store.close()
 
 
-@pytest.mark.parametrize("version", [3, 4])
+@pytest.mark.parametrize("version", [3, 4, 5])
 async def test_sqlite_window_store_is_migrated(tmp_path: Path, version: int) -> None:
     path = tmp_path / "old.db"
     shutil.copy(DATA / f"sqlite-v{version}.db", path)
@@ -321,7 +323,7 @@ async def test_sqlite_window_store_is_migrated(tmp_path: Path, version: int) -> 
     assert sqlite_columns(path) == sqlite_columns(fresh)
 
 
-@pytest.mark.parametrize("version", [3, 4])
+@pytest.mark.parametrize("version", [3, 4, 5])
 async def test_postgres_window_store_is_migrated(
     pg_dsn: str, pg_schemas: Callable[[], str], version: int
 ) -> None:
