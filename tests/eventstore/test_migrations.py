@@ -6,7 +6,9 @@ the way, through every step. A version-3 store made by a crawl with a reorg wind
 (undo records of the window only) keeps its collections at every height of the window
 through the change to the window overlay (4): reads at a height, a rollback inside the
 window, and refusals below it; so does a version-4 store (the same crawl kept as that
-overlay) through the change to blocks named by sequence numbers (5).
+overlay) through the change to blocks named by sequence numbers (5), and a version-5
+store through the change to uncompressed snapshots on PostgreSQL (6), each column then
+stored as a fresh store stores it.
 """
 
 from __future__ import annotations
